@@ -1,0 +1,21 @@
+# omicsgen: generative deep learning on genomics data.
+# Stages: preprocess -> train -> latent -> synthesize -> evaluate -> report (workflow/rules/).
+
+
+configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/preprocess.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/latent.smk"
+include: "workflow/rules/synthesize.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/report.smk"
+
+
+rule all:
+    input:
+        "results/metrics.tsv",
+        "results/report.html",
+    default_target: True

@@ -1,0 +1,14 @@
+from omicsgen import steps
+from omicsgen.workflow import run_step
+
+run_step(
+    snakemake.log[0],
+    steps.train,
+    snakemake.input[0],
+    snakemake.output.checkpoint,
+    snakemake.output.history,
+    model=dict(snakemake.params.model),
+    seed=snakemake.params.seed,
+    threads=snakemake.threads,
+    gpus=snakemake.resources.gpu,
+)

@@ -1,0 +1,130 @@
+"""Latent space: encode cells, reduce the latent with PCA and UMAP, and the PCA baseline.
+
+Results go into AnnData the scverse way: ``obsm["X_<model>"]`` (latent),
+``obsm["X_<model>_pca"]`` and ``obsm["X_<model>_umap"]`` (its reductions), and
+``layers["reconstructed"]`` (reconstruction on the log1p-normalised scale).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import anndata as ad
+import numpy as np
+import scanpy as sc
+from sklearn.decomposition import PCA
+
+from omicsgen.io import dense
+from omicsgen.preprocess import log1p_normalized
+
+if TYPE_CHECKING:  # torch is imported only by the functions that need it
+    from omicsgen.models import VAE
+
+RECONSTRUCTED = "reconstructed"
+
+
+def vae_latent(adata: ad.AnnData, model: VAE, batch_size: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+    """Posterior means and reconstructions of every cell.
+
+    Parameters
+    ----------
+    adata
+        Model-ready AnnData the model was trained on (same features).
+    model
+        Trained VAE (eval mode).
+    batch_size
+        Cells per forward pass.
+
+    Returns
+    -------
+    latent : numpy.ndarray
+        float32 ``(n_cells, n_latent)``, the mean of ``q(z | x)``.
+    reconstructed : numpy.ndarray
+        float32 ``(n_cells, n_genes)``: decoded mean at the posterior mean on the
+        log1p-normalised scale (for counts, ``log1p(mean / library * 1e4)``).
+    """
+    import torch
+
+    latent, recon = [], []
+    with torch.no_grad():
+        for start in range(0, adata.n_obs, batch_size):
+            x = torch.from_numpy(dense(adata.X[start : start + batch_size]))
+            mean_z, _ = model.encode(x)
+            library = x.sum(dim=1, keepdim=True)
+            latent.append(mean_z.numpy())
+            recon.append(model.decode(mean_z, library).numpy())
+    encoding = adata.uns["omicsgen"]["encoding"]
+    return np.concatenate(latent), log1p_normalized(np.concatenate(recon), encoding)
+
+
+def pca_latent(adata: ad.AnnData, n_components: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """PCA baseline: components fitted on the training split of log1p-normalised values.
+
+    Parameters
+    ----------
+    adata
+        Model-ready AnnData with ``obs["split"]``.
+    n_components
+        Dimensions, the same as the model's latent for a fair comparison.
+    seed
+        ``random_state`` of scikit-learn's PCA.
+
+    Returns
+    -------
+    latent : numpy.ndarray
+        float32 ``(n_cells, n_components)`` PC scores of every cell.
+    reconstructed : numpy.ndarray
+        float32 ``(n_cells, n_genes)`` inverse transform, log1p-normalised scale.
+    """
+    expression = log1p_normalized(adata.X, adata.uns["omicsgen"]["encoding"])
+    train = adata.obs["split"].to_numpy() == "train"
+    pca = PCA(n_components=n_components, random_state=seed).fit(expression[train])
+    latent = pca.transform(expression).astype(np.float32)
+    return latent, pca.inverse_transform(latent).astype(np.float32)
+
+
+def embed(
+    adata: ad.AnnData,
+    latent: np.ndarray,
+    reconstructed: np.ndarray,
+    model_name: str,
+    *,
+    n_neighbors: int = 15,
+    seed: int = 0,
+) -> ad.AnnData:
+    """Copy ``adata`` with the latent, its PCA and UMAP, and the reconstruction added.
+
+    UMAP (McInnes et al. 2018) via ``scanpy.pp.neighbors`` and ``scanpy.tl.umap`` on the
+    latent; PCA of the latent with scikit-learn (all its dimensions, ordered by variance).
+
+    Parameters
+    ----------
+    adata
+        Model-ready AnnData ``(n_cells, n_genes)``.
+    latent
+        ``(n_cells, n_latent)`` float32.
+    reconstructed
+        ``(n_cells, n_genes)`` float32, log1p-normalised scale.
+    model_name
+        Key stem: writes ``obsm["X_<name>"]``, ``obsm["X_<name>_pca"]``, ``obsm["X_<name>_umap"]``.
+    n_neighbors
+        Neighbours of the k-NN graph behind UMAP.
+    seed
+        ``random_state`` of PCA, the neighbour graph and UMAP.
+
+    Returns
+    -------
+    anndata.AnnData
+        The copy; ``uns["omicsgen"]["latent_key"]`` names the latent.
+    """
+    out = adata.copy()
+    key = f"X_{model_name}"
+    out.obsm[key] = latent.astype(np.float32)
+    n_pcs = min(latent.shape[1], latent.shape[0])
+    out.obsm[f"{key}_pca"] = PCA(n_components=n_pcs, random_state=seed).fit_transform(latent).astype(np.float32)
+    sc.pp.neighbors(out, use_rep=key, n_neighbors=min(n_neighbors, out.n_obs - 1), random_state=seed, key_added=model_name)
+    sc.tl.umap(out, neighbors_key=model_name, random_state=seed)
+    out.obsm[f"{key}_umap"] = out.obsm.pop("X_umap").astype(np.float32)
+    out.layers[RECONSTRUCTED] = reconstructed.astype(np.float32)
+    out.uns["omicsgen"] = {**out.uns["omicsgen"], "latent_key": key, "reconstructed_scale": "log1p-normalised"}
+    return out

@@ -1,0 +1,221 @@
+"""Single-cell matrices (AnnData ``.h5ad``) to model-ready AnnData.
+
+Output (data contract, DESIGN.md): obs = cells, var = highly variable genes,
+``X`` = counts (float32) or log-normalised values, ``obs["split"]``, the label column,
+and ``uns["omicsgen"]`` with modality, encoding, likelihood and provenance.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import scanpy as sc
+import scipy.sparse as sp
+
+from omicsgen.errors import InputError
+from omicsgen.preprocess.split import stratified_split
+
+log = logging.getLogger(__name__)
+
+LIKELIHOODS = ("auto", "nb", "gaussian")
+TARGET_SUM = 1e4  # counts per cell after normalisation (scanpy's normalize_total default, Seurat's)
+
+
+def log1p_normalized(X, encoding: str) -> np.ndarray:
+    """Expression on the log1p-normalised scale used by every metric and plot.
+
+    Parameters
+    ----------
+    X
+        Array or sparse matrix ``(n_cells, n_genes)``.
+    encoding
+        ``"counts"``: ``log1p(counts / library_size * 1e4)``, as ``scanpy.pp.normalize_total``
+        followed by ``scanpy.pp.log1p``; ``"log1p"``: ``X`` is already on that scale and is
+        returned as is.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 array ``(n_cells, n_genes)``; cells with zero counts stay all zero.
+    """
+    X = X.toarray() if sp.issparse(X) else np.asarray(X)
+    X = X.astype(np.float32, copy=False)
+    if encoding == "log1p":
+        return X
+    if encoding != "counts":
+        raise ValueError(f"unknown encoding {encoding!r}; expected 'counts' or 'log1p'")
+    library = X.sum(axis=1, keepdims=True)
+    scale = np.divide(TARGET_SUM, library, out=np.zeros_like(library), where=library > 0)
+    return np.log1p(X * scale)
+
+
+def _first_bad(adata: ad.AnnData, mask_fn, matrix) -> tuple[str, str] | None:
+    """Return (cell, gene) of the first entry where ``mask_fn(values)`` holds, else None."""
+    if sp.issparse(matrix):
+        coo = matrix.tocoo()
+        bad = np.flatnonzero(mask_fn(coo.data))
+        if bad.size == 0:
+            return None
+        return adata.obs_names[coo.row[bad[0]]], adata.var_names[coo.col[bad[0]]]
+    rows, cols = np.nonzero(mask_fn(np.asarray(matrix)))
+    if rows.size == 0:
+        return None
+    return adata.obs_names[rows[0]], adata.var_names[cols[0]]
+
+
+def _values(matrix) -> np.ndarray:
+    return matrix.data if sp.issparse(matrix) else np.asarray(matrix).ravel()
+
+
+def prepare_scrna(
+    adata: ad.AnnData,
+    source: str,
+    *,
+    layer: str | None = None,
+    label_key: str | None = None,
+    n_top_genes: int = 2000,
+    likelihood: str = "auto",
+    val_fraction: float = 0.1,
+    test_fraction: float = 0.2,
+    seed: int = 0,
+) -> ad.AnnData:
+    """Turn a single-cell AnnData into the model-ready AnnData of the data contract.
+
+    Steps: take the matrix from ``layer`` (``None``: ``X``; ``"raw"``: ``adata.raw.X``),
+    check it (finite; non-negative integers for a count likelihood), keep the
+    ``n_top_genes`` highly variable genes (``scanpy.pp.highly_variable_genes``, Seurat flavour,
+    on log1p-normalised values; Satija et al. 2015), drop cells left with zero counts
+    (their number is logged and stored in ``uns``), and draw a label-stratified split.
+
+    Parameters
+    ----------
+    adata
+        Input cells x genes.
+    source
+        File the data came from; named in every error message.
+    layer
+        Layer holding the values to model; ``None`` for ``X``, ``"raw"`` for ``adata.raw.X``.
+    label_key
+        ``obs`` column with cell labels (cell type), or ``None`` for unlabelled data.
+    n_top_genes
+        Number of highly variable genes to keep; all genes when the data have fewer.
+    likelihood
+        ``"nb"`` (negative binomial on counts, as scVI; Lopez et al. 2018),
+        ``"gaussian"`` (on log-normalised values) or ``"auto"``: ``"nb"`` when every value is
+        a non-negative integer, else ``"gaussian"``.
+    val_fraction, test_fraction
+        Fractions of cells per label for validation and test (see :func:`stratified_split`).
+    seed
+        Seed of the split.
+
+    Returns
+    -------
+    anndata.AnnData
+        ``X`` float32 ``(n_cells, n_hvg)`` (CSR when the input is sparse): counts when the
+        likelihood is ``"nb"`` (``uns["omicsgen"]["encoding"] == "counts"``), else the input
+        values (``"log1p"``). ``obs``: the label column (categorical) and ``split``.
+
+    Raises
+    ------
+    InputError
+        Missing layer or label column, labels missing for some cells, NaN or infinite
+        values, negative or non-integer values where counts are required, no cell left.
+    """
+    if likelihood not in LIKELIHOODS:
+        raise InputError(f"{source}: likelihood {likelihood!r} is not one of {LIKELIHOODS}")
+    if layer is None:
+        matrix = adata.X
+    elif layer == "raw":
+        if adata.raw is None:
+            raise InputError(f"{source}: layer 'raw' asked for but the file has no .raw; set layer to one of {list(adata.layers)} or null for X")
+        matrix = adata.raw.X
+        adata = ad.AnnData(X=matrix, obs=adata.obs, var=adata.raw.var)
+    elif layer in adata.layers:
+        matrix = adata.layers[layer]
+    else:
+        raise InputError(
+            f"{source}: layer {layer!r} not found (layers: {sorted(adata.layers)}); "
+            "set the dataset's 'layer' to one of them, 'raw', or null for X"
+        )
+    if matrix is None or adata.n_obs == 0 or adata.n_vars == 0:
+        raise InputError(f"{source}: the matrix is empty ({adata.n_obs} cells x {adata.n_vars} genes)")
+    matrix = matrix.astype(np.float32) if sp.issparse(matrix) else np.asarray(matrix, dtype=np.float32)
+    if sp.issparse(matrix):
+        matrix = sp.csr_matrix(matrix)
+
+    bad = _first_bad(adata, lambda v: ~np.isfinite(v), matrix)
+    if bad:
+        raise InputError(
+            f"{source}: NaN or infinite value at cell {bad[0]!r}, gene {bad[1]!r}; "
+            "remove or impute such values before running omicsgen"
+        )
+    values = _values(matrix)
+    is_counts = bool(np.all(values >= 0) and np.all(values == np.round(values)))
+    if likelihood == "auto":
+        likelihood = "nb" if is_counts else "gaussian"
+    if likelihood == "nb" and not is_counts:
+        neg = _first_bad(adata, lambda v: v < 0, matrix)
+        frac = _first_bad(adata, lambda v: v != np.round(v), matrix)
+        cell, gene = neg or frac
+        what = "negative value" if neg else "non-integer value"
+        raise InputError(
+            f"{source}: {what} at cell {cell!r}, gene {gene!r} but likelihood 'nb' needs raw "
+            "counts; point 'layer' at the counts or set likelihood: gaussian"
+        )
+
+    labels = None
+    if label_key is not None:
+        if label_key not in adata.obs.columns:
+            raise InputError(
+                f"{source}: label column {label_key!r} not in obs (columns: {list(adata.obs.columns)}); "
+                "set the dataset's 'label' to one of them, or null for unlabelled data"
+            )
+        labels = adata.obs[label_key]
+        if labels.isna().any():
+            cell = labels.index[labels.isna()][0]
+            raise InputError(
+                f"{source}: label column {label_key!r} is missing for {int(labels.isna().sum())} cells "
+                f"(first: {cell!r}); fill or remove those cells"
+            )
+
+    out = ad.AnnData(X=matrix, obs=pd.DataFrame(index=adata.obs_names.astype(str)), var=adata.var.copy())
+    out.var_names = adata.var_names.astype(str)
+    out.var_names_make_unique()
+    if labels is not None:
+        out.obs[label_key] = pd.Categorical(labels.astype(str).values)
+
+    encoding = "counts" if likelihood == "nb" else "log1p"
+    n_genes_in = out.n_vars
+    if n_top_genes < out.n_vars:
+        scored = ad.AnnData(X=sp.csr_matrix(log1p_normalized(out.X, encoding)), obs=out.obs[[]], var=out.var[[]])
+        sc.pp.highly_variable_genes(scored, n_top_genes=n_top_genes, flavor="seurat")
+        out = out[:, scored.var["highly_variable"].values].copy()
+
+    n_dropped = 0
+    if encoding == "counts":
+        library = np.asarray(out.X.sum(axis=1)).ravel()
+        keep = library > 0
+        n_dropped = int((~keep).sum())
+        if n_dropped:
+            log.warning("%s: dropping %d cells with zero counts over the %d genes kept", source, n_dropped, out.n_vars)
+            out = out[keep].copy()
+    if out.n_obs == 0:
+        raise InputError(f"{source}: no cell left after keeping {out.n_vars} highly variable genes")
+
+    group = out.obs[label_key].values if label_key else np.zeros(out.n_obs)
+    out.obs["split"] = pd.Categorical(
+        stratified_split(group, val_fraction, test_fraction, seed), categories=["train", "val", "test"]
+    )
+    out.uns["omicsgen"] = {
+        "modality": "scrna",
+        "encoding": encoding,
+        "likelihood": likelihood,
+        "label_key": label_key or "",
+        "n_genes_input": int(n_genes_in),
+        "n_cells_dropped_zero_counts": n_dropped,
+        "hvg_flavor": "seurat" if n_top_genes < n_genes_in else "all genes kept",
+    }
+    return out

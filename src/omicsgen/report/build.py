@@ -1,0 +1,149 @@
+"""Assemble ``report.html`` from the workflow's outputs."""
+
+from __future__ import annotations
+
+import datetime as _dt
+from pathlib import Path
+
+import jinja2
+import numpy as np
+import pandas as pd
+from sklearn.decomposition import PCA
+
+from omicsgen import __version__
+from omicsgen.evaluate import HIGHER_IS_BETTER
+from omicsgen.io import read_h5ad, write_text
+from omicsgen.preprocess import log1p_normalized
+from omicsgen.report import plots
+
+# which baseline a model is compared with, per metric
+BASELINE_FOR = {
+    "reconstruction_error": "pca",
+    "knn_accuracy": "pca",
+    "silhouette": "pca",
+    "mean_correlation": "marginals",
+    "variance_correlation": "marginals",
+    "mmd": "marginals",
+    "detection_auroc": "marginals",
+}
+BASELINES = frozenset(BASELINE_FOR.values())
+
+
+def verdicts(metrics: pd.DataFrame) -> list[dict]:
+    """Compare every model with its baseline on every metric, in plain words.
+
+    Parameters
+    ----------
+    metrics
+        Tidy table with columns ``dataset, model, metric, value``.
+
+    Returns
+    -------
+    list of dict
+        ``{"dataset", "model", "metric", "baseline", "value", "baseline_value", "beats", "text"}``
+        per comparison; ``beats`` is False on ties and NaN.
+    """
+    out = []
+    table = metrics.set_index(["dataset", "model", "metric"])["value"]
+    for (dataset, model, metric), value in table.items():
+        baseline = BASELINE_FOR.get(metric)
+        if model in BASELINES or baseline is None or (dataset, baseline, metric) not in table.index:
+            continue
+        reference = table[(dataset, baseline, metric)]
+        higher = HIGHER_IS_BETTER[metric]
+        beats = bool(value > reference) if higher else bool(value < reference)
+        direction = "higher" if higher else "lower"
+        word = "beats" if beats else "does NOT beat"
+        out.append({
+            "dataset": dataset, "model": model, "metric": metric, "baseline": baseline,
+            "value": value, "baseline_value": reference, "beats": beats,
+            "text": f"{dataset}: {model} {word} {baseline} on {metric} ({value:.3f} vs {reference:.3f}; {direction} is better)",
+        })
+    return out
+
+
+def _table(metrics: pd.DataFrame) -> dict:
+    """Model x metric table of one dataset, with the best value of each column marked."""
+    wide = metrics.pivot(index="model", columns="metric", values="value")
+    best = {}
+    for metric in wide.columns:
+        column = wide[metric].dropna()
+        if len(column) > 1 and metric in HIGHER_IS_BETTER:
+            best[metric] = column.idxmax() if HIGHER_IS_BETTER[metric] else column.idxmin()
+    rows = [
+        {"model": model, "cells": [
+            {"text": "" if pd.isna(v) else f"{v:.3f}", "best": best.get(metric) == model}
+            for metric, v in row.items()
+        ]}
+        for model, row in wide.iterrows()
+    ]
+    return {"columns": list(wide.columns), "rows": rows}
+
+
+def _dataset_section(name: str, files: dict, metrics: pd.DataFrame) -> dict:
+    real = read_h5ad(files["preprocessed"])
+    info = real.uns["omicsgen"]
+    label_key = info["label_key"]
+    section = {"name": name, "n_obs": real.n_obs, "n_vars": real.n_vars, "info": info, "figures": []}
+    if files.get("history"):
+        histories = {m: pd.read_csv(p) for m, p in files["history"].items()}
+        section["figures"].append(("Training curves", plots.training_curves(histories)))
+        section["epochs"] = {m: int(h["epoch"].max()) + 1 for m, h in histories.items()}
+    if files.get("latent") and label_key:
+        umaps, labels = {}, None
+        for model, path in files["latent"].items():
+            latent = read_h5ad(path)
+            umaps[f"{model} latent (UMAP)"] = latent.obsm[f"{latent.uns['omicsgen']['latent_key']}_umap"]
+            labels = latent.obs[label_key].astype(str).to_numpy()
+        section["figures"].append((f"Latent UMAP coloured by {label_key}", plots.embedding_scatter(umaps, labels, label_key)))
+    if files.get("synthetic"):
+        expression = log1p_normalized(real.X, info["encoding"])
+        pca = PCA(n_components=2, random_state=0).fit(expression)
+        test = real.obs["split"].to_numpy() == "test"
+        synthetic = {
+            f"{model} synthetic": pca.transform(log1p_normalized(read_h5ad(path).X, info["encoding"]))
+            for model, path in files["synthetic"].items()
+        }
+        section["figures"].append((
+            "Real (held-out) vs synthetic cells on the PCA of the real data",
+            plots.real_vs_synthetic_pca(pca.transform(expression[test]), synthetic),
+        ))
+    section["table"] = _table(metrics[metrics["dataset"] == name])
+    return section
+
+
+def build_report(metrics: pd.DataFrame, datasets: dict[str, dict], out: str | Path) -> None:
+    """Write a self-contained HTML report (images embedded as base64 PNG).
+
+    Parameters
+    ----------
+    metrics
+        Tidy metrics table (``dataset, model, metric, value``).
+    datasets
+        Dataset name -> ``{"preprocessed": path, "history": {model: csv},
+        "latent": {model: h5ad}, "synthetic": {model: h5ad}}``.
+    out
+        Destination ``.html``; written atomically.
+    """
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("omicsgen", "report/templates"), autoescape=True, undefined=jinja2.StrictUndefined
+    )
+    html = env.get_template("report.html.j2").render(
+        version=__version__,
+        created=_dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        sections=[_dataset_section(name, files, metrics) for name, files in datasets.items()],
+        verdicts=verdicts(metrics),
+        sources=METRIC_SOURCES,
+    )
+    write_text(html, out)
+
+
+METRIC_SOURCES = {
+    "reconstruction_error": "MSE of held-out cells on the log1p-normalised scale (lower is better)",
+    "knn_accuracy": "k-NN (k=15) label accuracy of test cells among training cells in the latent; GenoCAE, scIB",
+    "silhouette": "mean silhouette width of labels in the latent, raw [-1, 1]; Rousseeuw 1987, scIB",
+    "mean_correlation": "Pearson r of per-gene means, synthetic vs held-out real; Splatter (Zappia et al. 2017)",
+    "variance_correlation": "Pearson r of per-gene variances, synthetic vs held-out real; Splatter",
+    "mmd": "squared MMD, Gaussian kernel, median bandwidth, 50 PCs; Gretton et al. 2012 (lower is better)",
+    "detection_auroc": "random-forest real-vs-synthetic AUROC, 5-fold CV, label-matched; scGAN, GRouNdGAN (0.5 = indistinguishable)",
+}

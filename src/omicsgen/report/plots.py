@@ -1,0 +1,58 @@
+"""Report figures (matplotlib), returned as base64 PNG strings for embedding in HTML."""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+
+def to_base64_png(fig) -> str:
+    """Render a matplotlib figure to a base64-encoded PNG (96 dpi) and close it."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=96, bbox_inches="tight")
+    plt.close(fig)
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def training_curves(histories: dict[str, pd.DataFrame]) -> str:
+    """Train and validation loss per epoch, one panel per model (negative ELBO, nats per cell)."""
+    fig, axes = plt.subplots(1, len(histories), figsize=(5 * len(histories), 3.5), squeeze=False)
+    for ax, (model, history) in zip(axes[0], histories.items()):
+        for column in ("train_loss", "val_loss"):
+            if column in history:
+                ax.plot(history["epoch"], history[column], label=column)
+        ax.set(title=model, xlabel="epoch", ylabel="loss (nats per cell)")
+        ax.legend()
+    return to_base64_png(fig)
+
+
+def embedding_scatter(embeddings: dict[str, np.ndarray], labels: np.ndarray, label_name: str) -> str:
+    """2-D embeddings (UMAP) coloured by label, one panel per model; ``(n_cells, 2)`` each."""
+    categories = sorted(set(labels.tolist()), key=str)
+    colours = plt.get_cmap("tab20")(np.linspace(0, 1, max(len(categories), 2)))
+    fig, axes = plt.subplots(1, len(embeddings), figsize=(5.5 * len(embeddings), 4.5), squeeze=False)
+    for ax, (name, xy) in zip(axes[0], embeddings.items()):
+        for colour, category in zip(colours, categories):
+            mask = labels == category
+            ax.scatter(xy[mask, 0], xy[mask, 1], s=6, color=colour, label=category)
+        ax.set(title=name, xticks=[], yticks=[])
+    axes[0][-1].legend(title=label_name, bbox_to_anchor=(1.02, 1), loc="upper left", fontsize=7, markerscale=2)
+    return to_base64_png(fig)
+
+
+def real_vs_synthetic_pca(real_pcs: np.ndarray, synthetic_pcs: dict[str, np.ndarray]) -> str:
+    """PC1 vs PC2 of held-out real cells overlaid with each generator's synthetic cells."""
+    fig, axes = plt.subplots(1, len(synthetic_pcs), figsize=(5 * len(synthetic_pcs), 4), squeeze=False)
+    for ax, (name, pcs) in zip(axes[0], synthetic_pcs.items()):
+        ax.scatter(real_pcs[:, 0], real_pcs[:, 1], s=6, alpha=0.6, label="real (test)", color="tab:blue")
+        ax.scatter(pcs[:, 0], pcs[:, 1], s=6, alpha=0.4, label="synthetic", color="tab:orange")
+        ax.set(title=name, xlabel="PC1", ylabel="PC2")
+        ax.legend()
+    return to_base64_png(fig)

@@ -1,0 +1,104 @@
+"""File-to-file steps of the workflow: read inputs, call the library, write outputs.
+
+Each function is what one Snakemake rule runs (the scripts in ``scripts/`` only bind
+``snakemake.input``/``params`` to them), and each can be called from Python without
+Snakemake. Every AnnData written carries ``uns["omicsgen"]["provenance"]``.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pandas as pd
+
+from omicsgen.datasets import pbmc68k_counts
+from omicsgen.evaluate import COLUMNS, evaluate_model
+from omicsgen.io import read_h5ad, write_h5ad, write_text
+from omicsgen.latent import embed, pca_latent, vae_latent
+from omicsgen.preprocess import prepare_scrna
+from omicsgen.provenance import provenance
+from omicsgen.report import build_report
+from omicsgen.synthesize import synthesize_marginals, synthesize_vae
+
+log = logging.getLogger(__name__)
+
+
+def _stamp(adata, inputs: dict, params: dict):
+    adata.uns["omicsgen"] = {**adata.uns.get("omicsgen", {}), "provenance": provenance(inputs, params)}
+    return adata
+
+
+def demo_pbmc68k(output: str) -> None:
+    """Write the pbmc68k demo AnnData with rebuilt counts (:func:`omicsgen.datasets.pbmc68k_counts`)."""
+    write_h5ad(pbmc68k_counts(), output)
+
+
+def preprocess_h5ad(input: str, output: str, **params) -> None:
+    """``.h5ad`` -> model-ready AnnData; ``params`` are :func:`~omicsgen.preprocess.prepare_scrna`'s keywords."""
+    adata = prepare_scrna(read_h5ad(input), str(input), **params)
+    log.info("%s: %d cells x %d genes, likelihood %s, split %s", input, adata.n_obs, adata.n_vars,
+             adata.uns["omicsgen"]["likelihood"], adata.obs["split"].value_counts().to_dict())
+    write_h5ad(_stamp(adata, {"input": input}, params), output)
+
+
+def train(input: str, checkpoint: str, history: str, *, model: dict, seed: int, threads: int, gpus: int) -> None:
+    """Train a VAE (:func:`omicsgen.train.train_vae`); writes the best checkpoint and the history CSV."""
+    from omicsgen.train import train_vae  # torch: imported only by the steps that use it
+
+    train_vae(read_h5ad(input), checkpoint, history, params=model, seed=seed, threads=threads, gpus=gpus)
+
+
+def latent(real: str, checkpoint: str, output: str, *, n_neighbors: int, seed: int) -> None:
+    """Encode every cell with a trained VAE; write latent, its PCA/UMAP and reconstructions."""
+    from omicsgen.train import load_vae
+
+    adata = read_h5ad(real)
+    out = embed(adata, *vae_latent(adata, load_vae(checkpoint)), "vae", n_neighbors=n_neighbors, seed=seed)
+    params = {"n_neighbors": n_neighbors, "seed": seed}
+    write_h5ad(_stamp(out, {"real": real, "checkpoint": checkpoint}, params), output)
+
+
+def pca_baseline(input: str, output: str, *, n_components: int, n_neighbors: int, seed: int) -> None:
+    """PCA baseline latent (:func:`omicsgen.latent.pca_latent`) with its PCA/UMAP and reconstructions."""
+    adata = read_h5ad(input)
+    out = embed(adata, *pca_latent(adata, n_components, seed), "pca", n_neighbors=n_neighbors, seed=seed)
+    params = {"n_components": n_components, "n_neighbors": n_neighbors, "seed": seed}
+    write_h5ad(_stamp(out, {"input": input}, params), output)
+
+
+def synthesize(real: str, checkpoint: str, output: str, *, n_per_label: int, seed: int) -> None:
+    """Sample synthetic cells from a trained VAE (:func:`omicsgen.synthesize.synthesize_vae`)."""
+    from omicsgen.train import load_vae
+
+    out = synthesize_vae(read_h5ad(real), load_vae(checkpoint), n_per_label, seed)
+    write_h5ad(_stamp(out, {"real": real, "checkpoint": checkpoint}, {"n_per_label": n_per_label, "seed": seed}), output)
+
+
+def marginals_baseline(input: str, output: str, *, n_per_label: int, seed: int) -> None:
+    """Independent-marginals synthetic baseline (:func:`omicsgen.synthesize.synthesize_marginals`)."""
+    out = synthesize_marginals(read_h5ad(input), n_per_label, seed)
+    write_h5ad(_stamp(out, {"input": input}, {"n_per_label": n_per_label, "seed": seed}), output)
+
+
+def evaluate(real: str, output: str, *, dataset: str, model: str, latent: str | None = None,
+             synthetic: str | None = None, knn_k: int, detection_trees: int, seed: int, threads: int) -> None:
+    """Metrics of one model on one dataset (:func:`omicsgen.evaluate.evaluate_model`) as a TSV."""
+    table = evaluate_model(
+        read_h5ad(real), dataset=dataset, model=model,
+        latent=read_h5ad(latent) if latent else None,
+        synthetic=read_h5ad(synthetic) if synthetic else None,
+        k=knn_k, n_estimators=detection_trees, seed=seed, threads=threads,
+    )
+    write_text(table.to_csv(sep="\t", index=False), output)
+
+
+def aggregate(inputs: list[str], output: str) -> None:
+    """Concatenate per-model metric TSVs into one tidy table (``dataset, model, metric, value``)."""
+    table = pd.concat([pd.read_csv(p, sep="\t") for p in inputs], ignore_index=True)[COLUMNS]
+    write_text(table.to_csv(sep="\t", index=False), output)
+
+
+def report(metrics: str, output: str, *, layout: dict) -> None:
+    """Write the HTML report (:func:`omicsgen.report.build_report`)."""
+    build_report(pd.read_csv(metrics, sep="\t"), layout, Path(output))

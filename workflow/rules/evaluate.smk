@@ -1,0 +1,40 @@
+rule evaluate:
+    input:
+        unpack(evaluate_input),
+    output:
+        "results/{dataset}/{model}/metrics.tsv",
+    params:
+        knn_k=config["evaluate"]["knn_k"],
+        detection_trees=config["evaluate"]["detection_trees"],
+        seed=config["seed"],
+    log:
+        "results/logs/evaluate/{dataset}_{model}.log",
+    benchmark:
+        "results/benchmarks/evaluate/{dataset}_{model}.tsv"
+    threads: config["resources"]["threads"]
+    resources:
+        mem_mb=8000,
+        runtime=30,
+    conda:
+        "../../envs/evaluate.yaml"
+    script:
+        "../../scripts/evaluate.py"
+
+
+rule aggregate_metrics:
+    input:
+        model_metrics(),
+    output:
+        report("results/metrics.tsv", caption="../report/metrics.rst", category="Evaluation"),
+    log:
+        "results/logs/aggregate_metrics.log",
+    benchmark:
+        "results/benchmarks/aggregate_metrics.tsv"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    conda:
+        "../../envs/evaluate.yaml"
+    script:
+        "../../scripts/aggregate_metrics.py"

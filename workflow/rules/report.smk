@@ -1,0 +1,20 @@
+rule report:
+    input:
+        metrics="results/metrics.tsv",
+        files=report_files,
+    output:
+        report("results/report.html", caption="../report/report.rst", category="Report"),
+    params:
+        layout=report_layout(),
+    log:
+        "results/logs/report.log",
+    benchmark:
+        "results/benchmarks/report.tsv"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=15,
+    conda:
+        "../../envs/report.yaml"
+    script:
+        "../../scripts/report.py"

@@ -1,0 +1,44 @@
+rule synthesize_vae:
+    input:
+        real="results/{dataset}/preprocessed.h5ad",
+        checkpoint="results/{dataset}/vae/model.ckpt",
+    output:
+        "results/{dataset}/vae/synthetic.h5ad",
+    params:
+        n_per_label=config["synthesize"]["n_per_label"],
+        seed=config["seed"],
+    log:
+        "results/logs/synthesize/{dataset}_vae.log",
+    benchmark:
+        "results/benchmarks/synthesize/{dataset}_vae.tsv"
+    threads: 1
+    resources:
+        mem_mb=8000,
+        runtime=30,
+        gpu=0,
+    conda:
+        "../../envs/torch.yaml"
+    script:
+        "../../scripts/synthesize_vae.py"
+
+
+rule baseline_marginals:
+    input:
+        "results/{dataset}/preprocessed.h5ad",
+    output:
+        "results/{dataset}/marginals/synthetic.h5ad",
+    params:
+        n_per_label=config["synthesize"]["n_per_label"],
+        seed=config["seed"],
+    log:
+        "results/logs/synthesize/{dataset}_marginals.log",
+    benchmark:
+        "results/benchmarks/synthesize/{dataset}_marginals.tsv"
+    threads: 1
+    resources:
+        mem_mb=8000,
+        runtime=30,
+    conda:
+        "../../envs/evaluate.yaml"
+    script:
+        "../../scripts/baseline_marginals.py"
