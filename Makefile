@@ -1,0 +1,38 @@
+# omicsgen: install, run and test. `make run` and `make test` install first (into .venv).
+PYTHON ?= python3
+VENV ?= .venv
+CORES ?= all
+# torch is installed before the package, pinned, so pip never swaps it for another build.
+# PyPI's Linux wheel of torch 2.13.0 is the CUDA build; on a CPU-only machine with a local
+# CPU wheel (pip's find-links), the same pin takes that one. Extra pip arguments for torch
+# (e.g. an index of wheels for another CUDA version) go in TORCH_PIP_ARGS.
+TORCH_SPEC ?= torch==2.13.0
+TORCH_PIP_ARGS ?=
+
+BIN := $(VENV)/bin
+
+.PHONY: install run test lint benchmark clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet "$(TORCH_SPEC)" $(TORCH_PIP_ARGS)
+	$(BIN)/pip install --quiet -e ".[test]"
+	$(BIN)/python -c "import torch; print('torch', torch.__version__, 'CUDA available:', torch.cuda.is_available())"
+	touch $@
+
+run: install
+	$(BIN)/snakemake --cores $(CORES)
+
+test: install
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/snakemake --lint
+
+benchmark: install
+	$(BIN)/python benchmarks/lightning_overhead.py
+
+clean:
+	rm -rf results resources/pbmc68k .snakemake

@@ -1,0 +1,81 @@
+import numpy as np
+import pytest
+
+from omicsgen.evaluate import (
+    detection_auroc,
+    evaluate_model,
+    knn_accuracy,
+    matched_by_label,
+    mean_correlation,
+    mmd,
+    silhouette,
+    variance_correlation,
+)
+from omicsgen.latent import embed, pca_latent
+from omicsgen.preprocess import log1p_normalized
+from omicsgen.synthesize import synthesize_marginals
+
+
+@pytest.fixture(scope="module")
+def expression(prepared):
+    return log1p_normalized(prepared.X, "counts")
+
+
+def test_knn_accuracy_real_labels_beats_shuffled(prepared, rng):
+    latent, _ = pca_latent(prepared, 10, seed=0)
+    labels = prepared.obs["bulk_labels"].astype(str).to_numpy()
+    split = prepared.obs["split"].astype(str).to_numpy()
+    acc = knn_accuracy(latent, labels, split)
+    shuffled = knn_accuracy(latent, rng.permutation(labels), split)
+    assert 0.6 < acc <= 1.0
+    assert shuffled < acc - 0.2
+
+
+def test_silhouette_separated_vs_mixed(rng):
+    a = np.r_[rng.normal(0, 1, (50, 2)), rng.normal(10, 1, (50, 2))]
+    labels = np.r_[np.zeros(50), np.ones(50)]
+    assert silhouette(a, labels) > 0.8
+    assert abs(silhouette(a, rng.permutation(labels))) < 0.1
+
+
+def test_fidelity_real_vs_real_and_vs_noise(prepared, expression, rng):
+    test = prepared.obs["split"].to_numpy() == "test"
+    train = prepared.obs["split"].to_numpy() == "train"
+    real_a, real_b = expression[test], expression[train]
+    noise = rng.permutation(real_b.ravel()).reshape(real_b.shape)  # same values, structure destroyed
+    assert mean_correlation(real_a, real_b) > 0.95
+    assert variance_correlation(real_a, real_b) > 0.9
+    assert mean_correlation(real_a, noise) < 0.3
+    assert mmd(real_a, real_b) < 0.05 < mmd(real_a, noise)
+
+
+def test_detection_auroc_real_vs_real_near_half(prepared, expression):
+    split = prepared.obs["split"].to_numpy()
+    real_a, real_b = expression[split == "test"][:100], expression[split == "train"][:100]
+    auc_same = detection_auroc(real_a, real_b, n_estimators=100, seed=0, threads=2)
+    shifted = real_b + 1.0
+    auc_shift = detection_auroc(real_a, shifted, n_estimators=100, seed=0, threads=2)
+    assert 0.3 < auc_same < 0.7
+    assert auc_shift > 0.95
+
+
+def test_matched_by_label():
+    real = np.array(["a"] * 5 + ["b"] * 2)
+    synth = np.array(["a"] * 3 + ["b"] * 10 + ["c"] * 4)
+    r, s = matched_by_label(real, synth, seed=0)
+    assert len(r) == len(s) == 5
+    assert sorted(real[r]) == sorted(synth[s]) == ["a"] * 3 + ["b"] * 2
+
+
+def test_evaluate_model_rows(prepared):
+    latent = embed(prepared, *pca_latent(prepared, 6, seed=0), "pca", seed=0)
+    synth = synthesize_marginals(prepared, 20, seed=0)
+    table = evaluate_model(prepared, dataset="pbmc68k", model="m", latent=latent, synthetic=synth, n_estimators=50, threads=2)
+    assert list(table.columns) == ["dataset", "model", "metric", "value"]
+    assert set(table["metric"]) == {
+        "reconstruction_error", "knn_accuracy", "silhouette", "mean_correlation",
+        "variance_correlation", "mmd", "detection_auroc",
+    }
+    values = table.set_index("metric")["value"]
+    assert 0 <= values["knn_accuracy"] <= 1 and -1 <= values["silhouette"] <= 1
+    assert 0 <= values["detection_auroc"] <= 1 and values["reconstruction_error"] > 0
