@@ -9,8 +9,8 @@ from omicsgen.datasets import pbmc68k_counts
 from omicsgen.preprocess import prepare_scrna
 
 FAST_VAE = {
-    "n_latent": 6, "n_hidden": 64, "n_layers": 1, "dropout": 0.1, "lr": 1e-3, "weight_decay": 1e-6,
-    "kl_warmup_epochs": 2, "batch_size": 128, "max_epochs": 6, "patience": 3,
+    "n_latent": 6, "n_hidden": 64, "n_layers": 1, "dropout": 0.1, "lr": 1e-2, "weight_decay": 1e-6,
+    "kl_warmup_epochs": 2, "lr_plateau_patience": 10, "batch_size": 128, "max_epochs": 6, "patience": 3,
 }
 
 

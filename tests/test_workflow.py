@@ -155,7 +155,7 @@ def test_bad_data_one_line_error_no_output(tmp_path, pbmc, kind, changes, messag
     data = tmp_path / "bad.h5ad"
     _bad_h5ad(pbmc, kind, data)
     config = _config(tmp_path, **{"datasets.pbmc68k.path": str(data), **changes})
-    result = snakemake(tmp_path, "--configfile", str(config), "results/pbmc68k/preprocessed.h5ad")
+    result = snakemake(tmp_path, "results/pbmc68k/preprocessed.h5ad", "--configfile", str(config))
     assert result.returncode != 0
     lines = [line for line in result.stderr.splitlines() if line.startswith("omicsgen: error:")]
     assert len(lines) == 1 and message in lines[0] and str(data) in lines[0]

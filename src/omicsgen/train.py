@@ -20,7 +20,9 @@ from omicsgen.models import VAE
 
 log = logging.getLogger(__name__)
 
-MODEL_KEYS = ("n_latent", "n_hidden", "n_layers", "dropout", "lr", "weight_decay", "kl_warmup_epochs")
+MODEL_KEYS = (
+    "n_latent", "n_hidden", "n_layers", "dropout", "lr", "weight_decay", "kl_warmup_epochs", "lr_plateau_patience",
+)
 
 
 def device_settings(gpus: int) -> dict:

@@ -1,6 +1,5 @@
 # Helpers shared by the rules: config validation, wildcard constraints, input functions
 # and params built from the config. No rule reads the config any other way.
-import os
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
@@ -8,15 +7,11 @@ from snakemake.utils import min_version, validate
 
 min_version("9.0")
 
-SRC = str(Path(workflow.basedir) / "src")
-# scripts import the omicsgen library; make it importable in conda envs too
-os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (SRC, os.environ.get("PYTHONPATH")) if p)
-
 
 def _config_error(err):
     """One line naming the config key and what is wrong, from Snakemake's schema error."""
-    cause = next((a for a in err.args if hasattr(a, "absolute_path")), None)
-    if cause is None:
+    cause = err.__context__  # the jsonschema ValidationError Snakemake caught
+    if not hasattr(cause, "absolute_path"):
         return str(err)
     key = ".".join(str(p) for p in cause.absolute_path) or "(top level)"
     return f"config key '{key}': {cause.message}; see config/README.md"
