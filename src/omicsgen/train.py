@@ -114,7 +114,7 @@ def train_vae(
     checkpoint.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=checkpoint.parent, prefix=".lightning_") as workdir:
         saver = ModelCheckpoint(
-            dirpath=workdir, filename="best", monitor="val_loss", mode="min", save_top_k=1,
+            dirpath=Path(workdir) / "checkpoints", filename="best", monitor="val_loss", mode="min", save_top_k=1,
             enable_version_counter=False,
         )
         trainer = L.Trainer(

@@ -51,8 +51,8 @@ def real_vs_synthetic_pca(real_pcs: np.ndarray, synthetic_pcs: dict[str, np.ndar
     """PC1 vs PC2 of held-out real cells overlaid with each generator's synthetic cells."""
     fig, axes = plt.subplots(1, len(synthetic_pcs), figsize=(5 * len(synthetic_pcs), 4), squeeze=False)
     for ax, (name, pcs) in zip(axes[0], synthetic_pcs.items()):
-        ax.scatter(real_pcs[:, 0], real_pcs[:, 1], s=6, alpha=0.6, label="real (test)", color="tab:blue")
         ax.scatter(pcs[:, 0], pcs[:, 1], s=6, alpha=0.4, label="synthetic", color="tab:orange")
+        ax.scatter(real_pcs[:, 0], real_pcs[:, 1], s=8, alpha=0.8, label="real (test)", color="tab:blue")
         ax.set(title=name, xlabel="PC1", ylabel="PC2")
         ax.legend()
     return to_base64_png(fig)
