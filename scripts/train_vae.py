@@ -5,10 +5,8 @@ run_step(
     snakemake.log[0],
     steps.train,
     snakemake.input[0],
-    snakemake.output.checkpoint,
-    snakemake.output.history,
-    model=dict(snakemake.params.model),
-    seed=snakemake.params.seed,
+    **snakemake.output,
+    **snakemake.params,
     threads=snakemake.threads,
     gpus=snakemake.resources.gpu,
 )
