@@ -79,3 +79,21 @@ def test_evaluate_model_rows(prepared):
     values = table.set_index("metric")["value"]
     assert 0 <= values["knn_accuracy"] <= 1 and -1 <= values["silhouette"] <= 1
     assert 0 <= values["detection_auroc"] <= 1 and values["reconstruction_error"] > 0
+
+
+def test_unlabelled_dataset_end_to_end(pbmc, tmp_path):
+    """No label column: one group for split and synthesis, no label metrics, Gaussian on log1p values."""
+    from omicsgen.latent import vae_latent
+    from omicsgen.preprocess import prepare_scrna
+    from omicsgen.synthesize import synthesize_vae
+    from omicsgen.train import train_vae
+    from tests.conftest import FAST_VAE
+
+    data = prepare_scrna(pbmc, "x", layer=None, label_key=None, n_top_genes=200, seed=0)
+    assert data.uns["omicsgen"]["likelihood"] == "gaussian" and list(data.obs.columns) == ["split"]
+    model = train_vae(data, tmp_path / "m.ckpt", tmp_path / "h.csv", params=FAST_VAE, seed=0, threads=2)
+    latent = embed(data, *vae_latent(data, model), "vae", seed=0)
+    synth = synthesize_vae(data, model, n_per_label=60, seed=0)
+    assert synth.n_obs == 60 and np.isfinite(synth.X.toarray()).all()
+    table = evaluate_model(data, dataset="d", model="vae", latent=latent, synthetic=synth, n_estimators=50, threads=2)
+    assert "knn_accuracy" not in set(table["metric"]) and "detection_auroc" in set(table["metric"])
