@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
+import yaml
 
 from omicsgen.datasets import pbmc68k_counts
 from omicsgen.preprocess import prepare_scrna
 
+REPO = Path(__file__).resolve().parents[1]
+TEST_CONFIG = REPO / ".test" / "config.yaml"
 FAST_VAE = {
     "n_latent": 6, "n_hidden": 64, "n_layers": 1, "dropout": 0.1, "lr": 1e-2, "weight_decay": 1e-6,
     "kl_warmup_epochs": 2, "lr_plateau_patience": 10, "batch_size": 128, "max_epochs": 6, "patience": 3,
@@ -39,3 +46,34 @@ def trained(prepared, tmp_path_factory):
 @pytest.fixture()
 def rng():
     return np.random.default_rng(0)
+
+
+def snakemake(workdir: Path, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
+    """Run the repository's workflow in ``workdir`` with 2 cores; output captured as text."""
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(workdir), "--cores", "2", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+
+
+def write_test_config(tmp_path: Path, **changes) -> Path:
+    """Write the fast test config with dotted-key ``changes`` (``vae.max_epochs=3``) to ``tmp_path``."""
+    config = yaml.safe_load(TEST_CONFIG.read_text())
+    for dotted, value in changes.items():
+        node = config
+        *parents, last = dotted.split(".")
+        for key in parents:
+            node = node.setdefault(key, {})
+        node[last] = value
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+
+
+@pytest.fixture(scope="session")
+def run_dir(tmp_path_factory):
+    """A finished local run of the workflow on the fast test config."""
+    workdir = tmp_path_factory.mktemp("e2e")
+    result = snakemake(workdir, "--configfile", str(TEST_CONFIG))
+    assert result.returncode == 0, result.stderr[-3000:]
+    return workdir

@@ -11,30 +11,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
 from omicsgen.io import read_h5ad
 
-REPO = Path(__file__).resolve().parents[1]
-TEST_CONFIG = REPO / ".test" / "config.yaml"
+from tests.conftest import REPO, TEST_CONFIG, snakemake, write_test_config
+
 METRICS = {
     "vae": {"reconstruction_error", "knn_accuracy", "silhouette", "mean_correlation", "variance_correlation", "mmd", "detection_auroc"},
     "pca": {"reconstruction_error", "knn_accuracy", "silhouette"},
     "marginals": {"mean_correlation", "variance_correlation", "mmd", "detection_auroc"},
 }
-
-
-def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(workdir), "--cores", "2", *args]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=900)
-
-
-@pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("e2e")
-    result = snakemake(workdir, "--configfile", str(TEST_CONFIG))
-    assert result.returncode == 0, result.stderr[-3000:]
-    return workdir
 
 
 @pytest.mark.e2e
@@ -104,19 +90,6 @@ def test_rerun_is_noop(run_dir):
 
 # --- bad input -----------------------------------------------------------------------------
 
-def _config(tmp_path: Path, **changes) -> Path:
-    config = yaml.safe_load(TEST_CONFIG.read_text())
-    for dotted, value in changes.items():
-        node = config
-        *parents, last = dotted.split(".")
-        for key in parents:
-            node = node.setdefault(key, {})
-        node[last] = value
-    path = tmp_path / "config.yaml"
-    path.write_text(yaml.safe_dump(config))
-    return path
-
-
 @pytest.mark.parametrize(
     "changes, message",
     [
@@ -126,7 +99,7 @@ def _config(tmp_path: Path, **changes) -> Path:
     ],
 )
 def test_bad_config_fails_fast(tmp_path, changes, message):
-    result = snakemake(tmp_path, "-n", "--configfile", str(_config(tmp_path, **changes)))
+    result = snakemake(tmp_path, "-n", "--configfile", str(write_test_config(tmp_path, **changes)))
     assert result.returncode != 0
     assert message in result.stderr + result.stdout
     assert not (tmp_path / "results").exists()
@@ -154,7 +127,7 @@ def _bad_h5ad(pbmc, kind: str, path: Path) -> None:
 def test_bad_data_one_line_error_no_output(tmp_path, pbmc, kind, changes, message):
     data = tmp_path / "bad.h5ad"
     _bad_h5ad(pbmc, kind, data)
-    config = _config(tmp_path, **{"datasets.pbmc68k.path": str(data), **changes})
+    config = write_test_config(tmp_path, **{"datasets.pbmc68k.path": str(data), **changes})
     result = snakemake(tmp_path, "results/pbmc68k/preprocessed.h5ad", "--configfile", str(config))
     assert result.returncode != 0
     lines = [line for line in result.stderr.splitlines() if line.startswith("omicsgen: error:")]

@@ -43,6 +43,12 @@ wildcard_constraints:
     model="|".join(ALL_MODELS),
 
 
+def model_params(model):
+    """A model's config section with sorted keys: Snakemake compares params by their text,
+    so key order in the config file must not trigger reruns."""
+    return dict(sorted(config[model].items()))
+
+
 def dataset_input(wildcards):
     return DATASETS[wildcards.dataset]["path"]
 

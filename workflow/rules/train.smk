@@ -9,7 +9,7 @@ rule train_vae:
             category="Training",
         ),
     params:
-        model=config["vae"],
+        model=model_params("vae"),
         seed=config["seed"],
     log:
         "results/logs/train/{dataset}_vae.log",
