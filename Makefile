@@ -8,6 +8,8 @@ CORES ?= all
 # (e.g. an index of wheels for another CUDA version) go in TORCH_PIP_ARGS.
 TORCH_SPEC ?= torch==2.13.0
 TORCH_PIP_ARGS ?=
+# e.g. PYTEST_ARGS='-m "not slurm"' where there is no root to start the test SLURM cluster
+PYTEST_ARGS ?=
 
 BIN := $(VENV)/bin
 
@@ -26,7 +28,7 @@ run: install
 	$(BIN)/snakemake --cores $(CORES)
 
 test: install
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/snakemake --lint
