@@ -73,12 +73,17 @@ def test_evaluate_model_rows(prepared):
     table = evaluate_model(prepared, dataset="pbmc68k", model="m", latent=latent, synthetic=synth, n_estimators=50, threads=2)
     assert list(table.columns) == ["dataset", "model", "metric", "value"]
     assert set(table["metric"]) == {
-        "reconstruction_error", "knn_accuracy", "silhouette", "mean_correlation",
-        "variance_correlation", "mmd", "detection_auroc",
+        "reconstruction_error", "knn_accuracy", "silhouette", "mean_correlation", "variance_correlation",
+        "mmd", "detection_auroc", "aats", "privacy_loss", "dcr", "dcr_holdout", "n_identical_to_train",
+        "trtr_accuracy", "tstr_accuracy", "real_macro_f1", "augmented_macro_f1", "augmentation_recall_gain",
     }
     values = table.set_index("metric")["value"]
     assert 0 <= values["knn_accuracy"] <= 1 and -1 <= values["silhouette"] <= 1
     assert 0 <= values["detection_auroc"] <= 1 and values["reconstruction_error"] > 0
+    assert 0 <= values["aats"] <= 1 and -1 <= values["privacy_loss"] <= 1
+    assert values["dcr"] > 0 and values["dcr_holdout"] > 0
+    # the marginals baseline copies each gene's value from a training cell, rarely a whole cell
+    assert values["n_identical_to_train"] == 0
 
 
 def test_unlabelled_dataset_end_to_end(pbmc, tmp_path):
@@ -97,3 +102,50 @@ def test_unlabelled_dataset_end_to_end(pbmc, tmp_path):
     assert synth.n_obs == 60 and np.isfinite(synth.X.toarray()).all()
     table = evaluate_model(data, dataset="d", model="vae", latent=latent, synthetic=synth, n_estimators=50, threads=2)
     assert "knn_accuracy" not in set(table["metric"]) and "detection_auroc" in set(table["metric"])
+
+
+def test_aats_copies_vs_independent_draws(expression, prepared):
+    from omicsgen.evaluate import aats, distance_to_closest_record, n_identical, privacy_loss
+
+    split = prepared.obs["split"].to_numpy()
+    train, test = expression[split == "train"][:140], expression[split == "test"][:140]
+    other = expression[split == "train"][140:280]
+    # fresh samples of the same population: about 0.5; copies of the real set: 0 (overfitting)
+    assert 0.35 < aats(test, other) < 0.65
+    assert aats(train, train.copy()) == 0.0
+    # a "generator" that copies its training set leaks it: positive privacy loss
+    assert privacy_loss(train, test, train.copy(), train.copy()) > 0.3
+    query = np.vstack([train[:5], test[:5]])
+    dcr = distance_to_closest_record(train, query)
+    assert np.all(dcr[:5] < 1e-3) and np.all(dcr[5:] > 1)
+    assert n_identical(train, query) == 5
+    with pytest.raises(ValueError, match="equal size"):
+        aats(train, test[:10])
+
+
+def test_better_and_direction():
+    from omicsgen.evaluate import better, direction
+
+    assert better("knn_accuracy", 0.8, 0.7) and not better("mmd", 0.2, 0.1)
+    assert better("detection_auroc", 0.45, 0.6) and not better("aats", 0.8, 0.55)
+    assert direction("aats") == "closer to 0.5" and direction("mmd") == "lower"
+
+
+def test_utility_tstr_and_augmentation(prepared, expression, rng):
+    from omicsgen.evaluate import rare_labels, utility_metrics
+
+    split = prepared.obs["split"].to_numpy()
+    labels = prepared.obs["bulk_labels"].astype(str).to_numpy()
+    train, test = split == "train", split == "test"
+    rare = rare_labels(labels[train])
+    assert rare[:2] == ["CD4+/CD45RA+/CD25- Naive T", "CD34+"]  # 5 and 9 training cells of 488
+    # "synthetic" cells that are real training cells: TSTR equals the real-trained score
+    same = utility_metrics(expression[train], labels[train], expression[test], labels[test],
+                           expression[train], labels[train], rare=rare)
+    assert same["tstr_accuracy"] == same["trtr_accuracy"] > 0.6
+    assert same["augmentation_recall_gain"] == 0.0
+    # synthetic cells with scrambled labels: TSTR near chance
+    noise = utility_metrics(expression[train], labels[train], expression[test], labels[test],
+                            expression[train], rng.permutation(labels[train]), rare=rare)
+    assert noise["tstr_accuracy"] < same["tstr_accuracy"] - 0.3
+    assert 0 <= noise["augmented_macro_f1"] <= 1

@@ -15,6 +15,6 @@ def test_verdicts_say_where_a_model_loses():
     lines = {v["metric"]: v for v in verdicts(metrics)}
     assert lines["knn_accuracy"]["beats"] and "vae beats pca on knn_accuracy" in lines["knn_accuracy"]["text"]
     assert not lines["detection_auroc"]["beats"]
-    assert "does NOT beat marginals on detection_auroc (0.900 vs 0.600; lower is better)" in lines["detection_auroc"]["text"]
+    assert "does NOT beat marginals on detection_auroc (0.900 vs 0.600; closer to 0.5 is better)" in lines["detection_auroc"]["text"]
     assert lines["mmd"]["beats"]
     assert len(lines) == 3  # baselines are not compared with themselves

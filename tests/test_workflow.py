@@ -16,10 +16,15 @@ from omicsgen.io import read_h5ad
 
 from tests.conftest import REPO, TEST_CONFIG, snakemake, write_test_config
 
+GENERATION = {
+    "mean_correlation", "variance_correlation", "mmd", "detection_auroc",
+    "aats", "privacy_loss", "dcr", "dcr_holdout", "n_identical_to_train",
+    "trtr_accuracy", "tstr_accuracy", "real_macro_f1", "augmented_macro_f1", "augmentation_recall_gain",
+}
 METRICS = {
-    "vae": {"reconstruction_error", "knn_accuracy", "silhouette", "mean_correlation", "variance_correlation", "mmd", "detection_auroc"},
+    "vae": {"reconstruction_error", "knn_accuracy", "silhouette"} | GENERATION,
     "pca": {"reconstruction_error", "knn_accuracy", "silhouette"},
-    "marginals": {"mean_correlation", "variance_correlation", "mmd", "detection_auroc"},
+    "marginals": GENERATION,
 }
 
 
@@ -69,6 +74,9 @@ def test_metrics_table(run_dir):
         assert 0 <= values[(model, "detection_auroc")] <= 1
         assert -1 <= values[(model, "mean_correlation")] <= 1 and values[(model, "mean_correlation")] > 0.5
         assert values[(model, "mmd")] > -0.05
+        assert 0 <= values[(model, "aats")] <= 1 and values[(model, "dcr")] > 0
+        assert values[(model, "n_identical_to_train")] >= 0
+        assert 0 < values[(model, "tstr_accuracy")] <= 1 and -1 <= values[(model, "augmentation_recall_gain")] <= 1
 
 
 @pytest.mark.e2e

@@ -11,7 +11,7 @@ import pandas as pd
 from sklearn.decomposition import PCA
 
 from omicsgen import __version__
-from omicsgen.evaluate import HIGHER_IS_BETTER
+from omicsgen.evaluate import BEST_VALUE, better, direction, shortfall
 from omicsgen.io import read_h5ad, write_text
 from omicsgen.preprocess import log1p_normalized
 from omicsgen.report import plots
@@ -25,6 +25,12 @@ BASELINE_FOR = {
     "variance_correlation": "marginals",
     "mmd": "marginals",
     "detection_auroc": "marginals",
+    "aats": "marginals",
+    "privacy_loss": "marginals",
+    "n_identical_to_train": "marginals",
+    "tstr_accuracy": "marginals",
+    "augmented_macro_f1": "marginals",
+    "augmentation_recall_gain": "marginals",
 }
 BASELINES = frozenset(BASELINE_FOR.values())
 
@@ -50,14 +56,12 @@ def verdicts(metrics: pd.DataFrame) -> list[dict]:
         if model in BASELINES or baseline is None or (dataset, baseline, metric) not in table.index:
             continue
         reference = table[(dataset, baseline, metric)]
-        higher = HIGHER_IS_BETTER[metric]
-        beats = bool(value > reference) if higher else bool(value < reference)
-        direction = "higher" if higher else "lower"
+        beats = better(metric, value, reference)
         word = "beats" if beats else "does NOT beat"
         out.append({
             "dataset": dataset, "model": model, "metric": metric, "baseline": baseline,
             "value": value, "baseline_value": reference, "beats": beats,
-            "text": f"{dataset}: {model} {word} {baseline} on {metric} ({value:.3f} vs {reference:.3f}; {direction} is better)",
+            "text": f"{dataset}: {model} {word} {baseline} on {metric} ({value:.3f} vs {reference:.3f}; {direction(metric)} is better)",
         })
     return out
 
@@ -68,8 +72,8 @@ def _table(metrics: pd.DataFrame) -> dict:
     best = {}
     for metric in wide.columns:
         column = wide[metric].dropna()
-        if len(column) > 1 and metric in HIGHER_IS_BETTER:
-            best[metric] = column.idxmax() if HIGHER_IS_BETTER[metric] else column.idxmin()
+        if len(column) > 1 and metric in BEST_VALUE:
+            best[metric] = min(column.index, key=lambda model: shortfall(metric, column[model]))
     rows = [
         {"model": model, "cells": [
             {"text": "" if pd.isna(v) else f"{v:.3f}", "best": best.get(metric) == model}
@@ -146,4 +150,14 @@ METRIC_SOURCES = {
     "variance_correlation": "Pearson r of per-gene variances, synthetic vs held-out real; Splatter",
     "mmd": "squared MMD, Gaussian kernel, median bandwidth, 50 PCs; Gretton et al. 2012 (lower is better)",
     "detection_auroc": "random-forest real-vs-synthetic AUROC, 5-fold CV, label-matched; scGAN, GRouNdGAN (0.5 = indistinguishable)",
+    "aats": "nearest-neighbour adversarial accuracy, held-out real vs synthetic, Euclidean; Yale et al. 2020, Yelmen et al. 2021 (0.5 ideal)",
+    "privacy_loss": "AATS against held-out real minus AATS against training real; Yelmen et al. 2021 (about 0: no leak of the training set)",
+    "dcr": "median distance of synthetic cells to their closest training cell; compare with dcr_holdout (synthcity)",
+    "dcr_holdout": "median distance of held-out real cells to their closest training cell (the DCR baseline)",
+    "n_identical_to_train": "synthetic cells identical to a training cell (lower is better)",
+    "trtr_accuracy": "accuracy on held-out real cells of a logistic regression trained on real training cells (reference for TSTR)",
+    "tstr_accuracy": "the same classifier trained on synthetic cells only (TSTR; Esteban et al. 2017)",
+    "real_macro_f1": "macro-F1 on held-out real cells, trained on real training cells",
+    "augmented_macro_f1": "macro-F1, trained on real + synthetic cells (ACTIVA, GARAGE protocol)",
+    "augmentation_recall_gain": "mean recall gain from augmentation over labels with < 5% of training cells",
 }
