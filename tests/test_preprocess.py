@@ -4,7 +4,6 @@ import pytest
 import scipy.sparse as sp
 
 from omicsgen import InputError
-from omicsgen.datasets import pbmc68k_counts
 from omicsgen.io import read_h5ad, write_h5ad
 from omicsgen.preprocess import log1p_normalized, prepare_scrna, stratified_split
 

@@ -6,7 +6,6 @@ import datetime as _dt
 from pathlib import Path
 
 import jinja2
-import numpy as np
 import pandas as pd
 from sklearn.decomposition import PCA
 
