@@ -56,7 +56,7 @@ def verdicts(metrics: pd.DataFrame) -> list[dict]:
             continue
         reference = table[(dataset, baseline, metric)]
         beats = better(metric, value, reference)
-        word = "beats" if beats else "does NOT beat"
+        word = "beats" if beats else "ties with" if value == reference else "does NOT beat"
         out.append({
             "dataset": dataset, "model": model, "metric": metric, "baseline": baseline,
             "value": value, "baseline_value": reference, "beats": beats,
