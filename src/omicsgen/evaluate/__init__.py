@@ -148,7 +148,7 @@ def evaluate_model(
         train = split == "train"
         train_idx, _ = matched_by_label(labels[train], labels[test][real_idx], seed)
         rows.append(("aats", aats(real_test, synth_matched)))
-        rows.append(("privacy_loss", privacy_loss(expression[train][train_idx], real_test, synth_matched, synth_matched)))
+        rows.append(("privacy_loss", privacy_loss(expression[train][train_idx], real_test, synth_matched)))
         dcr = distance_to_closest_record(expression[train], synth)
         rows.append(("dcr", float(np.median(dcr))))
         rows.append(("dcr_holdout", float(np.median(distance_to_closest_record(expression[train], expression[test])))))

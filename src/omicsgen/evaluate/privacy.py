@@ -48,8 +48,7 @@ def aats(real: np.ndarray, synthetic: np.ndarray, metric: str = "euclidean") -> 
     return float(0.5 * (np.mean(d_ts > d_tt) + np.mean(d_st > d_ss)))
 
 
-def privacy_loss(train: np.ndarray, test: np.ndarray, synthetic_a: np.ndarray, synthetic_b: np.ndarray,
-                 metric: str = "euclidean") -> float:
+def privacy_loss(train: np.ndarray, test: np.ndarray, synthetic: np.ndarray, metric: str = "euclidean") -> float:
     """``AA_TS(held-out real) - AA_TS(training real)`` (Yale et al. 2020; Yelmen et al. 2021).
 
     Positive: the synthetic data are closer to the training samples than to unseen ones of the
@@ -57,14 +56,17 @@ def privacy_loss(train: np.ndarray, test: np.ndarray, synthetic_a: np.ndarray, s
 
     Parameters
     ----------
-    train, test
-        ``(n, n_features)`` training and held-out real samples, the same ``n``.
-    synthetic_a, synthetic_b
-        ``(n, n_features)`` synthetic samples compared with ``test`` and ``train`` respectively.
+    train, test, synthetic
+        ``(n, n_features)`` training, held-out real and synthetic samples, the same ``n``.
     metric
         Distance, as :func:`aats`.
+
+    Raises
+    ------
+    ValueError
+        The sets differ in size (see :func:`aats`).
     """
-    return aats(test, synthetic_a, metric) - aats(train, synthetic_b, metric)
+    return aats(test, synthetic, metric) - aats(train, synthetic, metric)
 
 
 def distance_to_closest_record(train: np.ndarray, query: np.ndarray, metric: str = "euclidean") -> np.ndarray:

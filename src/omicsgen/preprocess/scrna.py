@@ -16,7 +16,7 @@ import scanpy as sc
 import scipy.sparse as sp
 
 from omicsgen.errors import InputError
-from omicsgen.preprocess.split import stratified_split
+from omicsgen.preprocess.split import SPLITS, stratified_split
 
 log = logging.getLogger(__name__)
 
@@ -207,7 +207,7 @@ def prepare_scrna(
 
     group = out.obs[label_key].values if label_key else np.zeros(out.n_obs)
     out.obs["split"] = pd.Categorical(
-        stratified_split(group, val_fraction, test_fraction, seed), categories=["train", "val", "test"]
+        stratified_split(group, val_fraction, test_fraction, seed), categories=list(SPLITS)
     )
     out.uns["omicsgen"] = {
         "modality": "scrna",
