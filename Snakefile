@@ -18,4 +18,5 @@ rule all:
     input:
         "results/metrics.tsv",
         "results/report.html",
+        synthetic_vcfs(),
     default_target: True

@@ -1,4 +1,4 @@
 from omicsgen import steps
 from omicsgen.workflow import run_step
 
-run_step(snakemake.log[0], steps.report, snakemake.input.metrics, snakemake.output[0], layout=snakemake.params.layout)
+run_step(snakemake.log[0], steps.report, snakemake.input.metrics, snakemake.output[0], **snakemake.params)

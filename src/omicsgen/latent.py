@@ -15,7 +15,7 @@ import scanpy as sc
 from sklearn.decomposition import PCA
 
 from omicsgen.io import dense
-from omicsgen.preprocess import log1p_normalized
+from omicsgen.preprocess import metric_scale
 
 if TYPE_CHECKING:  # torch is imported only by the functions that need it
     from omicsgen.models import VAE
@@ -54,7 +54,7 @@ def vae_latent(adata: ad.AnnData, model: VAE, batch_size: int = 1024) -> tuple[n
             latent.append(mean_z.numpy())
             recon.append(model.decode(mean_z, library).numpy())
     encoding = adata.uns["omicsgen"]["encoding"]
-    return np.concatenate(latent), log1p_normalized(np.concatenate(recon), encoding)
+    return np.concatenate(latent), metric_scale(np.concatenate(recon), encoding)
 
 
 def pca_latent(adata: ad.AnnData, n_components: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -76,7 +76,7 @@ def pca_latent(adata: ad.AnnData, n_components: int, seed: int) -> tuple[np.ndar
     reconstructed : numpy.ndarray
         float32 ``(n_cells, n_genes)`` inverse transform, log1p-normalised scale.
     """
-    expression = log1p_normalized(adata.X, adata.uns["omicsgen"]["encoding"])
+    expression = metric_scale(adata.X, adata.uns["omicsgen"]["encoding"])
     train = adata.obs["split"].to_numpy() == "train"
     pca = PCA(n_components=n_components, random_state=seed).fit(expression[train])
     latent = pca.transform(expression).astype(np.float32)

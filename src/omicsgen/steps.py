@@ -16,10 +16,12 @@ from omicsgen.datasets import pbmc68k_counts
 from omicsgen.evaluate import COLUMNS, evaluate_model
 from omicsgen.io import read_h5ad, write_h5ad, write_text
 from omicsgen.latent import embed, pca_latent, vae_latent
-from omicsgen.preprocess import prepare_scrna
+from omicsgen.preprocess import prepare_genotypes, prepare_scrna
 from omicsgen.provenance import provenance
 from omicsgen.report import build_report
+from omicsgen.simulate import simulate_ooa_panel
 from omicsgen.synthesize import synthesize_marginals, synthesize_vae
+from omicsgen.vcf import write_vcf
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +42,27 @@ def preprocess_h5ad(input: str, output: str, **params) -> None:
     log.info("%s: %d cells x %d genes, likelihood %s, split %s", input, adata.n_obs, adata.n_vars,
              adata.uns["omicsgen"]["likelihood"], adata.obs["split"].value_counts().to_dict())
     write_h5ad(_stamp(adata, {"input": input}, params), output)
+
+
+def simulate_panel(vcf: str, sample_sheet: str, **params) -> None:
+    """Write the simulated YRI/CEU/CHB panel (:func:`omicsgen.simulate.simulate_ooa_panel`)."""
+    simulate_ooa_panel(vcf, sample_sheet, **params)
+
+
+def preprocess_vcf(input: str, output: str, *, sample_sheet: str | None = None, threads: int = 1, **params) -> None:
+    """VCF/BCF -> model-ready AnnData; ``params`` are :func:`~omicsgen.preprocess.prepare_genotypes`'s keywords."""
+    adata = prepare_genotypes(input, sample_sheet=sample_sheet, threads=threads, **params)
+    log.info("%s: %d x %d sites, likelihood %s, split %s", input, adata.n_obs, adata.n_vars,
+             adata.uns["omicsgen"]["likelihood"], adata.obs["split"].value_counts().to_dict())
+    inputs = {"input": input, **({"sample_sheet": sample_sheet} if sample_sheet else {})}
+    write_h5ad(_stamp(adata, inputs, params), output)
+
+
+def synthetic_vcf(input: str, output: str) -> None:
+    """Write synthetic genotypes as a bgzipped, indexed VCF (:func:`omicsgen.vcf.write_vcf`)."""
+    synthetic = read_h5ad(input)
+    method = synthetic.uns["omicsgen"]["synthetic_method"]
+    write_vcf(synthetic, output, source=f"omicsgen synthetic genotypes ({method}); not real samples")
 
 
 def train(input: str, checkpoint: str, history: str, *, model: dict, seed: int, threads: int, gpus: int) -> None:
@@ -82,13 +105,15 @@ def marginals_baseline(input: str, output: str, *, n_per_label: int, seed: int) 
 
 
 def evaluate(real: str, output: str, *, dataset: str, model: str, latent: str | None = None,
-             synthetic: str | None = None, knn_k: int, detection_trees: int, seed: int, threads: int) -> None:
+             synthetic: str | None = None, knn_k: int, detection_trees: int, ld_window_sites: int,
+             ld_window_kb: float, seed: int, threads: int) -> None:
     """Metrics of one model on one dataset (:func:`omicsgen.evaluate.evaluate_model`) as a TSV."""
     table = evaluate_model(
         read_h5ad(real), dataset=dataset, model=model,
         latent=read_h5ad(latent) if latent else None,
         synthetic=read_h5ad(synthetic) if synthetic else None,
         k=knn_k, n_estimators=detection_trees, seed=seed, threads=threads,
+        ld_window_sites=ld_window_sites, ld_window_kb=ld_window_kb,
     )
     write_text(table.to_csv(sep="\t", index=False), output)
 
@@ -99,6 +124,6 @@ def aggregate(inputs: list[str], output: str) -> None:
     write_text(table.to_csv(sep="\t", index=False), output)
 
 
-def report(metrics: str, output: str, *, layout: dict) -> None:
+def report(metrics: str, output: str, *, layout: dict, ld_window_sites: int = 50, ld_window_kb: float = 1000) -> None:
     """Write the HTML report (:func:`omicsgen.report.build_report`)."""
-    build_report(pd.read_csv(metrics, sep="\t"), layout, Path(output))
+    build_report(pd.read_csv(metrics, sep="\t"), layout, Path(output), ld_window=(ld_window_sites, ld_window_kb))

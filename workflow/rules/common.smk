@@ -22,24 +22,61 @@ try:
 except WorkflowError as err:
     raise WorkflowError(_config_error(err)) from None
 
-DATASETS = config["datasets"]
-DEMO_FILES = {"resources/pbmc68k/pbmc68k_reduced_counts.h5ad"}
+# Keys of each modality with their defaults; a key of another modality is an error.
+MODALITY_DEFAULTS = {
+    "h5ad": {"layer": None, "n_top_genes": 2000, "likelihood": "auto"},
+    "vcf": {
+        "sample_sheet": None, "regions": None, "encoding": "dosage",
+        "min_maf": 0.01, "min_call_rate": 0.9, "missing": "sample_af",
+    },
+}
+SIMULATED_PANEL = {"vcf": "results/simulated/ooa3.vcf.gz", "sample_sheet": "results/simulated/ooa3.samples.tsv"}
+# inputs that rules of this workflow build (no need to exist before the run)
+DEMO_FILES = {"resources/pbmc68k/pbmc68k_reduced_counts.h5ad", *SIMULATED_PANEL.values()}
 GENERATORS = {"vae", "marginals"}  # produce synthetic.h5ad
 ENCODERS = {"vae", "pca"}  # produce latent.h5ad
 TORCH_MODELS = {"vae"}  # trained with Lightning
 
-for _name, _entry in DATASETS.items():
-    if _entry["path"] not in DEMO_FILES and not Path(_entry["path"]).exists():
-        raise WorkflowError(
-            f"config key 'datasets.{_name}.path': file '{_entry['path']}' not found; "
-            "point it at an existing .h5ad"
-        )
+
+def _dataset_entries(datasets):
+    """Each dataset's entry with its modality's defaults filled in, checked for stray keys and files."""
+    entries = {}
+    for name, entry in datasets.items():
+        modality = entry["modality"]
+        for other, keys in MODALITY_DEFAULTS.items():
+            stray = sorted(set(entry) & set(keys) - set(MODALITY_DEFAULTS[modality]))
+            if other != modality and stray:
+                raise WorkflowError(
+                    f"config key 'datasets.{name}.{stray[0]}': applies to modality '{other}', "
+                    f"not '{modality}'; see config/README.md"
+                )
+        entry = {**MODALITY_DEFAULTS[modality], **entry}
+        for key in ("path", "sample_sheet"):
+            path = entry.get(key)
+            if path is not None and path not in DEMO_FILES and not Path(path).exists():
+                raise WorkflowError(f"config key 'datasets.{name}.{key}': file '{path}' not found; point it at an existing file")
+        if modality == "vcf" and entry["label"] is not None and entry["sample_sheet"] is None:
+            raise WorkflowError(
+                f"config key 'datasets.{name}.label': a vcf dataset reads labels from its sample_sheet; set sample_sheet"
+            )
+        entries[name] = entry
+    return entries
+
+
+DATASETS = _dataset_entries(config["datasets"])
+VCF_DATASETS = [name for name, entry in DATASETS.items() if entry["modality"] == "vcf"]
+H5AD_DATASETS = [name for name, entry in DATASETS.items() if entry["modality"] == "h5ad"]
+
+def _alternatives(names):
+    """Regex matching exactly the given names (none: matches nothing)."""
+    return "|".join(names) if names else "(?!)"
+
 
 ALL_MODELS = list(config["models"]) + list(config["baselines"])
 
 
 wildcard_constraints:
-    dataset="|".join(DATASETS),
+    dataset=_alternatives(DATASETS),
     model="|".join(ALL_MODELS),
 
 
@@ -53,6 +90,28 @@ def dataset_input(wildcards):
     return DATASETS[wildcards.dataset]["path"]
 
 
+def vcf_input(wildcards):
+    """The VCF/BCF (and its index and sample sheet, when there are) of a vcf dataset."""
+    entry = DATASETS[wildcards.dataset]
+    files = {"vcf": entry["path"]}
+    index = [f"{entry['path']}{ext}" for ext in (".tbi", ".csi") if Path(f"{entry['path']}{ext}").exists()]
+    if entry["path"] == SIMULATED_PANEL["vcf"]:
+        index = [f"{entry['path']}.tbi"]
+    if index:
+        files["index"] = index[0]
+    if entry["sample_sheet"] is not None:
+        files["sample_sheet"] = entry["sample_sheet"]
+    return files
+
+
+def _split_params():
+    return {
+        "val_fraction": config["split"]["val_fraction"],
+        "test_fraction": config["split"]["test_fraction"],
+        "seed": config["seed"],
+    }
+
+
 def preprocess_params(wildcards):
     entry = DATASETS[wildcards.dataset]
     return {
@@ -60,10 +119,22 @@ def preprocess_params(wildcards):
         "label_key": entry["label"],
         "n_top_genes": entry["n_top_genes"],
         "likelihood": entry["likelihood"],
-        "val_fraction": config["split"]["val_fraction"],
-        "test_fraction": config["split"]["test_fraction"],
-        "seed": config["seed"],
+        **_split_params(),
     }
+
+
+def simulated_panel_params():
+    panel = config["simulated_panel"]
+    return {
+        "n_per_population": panel["n_per_population"], "contig": panel["contig"],
+        "left": panel["left_bp"], "length": panel["length_bp"], "seed": config["seed"],
+    }
+
+
+def preprocess_vcf_params(wildcards):
+    entry = DATASETS[wildcards.dataset]
+    keys = ("regions", "encoding", "min_maf", "min_call_rate", "missing")
+    return {"label_key": entry["label"], **{key: entry[key] for key in keys}, **_split_params()}
 
 
 def evaluate_input(wildcards):
@@ -79,12 +150,19 @@ def model_metrics():
     return expand("results/{dataset}/{model}/metrics.tsv", dataset=DATASETS, model=ALL_MODELS)
 
 
+def synthetic_vcfs():
+    """Synthetic genotypes written back as VCF, for every vcf dataset and generator."""
+    generators = [m for m in ALL_MODELS if m in GENERATORS]
+    return expand("results/{dataset}/{model}/synthetic.vcf.gz", dataset=VCF_DATASETS, model=generators)
+
+
 def report_layout():
     """Dataset -> files the report reads, by kind and model."""
     layout = {}
     for dataset in DATASETS:
         base = f"results/{dataset}"
         layout[dataset] = {
+            "modality": DATASETS[dataset]["modality"],
             "preprocessed": f"{base}/preprocessed.h5ad",
             "history": {m: f"{base}/{m}/history.csv" for m in ALL_MODELS if m in TORCH_MODELS},
             "latent": {m: f"{base}/{m}/latent.h5ad" for m in ALL_MODELS if m in ENCODERS},

@@ -6,6 +6,8 @@ rule evaluate:
     params:
         knn_k=config["evaluate"]["knn_k"],
         detection_trees=config["evaluate"]["detection_trees"],
+        ld_window_sites=config["evaluate"]["ld_window_sites"],
+        ld_window_kb=config["evaluate"]["ld_window_kb"],
         seed=config["seed"],
     log:
         "results/logs/evaluate/{dataset}_{model}.log",

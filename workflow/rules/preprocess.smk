@@ -16,6 +16,8 @@ rule demo_pbmc68k:
 
 
 rule preprocess_h5ad:
+    wildcard_constraints:
+        dataset=_alternatives(H5AD_DATASETS),
     input:
         dataset_input,
     output:
@@ -34,3 +36,47 @@ rule preprocess_h5ad:
         "../../envs/preprocess.yaml"
     script:
         "../../scripts/preprocess_h5ad.py"
+
+
+rule simulate_ooa_panel:
+    output:
+        vcf=SIMULATED_PANEL["vcf"],
+        index=f"{SIMULATED_PANEL['vcf']}.tbi",
+        sample_sheet=SIMULATED_PANEL["sample_sheet"],
+    params:
+        panel=simulated_panel_params(),
+    log:
+        "results/logs/simulate_ooa_panel.log",
+    benchmark:
+        "results/benchmarks/simulate_ooa_panel.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../../envs/preprocess.yaml"
+    script:
+        "../../scripts/simulate_ooa_panel.py"
+
+
+rule preprocess_vcf:
+    wildcard_constraints:
+        dataset=_alternatives(VCF_DATASETS),
+    input:
+        unpack(vcf_input),
+    output:
+        "results/{dataset}/preprocessed.h5ad",
+    params:
+        preprocess=preprocess_vcf_params,
+    log:
+        "results/logs/preprocess/{dataset}.log",
+    benchmark:
+        "results/benchmarks/preprocess/{dataset}.tsv"
+    threads: config["resources"]["threads"]
+    resources:
+        mem_mb=8000,
+        runtime=60,
+    conda:
+        "../../envs/preprocess.yaml"
+    script:
+        "../../scripts/preprocess_vcf.py"

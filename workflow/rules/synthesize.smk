@@ -42,3 +42,23 @@ rule baseline_marginals:
         "../../envs/evaluate.yaml"
     script:
         "../../scripts/baseline_marginals.py"
+
+
+rule synthetic_vcf:
+    input:
+        "results/{dataset}/{model}/synthetic.h5ad",
+    output:
+        vcf="results/{dataset}/{model}/synthetic.vcf.gz",
+        index="results/{dataset}/{model}/synthetic.vcf.gz.tbi",
+    log:
+        "results/logs/synthesize/{dataset}_{model}_vcf.log",
+    benchmark:
+        "results/benchmarks/synthesize/{dataset}_{model}_vcf.tsv"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    conda:
+        "../../envs/preprocess.yaml"
+    script:
+        "../../scripts/synthetic_vcf.py"

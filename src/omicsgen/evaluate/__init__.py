@@ -18,10 +18,17 @@ from omicsgen.evaluate.fidelity import (
     variance_correlation,
 )
 from omicsgen.evaluate.latent import knn_accuracy, silhouette
+from omicsgen.evaluate.popgen import (
+    af_correlation,
+    ld_correlation,
+    ld_pairs,
+    pairwise_distance_wasserstein,
+    pca_wasserstein,
+)
 from omicsgen.evaluate.privacy import aats, distance_to_closest_record, n_identical, privacy_loss
 from omicsgen.evaluate.utility import rare_labels, utility_metrics
 from omicsgen.latent import RECONSTRUCTED
-from omicsgen.preprocess import log1p_normalized
+from omicsgen.preprocess import GENOTYPE_ENCODINGS, metric_scale
 from omicsgen.synthesize import UNLABELLED
 
 COLUMNS = ["dataset", "model", "metric", "value"]
@@ -42,6 +49,10 @@ BEST_VALUE = {
     "tstr_accuracy": np.inf,
     "augmented_macro_f1": np.inf,
     "augmentation_recall_gain": np.inf,
+    "af_correlation": np.inf,
+    "ld_correlation": np.inf,
+    "pca_wasserstein": -np.inf,
+    "pairwise_distance_wasserstein": -np.inf,
 }
 
 
@@ -66,7 +77,8 @@ def direction(metric: str) -> str:
     return f"closer to {target:g}"
 
 __all__ = [
-    "BEST_VALUE", "COLUMNS", "aats", "better", "detection_auroc", "direction", "distance_to_closest_record",
+    "BEST_VALUE", "COLUMNS", "aats", "af_correlation", "ld_correlation", "pairwise_distance_wasserstein",
+    "pca_wasserstein", "better", "detection_auroc", "direction", "distance_to_closest_record",
     "evaluate_model", "knn_accuracy", "matched_by_label", "mean_correlation", "mmd", "n_identical", "privacy_loss",
     "rare_labels", "reconstruction_error", "shortfall", "silhouette", "utility_metrics", "variance_correlation",
 ]
@@ -88,6 +100,8 @@ def evaluate_model(
     n_estimators: int = 500,
     seed: int = 0,
     threads: int = 1,
+    ld_window_sites: int = 50,
+    ld_window_kb: float = 1000,
 ) -> pd.DataFrame:
     """All metrics that apply to one model on one dataset, on the held-out test split.
 
@@ -107,7 +121,10 @@ def evaluate_model(
         the same labels for the privacy loss); ``dcr`` and ``dcr_holdout`` (median distance
         of synthetic, and of held-out real, cells to their closest training cell) and
         ``n_identical_to_train`` (synthetic cells equal to a training cell). Distances are
-        Euclidean on the log1p-normalised scale. With labels, also the classifier utility
+        Euclidean on the log1p-normalised scale; for genotypes cityblock on allele counts
+        (Yelmen et al. 2021), and the per-feature mean/variance correlations are replaced by
+        ``af_correlation``, ``ld_correlation``, ``pca_wasserstein`` (mean over PC1 and PC2)
+        and ``pairwise_distance_wasserstein`` of :mod:`omicsgen.evaluate.popgen`. With labels, also the classifier utility
         scores of :func:`~omicsgen.evaluate.utility.utility_metrics` (TSTR, augmentation of
         the labels with fewer than 5% of the training cells).
     k
@@ -116,6 +133,8 @@ def evaluate_model(
         Trees of the ``detection_auroc`` random forest.
     seed, threads
         Seed and CPU threads of the metrics that draw or fit.
+    ld_window_sites, ld_window_kb
+        Site pairs of ``ld_correlation``: at most this many sites and kb apart.
 
     Returns
     -------
@@ -126,7 +145,9 @@ def evaluate_model(
     split = real.obs["split"].astype(str).to_numpy()
     test = split == "test"
     labels = _labels(real)
-    expression = log1p_normalized(real.X, encoding)
+    expression = metric_scale(real.X, encoding)
+    genotypes = encoding in GENOTYPE_ENCODINGS
+    distance = "cityblock" if genotypes else "euclidean"
     rows: list[tuple[str, float]] = []
     if latent is not None:
         rows.append(("reconstruction_error", reconstruction_error(expression[test], latent.layers[RECONSTRUCTED][test])))
@@ -135,9 +156,12 @@ def evaluate_model(
             rows.append(("knn_accuracy", knn_accuracy(embedding, labels, split, k=k)))
             rows.append(("silhouette", silhouette(embedding, labels)))
     if synthetic is not None:
-        synth = log1p_normalized(synthetic.X, encoding)
-        rows.append(("mean_correlation", mean_correlation(expression[test], synth)))
-        rows.append(("variance_correlation", variance_correlation(expression[test], synth)))
+        synth = metric_scale(synthetic.X, encoding)
+        if genotypes:
+            rows.extend(_popgen_rows(real, expression[test], synth, ld_window_sites, ld_window_kb, seed))
+        else:
+            rows.append(("mean_correlation", mean_correlation(expression[test], synth)))
+            rows.append(("variance_correlation", variance_correlation(expression[test], synth)))
         rows.append(("mmd", mmd(expression[test], synth, seed=seed)))
         real_idx, synth_idx = matched_by_label(labels[test], _labels(synthetic), seed)
         real_test, synth_matched = expression[test][real_idx], synth[synth_idx]
@@ -147,11 +171,12 @@ def evaluate_model(
         ))
         train = split == "train"
         train_idx, _ = matched_by_label(labels[train], labels[test][real_idx], seed)
-        rows.append(("aats", aats(real_test, synth_matched)))
-        rows.append(("privacy_loss", privacy_loss(expression[train][train_idx], real_test, synth_matched)))
-        dcr = distance_to_closest_record(expression[train], synth)
+        rows.append(("aats", aats(real_test, synth_matched, distance)))
+        rows.append(("privacy_loss", privacy_loss(expression[train][train_idx], real_test, synth_matched, distance)))
+        dcr = distance_to_closest_record(expression[train], synth, distance)
         rows.append(("dcr", float(np.median(dcr))))
-        rows.append(("dcr_holdout", float(np.median(distance_to_closest_record(expression[train], expression[test])))))
+        holdout = distance_to_closest_record(expression[train], expression[test], distance)
+        rows.append(("dcr_holdout", float(np.median(holdout))))
         rows.append(("n_identical_to_train", float(n_identical(expression[train], synth))))
         if real.uns["omicsgen"]["label_key"]:
             scores = utility_metrics(
@@ -160,3 +185,16 @@ def evaluate_model(
             )
             rows.extend(scores.items())
     return pd.DataFrame([(dataset, model, name, value) for name, value in rows], columns=COLUMNS)
+
+
+def _popgen_rows(real: ad.AnnData, real_test: np.ndarray, synthetic: np.ndarray, window_sites: int,
+                 window_kb: float, seed: int) -> list[tuple[str, float]]:
+    """Population-genetics fidelity of synthetic genotypes against the held-out real ones."""
+    ploidy = 1 if real.uns["omicsgen"]["encoding"] == "haplotype" else 2
+    i, j = ld_pairs(real.var["chrom"].to_numpy(), real.var["pos"].to_numpy(), window_sites, int(window_kb * 1000))
+    return [
+        ("af_correlation", af_correlation(real_test, synthetic, ploidy)),
+        ("ld_correlation", ld_correlation(real_test, synthetic, i, j)),
+        ("pca_wasserstein", float(np.mean(pca_wasserstein(real_test, synthetic, seed)))),
+        ("pairwise_distance_wasserstein", pairwise_distance_wasserstein(real_test, synthetic)),
+    ]

@@ -68,7 +68,8 @@ class Decoder(nn.Module):
     likelihood
         ``"nb"``: outputs per-gene proportions (softmax over genes) that are scaled by the
         cell's library size to give negative-binomial means, as scVI's decoder;
-        ``"gaussian"``: outputs per-gene means.
+        ``"gaussian"``: outputs per-gene means; ``"binomial"``/``"bernoulli"``: outputs
+        per-site logits of the alt-allele probability.
     n_hidden, n_layers, dropout
         See :func:`mlp`.
     """
@@ -80,6 +81,6 @@ class Decoder(nn.Module):
         self.out = nn.Linear(n_hidden, n_output)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        """Map ``z`` ``(batch, n_latent)`` to ``(batch, n_output)``: proportions (nb) or means."""
+        """Map ``z`` ``(batch, n_latent)`` to ``(batch, n_output)``: proportions (nb), means or logits."""
         h = self.out(self.body(z))
         return torch.softmax(h, dim=-1) if self.likelihood == "nb" else h

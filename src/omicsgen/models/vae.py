@@ -8,8 +8,11 @@ from torch import nn
 
 from omicsgen.models.likelihoods import (
     LIKELIHOOD_NAMES,
+    N_TRIALS,
+    binomial_log_prob,
     gaussian_log_prob,
     negative_binomial_log_prob,
+    sample_binomial,
     sample_negative_binomial,
 )
 from omicsgen.models.modules import Decoder, GaussianEncoder
@@ -55,7 +58,9 @@ class VAE(L.LightningModule):
         ``"nb"``: negative binomial on counts with per-gene inverse dispersion; the encoder
         sees ``log1p(counts)`` and the decoder's proportions are scaled by the observed
         library size (total counts of the cell), as scVI. ``"gaussian"``: Normal with
-        per-gene scale on continuous (log-normalised) values.
+        per-gene scale on continuous (log-normalised) values. ``"binomial"``: alt-allele
+        dosage 0/1/2 as Binomial(2, p) per site; ``"bernoulli"``: one haplotype's allele
+        0/1 per site; ``p`` is decoded from ``z``.
     n_latent, n_hidden, n_layers, dropout
         Latent dimensions and the encoder/decoder network shape.
     lr, weight_decay
@@ -107,19 +112,26 @@ class VAE(L.LightningModule):
         """Expected value of ``x`` given ``z`` ``(batch, n_latent)``.
 
         ``library`` ``(batch, 1)`` total counts per cell is required for ``"nb"`` (the mean is
-        proportions x library); ignored for ``"gaussian"``. Returns ``(batch, n_input)``.
+        proportions x library); ignored otherwise. For genotypes the expected dosage
+        (``n_trials * p``). Returns ``(batch, n_input)``.
         """
         out = self.decoder(z)
-        if self.hparams.likelihood == "nb":
+        likelihood = self.hparams.likelihood
+        if likelihood == "nb":
             if library is None:
                 raise ValueError("decode needs the library size for the 'nb' likelihood")
             return out * library
+        if likelihood in N_TRIALS:
+            return N_TRIALS[likelihood] * torch.sigmoid(out)
         return out
 
     def sample_observation(self, mean: torch.Tensor) -> torch.Tensor:
         """Draw ``x ~ p(x | z)`` given the decoded mean ``(batch, n_input)``; torch's global RNG."""
-        if self.hparams.likelihood == "nb":
+        likelihood = self.hparams.likelihood
+        if likelihood == "nb":
             return sample_negative_binomial(mean, self.log_dispersion.exp())
+        if likelihood in N_TRIALS:
+            return sample_binomial(mean / N_TRIALS[likelihood], N_TRIALS[likelihood])
         return mean + self.log_dispersion.exp() * torch.randn_like(mean)
 
     # --- loss -----------------------------------------------------------------------
@@ -127,9 +139,12 @@ class VAE(L.LightningModule):
         """Per-cell reconstruction negative log-likelihood and KL, each ``(batch,)`` (nats)."""
         mean_z, log_var = self.encode(x)
         z = mean_z + torch.exp(0.5 * log_var) * torch.randn_like(mean_z)
-        if self.hparams.likelihood == "nb":
+        likelihood = self.hparams.likelihood
+        if likelihood == "nb":
             library = x.sum(dim=1, keepdim=True)
             log_lik = negative_binomial_log_prob(x, self.decode(z, library), self.log_dispersion.exp())
+        elif likelihood in N_TRIALS:
+            log_lik = binomial_log_prob(x, self.decoder(z), N_TRIALS[likelihood])
         else:
             log_lik = gaussian_log_prob(x, self.decode(z), self.log_dispersion)
         kl = 0.5 * (log_var.exp() + mean_z**2 - 1.0 - log_var).sum(dim=1)

@@ -12,8 +12,9 @@ from sklearn.decomposition import PCA
 from omicsgen import __version__
 from omicsgen.evaluate import BEST_VALUE, better, direction, shortfall
 from omicsgen.io import read_h5ad, write_text
-from omicsgen.preprocess import log1p_normalized
-from omicsgen.report import plots
+from omicsgen.preprocess import metric_scale
+from omicsgen.evaluate.popgen import ld_pairs
+from omicsgen.report import genotype_plots, plots
 
 # which baseline a model is compared with, per metric
 BASELINE_FOR = {
@@ -30,6 +31,10 @@ BASELINE_FOR = {
     "tstr_accuracy": "marginals",
     "augmented_macro_f1": "marginals",
     "augmentation_recall_gain": "marginals",
+    "af_correlation": "marginals",
+    "ld_correlation": "marginals",
+    "pca_wasserstein": "marginals",
+    "pairwise_distance_wasserstein": "marginals",
 }
 BASELINES = frozenset(BASELINE_FOR.values())
 
@@ -83,11 +88,16 @@ def _table(metrics: pd.DataFrame) -> dict:
     return {"columns": list(wide.columns), "rows": rows}
 
 
-def _dataset_section(name: str, files: dict, metrics: pd.DataFrame) -> dict:
+def _dataset_section(name: str, files: dict, metrics: pd.DataFrame, ld_window: tuple[int, float]) -> dict:
     real = read_h5ad(files["preprocessed"])
     info = real.uns["omicsgen"]
     label_key = info["label_key"]
-    section = {"name": name, "n_obs": real.n_obs, "n_vars": real.n_vars, "info": info, "figures": []}
+    genotypes = info["modality"] == "vcf"
+    section = {
+        "name": name, "n_obs": real.n_obs, "n_vars": real.n_vars, "info": info, "figures": [],
+        "obs_kind": ("haplotypes" if info["encoding"] == "haplotype" else "samples") if genotypes else "cells",
+        "var_kind": "sites" if genotypes else "genes",
+    }
     if files.get("history"):
         histories = {m: pd.read_csv(p) for m, p in files["history"].items()}
         section["figures"].append(("Training curves", plots.training_curves(histories)))
@@ -100,22 +110,42 @@ def _dataset_section(name: str, files: dict, metrics: pd.DataFrame) -> dict:
             labels = latent.obs[label_key].astype(str).to_numpy()
         section["figures"].append((f"Latent UMAP coloured by {label_key}", plots.embedding_scatter(umaps, labels, label_key)))
     if files.get("synthetic"):
-        expression = log1p_normalized(real.X, info["encoding"])
+        expression = metric_scale(real.X, info["encoding"])
         pca = PCA(n_components=2, random_state=0).fit(expression)
         test = real.obs["split"].to_numpy() == "test"
         synthetic = {
-            f"{model} synthetic": pca.transform(log1p_normalized(read_h5ad(path).X, info["encoding"]))
+            f"{model} synthetic": pca.transform(metric_scale(read_h5ad(path).X, info["encoding"]))
             for model, path in files["synthetic"].items()
         }
         section["figures"].append((
-            "Real (held-out) vs synthetic cells on the PCA of the real data",
+            f"Real (held-out) vs synthetic {section['obs_kind']} on the PCA of the real data",
             plots.real_vs_synthetic_pca(pca.transform(expression[test]), synthetic),
         ))
+        if genotypes:
+            section["figures"].extend(_genotype_figures(real, expression[test], files["synthetic"], metrics, name, ld_window))
     section["table"] = _table(metrics[metrics["dataset"] == name])
     return section
 
 
-def build_report(metrics: pd.DataFrame, datasets: dict[str, dict], out: str | Path) -> None:
+def _genotype_figures(real, real_test, synthetic_files: dict, metrics: pd.DataFrame, name: str,
+                      ld_window: tuple[int, float]) -> list[tuple[str, str]]:
+    """The genotype section: allele frequencies, LD, pairwise distances and privacy."""
+    info = real.uns["omicsgen"]
+    ploidy = 1 if info["encoding"] == "haplotype" else 2
+    synthetic = {model: metric_scale(read_h5ad(path).X, info["encoding"]) for model, path in synthetic_files.items()}
+    pos = real.var["pos"].to_numpy()
+    i, j = ld_pairs(real.var["chrom"].to_numpy(), pos, ld_window[0], int(ld_window[1] * 1000))
+    return [
+        ("Allele frequencies, synthetic vs real", genotype_plots.allele_frequency_scatter(real_test, synthetic, ploidy)),
+        ("LD (r2) heatmaps, real vs synthetic", genotype_plots.ld_heatmaps(real_test, synthetic)),
+        ("LD decay", genotype_plots.ld_decay_curves(real_test, synthetic, pos, i, j)),
+        ("Pairwise-distance distributions", genotype_plots.pairwise_distance_histograms(real_test, synthetic)),
+        ("AATS and privacy loss", genotype_plots.privacy_bars(metrics[metrics["dataset"] == name])),
+    ]
+
+
+def build_report(metrics: pd.DataFrame, datasets: dict[str, dict], out: str | Path,
+                 ld_window: tuple[int, float] = (50, 1000)) -> None:
     """Write a self-contained HTML report (images embedded as base64 PNG).
 
     Parameters
@@ -127,6 +157,8 @@ def build_report(metrics: pd.DataFrame, datasets: dict[str, dict], out: str | Pa
         "latent": {model: h5ad}, "synthetic": {model: h5ad}}``.
     out
         Destination ``.html``; written atomically.
+    ld_window
+        Sites and kb of the LD-decay pairs (``evaluate.ld_window_sites``, ``ld_window_kb``).
     """
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("omicsgen", "report/templates"), autoescape=True, undefined=jinja2.StrictUndefined
@@ -134,7 +166,7 @@ def build_report(metrics: pd.DataFrame, datasets: dict[str, dict], out: str | Pa
     html = env.get_template("report.html.j2").render(
         version=__version__,
         created=_dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        sections=[_dataset_section(name, files, metrics) for name, files in datasets.items()],
+        sections=[_dataset_section(name, files, metrics, ld_window) for name, files in datasets.items()],
         verdicts=verdicts(metrics),
         sources=METRIC_SOURCES,
     )
@@ -149,7 +181,7 @@ METRIC_SOURCES = {
     "variance_correlation": "Pearson r of per-gene variances, synthetic vs held-out real; Splatter",
     "mmd": "squared MMD, Gaussian kernel, median bandwidth, 50 PCs; Gretton et al. 2012 (lower is better)",
     "detection_auroc": "random-forest real-vs-synthetic AUROC, 5-fold CV, label-matched; scGAN, GRouNdGAN (0.5 = indistinguishable)",
-    "aats": "nearest-neighbour adversarial accuracy, held-out real vs synthetic, Euclidean; Yale et al. 2020, Yelmen et al. 2021 (0.5 ideal)",
+    "aats": "nearest-neighbour adversarial accuracy, held-out real vs synthetic, Euclidean (cityblock on genotypes); Yale et al. 2020, Yelmen et al. 2021 (0.5 ideal)",
     "privacy_loss": "AATS against held-out real minus AATS against training real; Yelmen et al. 2021 (about 0: no leak of the training set)",
     "dcr": "median distance of synthetic cells to their closest training cell; compare with dcr_holdout (synthcity)",
     "dcr_holdout": "median distance of held-out real cells to their closest training cell (the DCR baseline)",
@@ -159,4 +191,8 @@ METRIC_SOURCES = {
     "real_macro_f1": "macro-F1 on held-out real cells, trained on real training cells",
     "augmented_macro_f1": "macro-F1, trained on real + synthetic cells (ACTIVA, GARAGE protocol)",
     "augmentation_recall_gain": "mean recall gain from augmentation over labels with < 5% of training cells",
+    "af_correlation": "Pearson r of alt-allele frequencies, synthetic vs held-out real genotypes; Yelmen et al. 2021",
+    "ld_correlation": "Pearson r of LD r2 over site pairs within the LD window, synthetic vs held-out real; Yelmen et al. 2021",
+    "pca_wasserstein": "Wasserstein distance on PC1 and PC2 (mean of the two) of a PCA fitted on real + synthetic genotypes; Yelmen et al. 2021 (lower is better)",
+    "pairwise_distance_wasserstein": "Wasserstein distance between within-real and within-synthetic pairwise cityblock distances; Yelmen et al. 2021 (lower is better)",
 }

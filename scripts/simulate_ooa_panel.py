@@ -1,0 +1,4 @@
+from omicsgen import steps
+from omicsgen.workflow import run_step
+
+run_step(snakemake.log[0], steps.simulate_panel, snakemake.output.vcf, snakemake.output.sample_sheet, **snakemake.params.panel)

@@ -1,0 +1,141 @@
+"""Population-genetics fidelity of synthetic genotypes (Yelmen et al. 2021, PLOS Genetics).
+
+Definitions follow the artificial-genome evaluation of Yelmen et al. 2021 and their public
+code: allele-frequency and LD comparisons, PCA of real and synthetic genomes together, and
+distributions of pairwise distances. Inputs are ``(n, n_sites)`` allele counts (float or int):
+dosage 0/1/2 (``ploidy=2``) or haplotype alleles 0/1 (``ploidy=1``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy.spatial.distance import pdist
+from scipy.stats import pearsonr, wasserstein_distance
+from sklearn.decomposition import PCA
+
+LD_DECAY_BINS_BP = (0, 1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000, 200_000, 500_000, 1_000_000)
+
+
+def allele_frequencies(genotypes: np.ndarray, ploidy: int) -> np.ndarray:
+    """Alt-allele frequency per site: mean allele count / ploidy; ``(n_sites,)`` float64."""
+    return np.asarray(genotypes, dtype=np.float64).mean(axis=0) / ploidy
+
+
+def af_correlation(real: np.ndarray, synthetic: np.ndarray, ploidy: int) -> float:
+    """Pearson r of per-site alt-allele frequencies, synthetic vs real (Yelmen et al. 2021, Fig 2)."""
+    return float(pearsonr(allele_frequencies(real, ploidy), allele_frequencies(synthetic, ploidy))[0])
+
+
+def ld_pairs(chrom: np.ndarray, pos: np.ndarray, window_sites: int, window_bp: int) -> tuple[np.ndarray, np.ndarray]:
+    """Index pairs ``(i, j)``, ``i < j``, of sites on one chromosome within a window.
+
+    Pairs are at most ``window_sites`` sites apart in file order and at most ``window_bp`` bp
+    apart, as plink's ``--r2 --ld-window N --ld-window-kb K``.
+
+    Returns
+    -------
+    i, j : numpy.ndarray
+        int64 arrays of equal length.
+    """
+    chrom, pos = np.asarray(chrom), np.asarray(pos, dtype=np.int64)
+    firsts, seconds = [], []
+    n = len(pos)
+    for offset in range(1, min(window_sites, n - 1) + 1):
+        i = np.arange(n - offset)
+        j = i + offset
+        ok = (chrom[i] == chrom[j]) & (np.abs(pos[j] - pos[i]) <= window_bp)
+        firsts.append(i[ok])
+        seconds.append(j[ok])
+    if not firsts:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+    return np.concatenate(firsts), np.concatenate(seconds)
+
+
+def ld_r2(genotypes: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """Squared Pearson correlation of allele counts between sites ``i`` and ``j``.
+
+    On haplotypes this is the classic LD r2; on unphased dosages the genotype r2 that plink's
+    ``--r2`` reports for unphased data. NaN where a site is monomorphic in ``genotypes``.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 ``(n_pairs,)``.
+    """
+    g = np.asarray(genotypes, dtype=np.float64)
+    centred = g - g.mean(axis=0)
+    norm = np.sqrt((centred**2).sum(axis=0))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        z = centred / norm
+        r = np.einsum("ij,ij->j", z[:, i], z[:, j])
+    return r**2
+
+
+def ld_correlation(real: np.ndarray, synthetic: np.ndarray, i: np.ndarray, j: np.ndarray) -> float:
+    """Pearson r between real and synthetic LD r2 over the same site pairs (Yelmen et al. 2021, Fig 3).
+
+    Pairs with a monomorphic site on either side are left out. NaN when fewer than three
+    pairs remain.
+    """
+    a, b = ld_r2(real, i, j), ld_r2(synthetic, i, j)
+    ok = np.isfinite(a) & np.isfinite(b)
+    if ok.sum() < 3 or np.std(a[ok]) == 0 or np.std(b[ok]) == 0:
+        return float("nan")
+    return float(pearsonr(a[ok], b[ok])[0])
+
+
+def ld_decay(genotypes: np.ndarray, pos: np.ndarray, i: np.ndarray, j: np.ndarray,
+             bins_bp: tuple[int, ...] = LD_DECAY_BINS_BP) -> pd.DataFrame:
+    """Mean LD r2 by distance between sites (bp bins): the LD-decay curve.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``distance_bp`` (bin midpoint), ``mean_r2``, ``n_pairs``, one row per non-empty bin.
+    """
+    r2 = ld_r2(genotypes, i, j)
+    distance = np.abs(np.asarray(pos)[j] - np.asarray(pos)[i])
+    ok = np.isfinite(r2)
+    table = pd.DataFrame({"bin": pd.cut(distance[ok], bins=list(bins_bp), include_lowest=True), "r2": r2[ok]})
+    grouped = table.groupby("bin", observed=True)["r2"].agg(["mean", "size"]).reset_index()
+    return pd.DataFrame({
+        "distance_bp": [interval.mid for interval in grouped["bin"]],
+        "mean_r2": grouped["mean"].to_numpy(),
+        "n_pairs": grouped["size"].to_numpy(),
+    })
+
+
+def pca_wasserstein(real: np.ndarray, synthetic: np.ndarray, seed: int = 0) -> tuple[float, float]:
+    """Wasserstein distance between real and synthetic scores on PC1 and on PC2.
+
+    PCA is fitted on real and synthetic genomes together, as in Yelmen et al. 2021 (Fig 1)
+    and their evaluation code; 0 = the two clouds coincide along that component. Units are
+    those of the PC scores (allele counts).
+
+    Returns
+    -------
+    pc1, pc2 : float
+    """
+    scores = PCA(n_components=2, random_state=seed).fit_transform(np.vstack([real, synthetic]).astype(np.float64))
+    n = len(real)
+    return (float(wasserstein_distance(scores[:n, 0], scores[n:, 0])),
+            float(wasserstein_distance(scores[:n, 1], scores[n:, 1])))
+
+
+def pairwise_distances(genotypes: np.ndarray) -> np.ndarray:
+    """Cityblock (allele-count) distances of all pairs of rows; ``(n * (n - 1) / 2,)`` float64.
+
+    The pairwise-difference distribution of Yelmen et al. 2021 (Fig 2): on haplotypes the
+    number of differing alleles.
+    """
+    return pdist(np.asarray(genotypes, dtype=np.float64), metric="cityblock")
+
+
+def pairwise_distance_wasserstein(real: np.ndarray, synthetic: np.ndarray) -> float:
+    """Wasserstein distance between the within-real and within-synthetic pairwise-distance distributions.
+
+    0 = synthetic genomes differ from each other as much as real ones do; a generator that
+    collapses to a few genomes, or adds noise, moves it up.
+    """
+    return float(wasserstein_distance(pairwise_distances(real), pairwise_distances(synthetic)))

@@ -1,0 +1,140 @@
+"""VCF/BCF genotypes to model-ready AnnData: sample sheet, filters, encoding, split.
+
+Output (data contract, DESIGN.md): obs = samples (or haplotypes), var = biallelic SNPs
+(``chrom``, ``pos``, ``id``, ``ref``, ``alt``, ``af``), ``X`` int8 dosage 0/1/2 (or allele
+0/1 per haplotype), the label column from the sample sheet, ``obs["split"]`` and
+``uns["omicsgen"]``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from omicsgen.errors import InputError
+from omicsgen.preprocess.split import SPLITS, stratified_split
+from omicsgen.vcf import read_vcf
+
+LIKELIHOOD_OF_ENCODING = {"dosage": "binomial", "haplotype": "bernoulli"}
+
+
+def read_sample_sheet(path: str | os.PathLike, label_key: str | None) -> pd.DataFrame:
+    """Read a sample sheet: TSV with a header, a ``sample`` column and any annotation columns.
+
+    Parameters
+    ----------
+    path
+        Tab-separated file; one row per sample to analyse.
+    label_key
+        Column holding the labels (population), or ``None``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by sample ID (str), the sheet's other columns as str.
+
+    Raises
+    ------
+    InputError
+        Missing file, no ``sample`` column, a sample listed twice, ``label_key`` absent or
+        empty for some sample.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: sample sheet not found; check the dataset's 'sample_sheet' in the config")
+    sheet = pd.read_csv(path, sep="\t", dtype=str, comment=None)
+    if "sample" not in sheet.columns:
+        raise InputError(f"{path}: no 'sample' column (columns: {list(sheet.columns)}); the sheet is a TSV with a header")
+    duplicated = sheet["sample"][sheet["sample"].duplicated()].tolist()
+    if duplicated:
+        raise InputError(f"{path}: sample {duplicated[0]!r} is listed more than once; keep one row per sample")
+    if label_key is not None:
+        if label_key not in sheet.columns:
+            raise InputError(
+                f"{path}: label column {label_key!r} not in the sample sheet (columns: {list(sheet.columns)}); "
+                "set the dataset's 'label' to one of them, or null"
+            )
+        empty = sheet["sample"][sheet[label_key].isna()].tolist()
+        if empty:
+            raise InputError(f"{path}: no {label_key!r} for sample {empty[0]!r} ({len(empty)} in all); fill it in")
+    return sheet.set_index("sample")
+
+
+def prepare_genotypes(
+    path: str | os.PathLike,
+    *,
+    sample_sheet: str | os.PathLike | None = None,
+    label_key: str | None = None,
+    regions: list[str] | None = None,
+    encoding: str = "dosage",
+    min_maf: float = 0.01,
+    min_call_rate: float = 0.9,
+    missing: str = "sample_af",
+    val_fraction: float = 0.1,
+    test_fraction: float = 0.2,
+    seed: int = 0,
+    threads: int = 1,
+):
+    """Read a VCF/BCF into the model-ready AnnData of the data contract.
+
+    The sample sheet's samples (all the file's samples when there is none) are read with
+    :func:`omicsgen.vcf.read_vcf` (biallelic SNPs, MAF and call-rate filters, the
+    missing-genotype policy), labels are joined from the sheet, and a label-stratified split
+    is drawn over samples: both haplotypes of a sample share its split, so held-out samples
+    stay unseen.
+
+    Parameters
+    ----------
+    path
+        ``.vcf``, ``.vcf.gz`` or ``.bcf``.
+    sample_sheet
+        TSV (see :func:`read_sample_sheet`); its samples are the ones analysed.
+    label_key
+        Sample-sheet column with labels (population), or ``None`` for unlabelled data.
+    regions, encoding, min_maf, min_call_rate, missing, threads
+        See :func:`omicsgen.vcf.read_vcf`.
+    val_fraction, test_fraction
+        Fractions of samples per label for validation and test.
+    seed
+        Seed of the split and of the ``sample_af`` imputation.
+
+    Returns
+    -------
+    anndata.AnnData
+        ``X`` int8 ``(n_obs, n_sites)``; ``uns["omicsgen"]``: modality ``"vcf"``, encoding,
+        likelihood (``"binomial"`` for dosage, ``"bernoulli"`` for haplotypes), label key.
+
+    Raises
+    ------
+    InputError
+        A label without a sample sheet, and everything :func:`read_sample_sheet` and
+        :func:`~omicsgen.vcf.read_vcf` raise.
+    """
+    sheet = read_sample_sheet(sample_sheet, label_key) if sample_sheet else None
+    if label_key is not None and sheet is None:
+        raise InputError(f"{path}: label {label_key!r} needs a sample_sheet (TSV: sample, {label_key}) to read it from")
+    samples = list(sheet.index) if sheet is not None else None
+    try:
+        adata = read_vcf(path, samples=samples, regions=regions, encoding=encoding, min_maf=min_maf,
+                         min_call_rate=min_call_rate, missing=missing, seed=seed, threads=threads)
+    except InputError as err:
+        if sheet is not None and "requested samples are not in the file" in str(err):
+            raise InputError(f"{sample_sheet}: {err}") from None
+        raise
+    if sheet is not None:
+        for column in sheet.columns:
+            adata.obs[column] = pd.Categorical(sheet.loc[adata.obs["sample"], column].to_numpy())
+    samples_in_order = list(dict.fromkeys(adata.obs["sample"]))
+    group = sheet.loc[samples_in_order, label_key].to_numpy() if label_key else np.zeros(len(samples_in_order))
+    per_sample = dict(zip(samples_in_order, stratified_split(group, val_fraction, test_fraction, seed)))
+    adata.obs["split"] = pd.Categorical([per_sample[s] for s in adata.obs["sample"]], categories=list(SPLITS))
+    adata.uns["omicsgen"] = {
+        "modality": "vcf",
+        "encoding": encoding,
+        "likelihood": LIKELIHOOD_OF_ENCODING[encoding],
+        "label_key": label_key or "",
+    }
+    return adata
