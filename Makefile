@@ -28,13 +28,16 @@ run: install
 	$(BIN)/snakemake --cores $(CORES)
 
 test: install
+	bash tests/tools/install_debian_tools.sh
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/snakemake --lint
 
 benchmark: install
+	bash tests/tools/install_debian_tools.sh
 	$(BIN)/python benchmarks/lightning_overhead.py
+	$(BIN)/python benchmarks/vcf_throughput.py
 
 clean:
 	rm -rf results resources/pbmc68k .snakemake

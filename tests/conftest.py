@@ -49,7 +49,15 @@ def rng():
 
 
 def snakemake(workdir: Path, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
-    """Run the repository's workflow in ``workdir`` with 2 cores; output captured as text."""
+    """Run the repository's workflow in ``workdir`` with 2 cores; output captured as text.
+
+    The repository's shipped data (``resources/eur_1kg``) is linked into ``workdir`` first, as
+    the configs name it relative to the working directory.
+    """
+    shipped = Path(workdir) / "resources" / "eur_1kg"
+    if not shipped.exists():
+        shipped.parent.mkdir(parents=True, exist_ok=True)
+        shipped.symlink_to(REPO / "resources" / "eur_1kg")
     cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(workdir), "--cores", "2", *args]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
 

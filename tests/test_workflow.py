@@ -4,27 +4,31 @@ from __future__ import annotations
 
 import base64
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pysam
 import pytest
 
 from omicsgen.io import read_h5ad
 
 from tests.conftest import REPO, TEST_CONFIG, snakemake, write_test_config
 
-GENERATION = {
-    "mean_correlation", "variance_correlation", "mmd", "detection_auroc",
-    "aats", "privacy_loss", "dcr", "dcr_holdout", "n_identical_to_train",
-    "trtr_accuracy", "tstr_accuracy", "real_macro_f1", "augmented_macro_f1", "augmentation_recall_gain",
-}
-METRICS = {
-    "vae": {"reconstruction_error", "knn_accuracy", "silhouette"} | GENERATION,
-    "pca": {"reconstruction_error", "knn_accuracy", "silhouette"},
-    "marginals": GENERATION,
+PRIVACY = {"mmd", "detection_auroc", "aats", "privacy_loss", "dcr", "dcr_holdout", "n_identical_to_train"}
+UTILITY = {"trtr_accuracy", "tstr_accuracy", "real_macro_f1", "augmented_macro_f1", "augmentation_recall_gain"}
+GENERATION = {"mean_correlation", "variance_correlation"} | PRIVACY | UTILITY
+POPGEN = {"af_correlation", "ld_correlation", "pca_wasserstein", "pairwise_distance_wasserstein"}
+LATENT = {"reconstruction_error", "knn_accuracy", "silhouette"}
+METRICS = {  # dataset -> model -> metrics
+    "pbmc68k": {"vae": LATENT | GENERATION, "pca": LATENT, "marginals": GENERATION},
+    # real genotypes, unlabelled: no k-NN, silhouette or classifier utility
+    "eur_1kg": {"vae": {"reconstruction_error"} | POPGEN | PRIVACY, "pca": {"reconstruction_error"},
+                "marginals": POPGEN | PRIVACY},
+    "simulated_ooa3": {"vae": LATENT | POPGEN | PRIVACY | UTILITY, "pca": LATENT, "marginals": POPGEN | PRIVACY | UTILITY},
 }
 
 
@@ -62,10 +66,13 @@ def test_metrics_table(run_dir):
     table = pd.read_csv(run_dir / "results" / "metrics.tsv", sep="\t")
     assert list(table.columns) == ["dataset", "model", "metric", "value"]
     assert not table.duplicated(["dataset", "model", "metric"]).any()
-    for model, metrics in METRICS.items():
-        assert set(table.loc[table["model"] == model, "metric"]) == metrics
-    values = table.set_index(["model", "metric"])["value"]
-    assert values.notna().all()
+    for dataset, models in METRICS.items():
+        for model, metrics in models.items():
+            assert set(table.loc[(table["dataset"] == dataset) & (table["model"] == model), "metric"]) == metrics
+    # augmentation_recall_gain is NaN only where no label is rare (< 5% of training samples)
+    undefined = table[table["value"].isna()]
+    assert set(undefined["metric"]) <= {"augmentation_recall_gain"} and set(undefined["dataset"]) <= {"simulated_ooa3"}
+    values = table[table["dataset"] == "pbmc68k"].set_index(["model", "metric"])["value"]
     for model in ("vae", "pca"):
         assert 0.1 < values[(model, "knn_accuracy")] <= 1  # 10 labels: chance is about 0.1-0.3
         assert -1 <= values[(model, "silhouette")] <= 1
@@ -77,13 +84,47 @@ def test_metrics_table(run_dir):
         assert 0 <= values[(model, "aats")] <= 1 and values[(model, "dcr")] > 0
         assert values[(model, "n_identical_to_train")] >= 0
         assert 0 < values[(model, "tstr_accuracy")] <= 1 and -1 <= values[(model, "augmentation_recall_gain")] <= 1
+    genotypes = table[table["dataset"] != "pbmc68k"].set_index(["dataset", "model", "metric"])["value"]
+    for dataset in ("eur_1kg", "simulated_ooa3"):
+        for model in ("vae", "marginals"):
+            assert 0.8 < genotypes[(dataset, model, "af_correlation")] <= 1
+            assert 0 <= genotypes[(dataset, model, "aats")] <= 1 and genotypes[(dataset, model, "pca_wasserstein")] >= 0
+        # independent sites carry no LD beyond what per-label allele frequencies induce
+        assert abs(genotypes[(dataset, "marginals", "ld_correlation")]) < 0.4
+        assert -1 <= genotypes[(dataset, "vae", "ld_correlation")] <= 1
+    # three simulated populations separate in the latent of either encoder
+    assert genotypes[("simulated_ooa3", "pca", "knn_accuracy")] > 0.8 and genotypes[("simulated_ooa3", "vae", "knn_accuracy")] > 0.6
 
+
+@pytest.mark.e2e
+def test_genotype_outputs(run_dir):
+    results = run_dir / "results"
+    eur = read_h5ad(results / "eur_1kg" / "preprocessed.h5ad")
+    assert eur.shape == (379, 2000) and eur.X.dtype == np.int8 and eur.uns["omicsgen"]["likelihood"] == "binomial"
+    panel = read_h5ad(results / "simulated_ooa3" / "preprocessed.h5ad")
+    assert panel.n_obs == 90 and set(panel.obs["population"]) == {"YRI", "CEU", "CHB"}
+    assert all(name.startswith("sim-") for name in panel.obs_names)  # named as simulated
+    for dataset, n in (("eur_1kg", 20), ("simulated_ooa3", 60)):
+        for model in ("vae", "marginals"):
+            vcf = results / dataset / model / "synthetic.vcf.gz"
+            with pysam.VariantFile(str(vcf)) as handle:
+                samples = list(handle.header.samples)
+                n_records = sum(1 for _ in handle.fetch())
+            assert len(samples) == n and all(s.startswith("synthetic_") for s in samples)
+            assert n_records == read_h5ad(results / dataset / "preprocessed.h5ad").n_vars
+            if shutil.which("bcftools"):
+                view = subprocess.run(["bcftools", "view", "-H", str(vcf)], capture_output=True, text=True)
+                assert view.returncode == 0 and len(view.stdout.splitlines()) == n_records
 
 @pytest.mark.e2e
 def test_report_is_self_contained(run_dir):
     html = (run_dir / "results" / "report.html").read_text()
     images = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', html)
-    assert len(images) == 3  # training curves, latent UMAP, real vs synthetic PCA
+    # pbmc68k: training curves, latent UMAP, real vs synthetic PCA; eur_1kg (unlabelled, no UMAP):
+    # training curves, PCA, allele frequencies, LD heatmaps, LD decay, pairwise distances, privacy;
+    # simulated_ooa3: the same and its UMAP
+    assert len(images) == 3 + 7 + 8
+    assert "LD decay" in html and "Allele frequencies, synthetic vs real" in html
     assert all(base64.b64decode(img)[:8] == b"\x89PNG\r\n\x1a\n" for img in images)
     assert "knn_accuracy" in html and "detection_auroc" in html
     assert re.search(r"vae (beats|does NOT beat) pca on knn_accuracy", html)
@@ -104,6 +145,9 @@ def test_rerun_is_noop(run_dir):
         ({"vae.max_epochs": "ten"}, "config key 'vae.max_epochs': 'ten' is not of type 'integer'; see config/README.md"),
         ({"vae.n_latnt": 4}, "config key 'vae': Additional properties are not allowed ('n_latnt' was unexpected)"),
         ({"datasets.pbmc68k.path": "data/missing.h5ad"}, "config key 'datasets.pbmc68k.path': file 'data/missing.h5ad' not found"),
+        ({"datasets.eur_1kg.n_top_genes": 100}, "config key 'datasets.eur_1kg.n_top_genes': applies to modality 'h5ad', not 'vcf'"),
+        ({"datasets.eur_1kg.label": "population"}, "config key 'datasets.eur_1kg.label': a vcf dataset reads labels from its sample_sheet"),
+        ({"datasets.eur_1kg.missing": "zero"}, "config key 'datasets.eur_1kg.missing': 'zero' is not one of"),
     ],
 )
 def test_bad_config_fails_fast(tmp_path, changes, message):
@@ -142,3 +186,12 @@ def test_bad_data_one_line_error_no_output(tmp_path, pbmc, kind, changes, messag
     assert len(lines) == 1 and message in lines[0] and str(data) in lines[0]
     # nothing half-written either: no output, no temporary file
     assert not list(tmp_path.glob("results/pbmc68k/*.h5ad")) and not list(tmp_path.glob("results/pbmc68k/.*.tmp"))
+
+
+def test_bad_vcf_region_one_line_error_no_output(tmp_path):
+    config = write_test_config(tmp_path, **{"datasets.eur_1kg.regions": ["chr21:1-1000000"]})
+    result = snakemake(tmp_path, "results/eur_1kg/preprocessed.h5ad", "--configfile", str(config))
+    assert result.returncode != 0
+    lines = [line for line in result.stderr.splitlines() if line.startswith("omicsgen: error:")]
+    assert len(lines) == 1 and "EUR_test.vcf.gz: region 'chr21:1-1000000' names contig 'chr21'" in lines[0]
+    assert not list(tmp_path.glob("results/eur_1kg/*"))

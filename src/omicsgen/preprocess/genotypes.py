@@ -16,7 +16,7 @@ import pandas as pd
 
 from omicsgen.errors import InputError
 from omicsgen.preprocess.split import SPLITS, stratified_split
-from omicsgen.vcf import read_vcf
+from omicsgen.vcf import read_header, read_vcf
 
 LIKELIHOOD_OF_ENCODING = {"dosage": "binomial", "haplotype": "bernoulli"}
 
@@ -116,14 +116,18 @@ def prepare_genotypes(
     sheet = read_sample_sheet(sample_sheet, label_key) if sample_sheet else None
     if label_key is not None and sheet is None:
         raise InputError(f"{path}: label {label_key!r} needs a sample_sheet (TSV: sample, {label_key}) to read it from")
-    samples = list(sheet.index) if sheet is not None else None
-    try:
-        adata = read_vcf(path, samples=samples, regions=regions, encoding=encoding, min_maf=min_maf,
-                         min_call_rate=min_call_rate, missing=missing, seed=seed, threads=threads)
-    except InputError as err:
-        if sheet is not None and "requested samples are not in the file" in str(err):
-            raise InputError(f"{sample_sheet}: {err}") from None
-        raise
+    samples = None
+    if sheet is not None:
+        in_file = set(read_header(path).samples)
+        samples = list(sheet.index)
+        absent = [s for s in samples if s not in in_file]
+        if absent:
+            raise InputError(
+                f"{sample_sheet}: {len(absent)} samples are not in {path} (first: {', '.join(absent[:5])}); "
+                f"fix the sheet; 'bcftools query -l {path}' lists the file's samples"
+            )
+    adata = read_vcf(path, samples=samples, regions=regions, encoding=encoding, min_maf=min_maf,
+                     min_call_rate=min_call_rate, missing=missing, seed=seed, threads=threads)
     if sheet is not None:
         for column in sheet.columns:
             adata.obs[column] = pd.Categorical(sheet.loc[adata.obs["sample"], column].to_numpy())

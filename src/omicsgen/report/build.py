@@ -60,6 +60,8 @@ def verdicts(metrics: pd.DataFrame) -> list[dict]:
         if model in BASELINES or baseline is None or (dataset, baseline, metric) not in table.index:
             continue
         reference = table[(dataset, baseline, metric)]
+        if pd.isna(value) or pd.isna(reference):  # undefined here (e.g. no rare label to augment)
+            continue
         beats = better(metric, value, reference)
         word = "beats" if beats else "ties with" if value == reference else "does NOT beat"
         out.append({

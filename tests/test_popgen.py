@@ -1,0 +1,67 @@
+"""Population-genetics metrics on real 1000 Genomes EUR genotypes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from omicsgen.evaluate.popgen import (
+    af_correlation,
+    ld_correlation,
+    ld_decay,
+    ld_pairs,
+    ld_r2,
+    pairwise_distance_wasserstein,
+    pairwise_distances,
+    pca_wasserstein,
+)
+from omicsgen.vcf import read_vcf
+
+from tests.conftest import REPO
+
+
+@pytest.fixture(scope="module")
+def halves():
+    """EUR dosages split into two random halves of samples, the site table, and a marginals copy of half b."""
+    eur = read_vcf(REPO / "resources" / "eur_1kg" / "EUR_test.vcf.gz")
+    rng = np.random.default_rng(0)
+    order = rng.permutation(eur.n_obs)
+    a, b = eur.X[order[:189]].astype(np.float64), eur.X[order[189:378]].astype(np.float64)
+    independent = np.stack([rng.permutation(column) for column in b.T], axis=1)  # same AF, LD destroyed
+    return a, b, independent, eur.var
+
+
+def test_ld_r2_equals_squared_pearson(halves):
+    a, _, _, var = halves
+    i, j = ld_pairs(var["chrom"].to_numpy(), var["pos"].to_numpy(), window_sites=5, window_bp=1_000_000)
+    r2 = ld_r2(a, i, j)
+    for k in (0, 10, 100):
+        assert r2[k] == pytest.approx(np.corrcoef(a[:, i[k]], a[:, j[k]])[0, 1] ** 2)
+    # pairs never cross chromosomes or exceed the window
+    assert (var["chrom"].to_numpy()[i] == var["chrom"].to_numpy()[j]).all() and ((j - i) <= 5).all()
+    assert (np.abs(var["pos"].to_numpy()[j] - var["pos"].to_numpy()[i]) <= 1_000_000).all()
+
+
+def test_real_halves_agree_and_marginals_lose_ld(halves):
+    a, b, independent, var = halves
+    i, j = ld_pairs(var["chrom"].to_numpy(), var["pos"].to_numpy(), 50, 1_000_000)
+    assert af_correlation(a, b, ploidy=2) > 0.97
+    assert af_correlation(a, independent, ploidy=2) == pytest.approx(af_correlation(a, b, ploidy=2))
+    real_ld, lost_ld = ld_correlation(a, b, i, j), ld_correlation(a, independent, i, j)
+    assert real_ld > 0.7 and abs(lost_ld) < 0.1
+    # LD decays with distance in real data, not in the independent copy
+    decay = ld_decay(b, var["pos"].to_numpy(), i, j)
+    assert decay["mean_r2"].iloc[0] > 2 * decay["mean_r2"].iloc[-1] and decay["n_pairs"].sum() == len(i)
+    flat = ld_decay(independent, var["pos"].to_numpy(), i, j)
+    assert flat["mean_r2"].max() < 0.02
+
+
+def test_pca_and_pairwise_distances(halves):
+    a, b, independent, _ = halves
+    same = np.mean(pca_wasserstein(a, b))
+    assert same < np.mean(pca_wasserstein(a, independent)) and same < 1.5
+    shifted = np.clip(b + 1, 0, 2)
+    assert np.mean(pca_wasserstein(a, shifted)) > 5 * same
+    d = pairwise_distances(a[:10])
+    assert d.shape == (45,) and d[0] == np.abs(a[0] - a[1]).sum()
+    assert pairwise_distance_wasserstein(a, b) < pairwise_distance_wasserstein(a, independent)
