@@ -9,6 +9,7 @@ Writing uses pysam (htslib): bgzipped VCF with a tabix index.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import re
@@ -465,6 +466,11 @@ def read_vcf(
                 f"{path}: no site left after the filters (dropped: {dropped}); relax min_maf/min_call_rate, "
                 "widen 'regions' or check that the file holds biallelic SNPs"
             )
+        # site annotations first, so their temporary strings are gone before the matrix is allocated
+        var = _site_table(results)
+        if not var.index.is_unique:
+            log.warning("%s: %d duplicate sites (same chrom, pos, ref, alt) kept with suffixed names", path,
+                        int(var.index.duplicated().sum()))
         # F-ordered (n_obs, n_sites): each site's genotypes are contiguous, as the workers wrote them
         X = np.empty((n_obs, n_sites), dtype=np.int8, order="F")
         site_major = X.T  # C-contiguous view (n_sites, n_obs)
@@ -477,16 +483,7 @@ def read_vcf(
             offset += result.n_rows
             os.remove(result.rows_path)
 
-    var = pd.DataFrame({k: sum((r.sites[k] for r in results), []) for k in ("chrom", "pos", "id", "ref", "alt")})
-    var["chrom"] = var["chrom"].astype(str)
-    var["pos"] = var["pos"].astype(np.int64)
-    n_imputed, af, call_rate = impute_missing(X, missing, encoding, seed)
-    var["af"] = af
-    var["call_rate"] = call_rate
-    var.index = pd.Index(var["chrom"] + ":" + var["pos"].astype(str) + ":" + var["ref"] + ":" + var["alt"])
-    if not var.index.is_unique:
-        log.warning("%s: %d duplicate sites (same chrom, pos, ref, alt) kept with suffixed names", path,
-                    int(var.index.duplicated().sum()))
+    n_imputed, var["af"], var["call_rate"] = impute_missing(X, missing, encoding, seed)
 
     if encoding == "haplotype":
         obs = pd.DataFrame({"sample": np.repeat(order, 2), "haplotype": np.tile([1, 2], len(order))})
@@ -508,6 +505,20 @@ def read_vcf(
     log.info("%s: %d %s x %d sites kept; dropped %s; %d genotypes imputed (%s)", path, adata.n_obs,
              "haplotypes" if encoding == "haplotype" else "samples", adata.n_vars, dropped, n_imputed, missing)
     return adata
+
+
+def _site_table(results: list[ScanResult]) -> pd.DataFrame:
+    """``var`` of the kept sites, in file order, indexed ``chrom:pos:ref:alt``; empties the workers' lists."""
+    columns = {}
+    for key in ("chrom", "pos", "id", "ref", "alt"):
+        columns[key] = list(itertools.chain.from_iterable(r.sites[key] for r in results))
+        for r in results:
+            r.sites[key] = []
+    var = pd.DataFrame(columns)
+    var["chrom"] = var["chrom"].astype(str).astype("category")
+    var["pos"] = var["pos"].astype(np.int64)
+    var.index = pd.Index([f"{c}:{p}:{r}:{a}" for c, p, r, a in zip(columns["chrom"], columns["pos"], columns["ref"], columns["alt"])])
+    return var
 
 
 def _region_has_records(result: ScanResult, region: Region) -> bool:
