@@ -15,6 +15,7 @@ from omicsgen.preprocess import prepare_scrna
 
 REPO = Path(__file__).resolve().parents[1]
 TEST_CONFIG = REPO / ".test" / "config.yaml"
+SHIPPED = ("eur_1kg", "na12878_chrM")  # real data kept in the repository under resources/
 FAST_VAE = {
     "n_latent": 6, "n_hidden": 64, "n_layers": 1, "dropout": 0.1, "lr": 1e-2, "weight_decay": 1e-6,
     "kl_warmup_epochs": 2, "lr_plateau_patience": 10, "batch_size": 128, "max_epochs": 6, "patience": 3,
@@ -51,13 +52,14 @@ def rng():
 def snakemake(workdir: Path, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
     """Run the repository's workflow in ``workdir`` with 2 cores; output captured as text.
 
-    The repository's shipped data (``resources/eur_1kg``) is linked into ``workdir`` first, as
-    the configs name it relative to the working directory.
+    The repository's shipped data (:data:`SHIPPED`) is linked into ``workdir`` first, as the
+    configs name it relative to the working directory.
     """
-    shipped = Path(workdir) / "resources" / "eur_1kg"
-    if not shipped.exists():
-        shipped.parent.mkdir(parents=True, exist_ok=True)
-        shipped.symlink_to(REPO / "resources" / "eur_1kg")
+    for name in SHIPPED:
+        link = Path(workdir) / "resources" / name
+        if not link.exists():
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.symlink_to(REPO / "resources" / name)
     cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(workdir), "--cores", "2", *args]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
 

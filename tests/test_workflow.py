@@ -29,6 +29,9 @@ METRICS = {  # dataset -> model -> metrics
     "eur_1kg": {"vae": {"reconstruction_error"} | POPGEN | PRIVACY, "pca": {"reconstruction_error"},
                 "marginals": POPGEN | PRIVACY},
     "simulated_ooa3": {"vae": LATENT | POPGEN | PRIVACY | UTILITY, "pca": LATENT, "marginals": POPGEN | PRIVACY | UTILITY},
+    # real alignments as pileup windows, unlabelled
+    "na12878_chrM": {"vae": {"reconstruction_error", "mean_correlation", "variance_correlation"} | PRIVACY,
+                     "pca": {"reconstruction_error"}, "marginals": {"mean_correlation", "variance_correlation"} | PRIVACY},
 }
 
 
@@ -97,6 +100,15 @@ def test_metrics_table(run_dir):
 
 
 @pytest.mark.e2e
+def test_pileup_outputs(run_dir):
+    real = read_h5ad(run_dir / "results" / "na12878_chrM" / "preprocessed.h5ad")
+    assert real.shape == (165, 900) and real.uns["bam"]["tensor_shape"] == [100, 9]
+    assert real.uns["omicsgen"]["likelihood"] == "nb"
+    synthetic = read_h5ad(run_dir / "results" / "na12878_chrM" / "vae" / "synthetic.h5ad")
+    assert synthetic.n_vars == 900 and synthetic.uns["bam"]["tensor_shape"] == [100, 9]
+
+
+@pytest.mark.e2e
 def test_genotype_outputs(run_dir):
     results = run_dir / "results"
     eur = read_h5ad(results / "eur_1kg" / "preprocessed.h5ad")
@@ -112,7 +124,7 @@ def test_genotype_outputs(run_dir):
                 n_records = sum(1 for _ in handle.fetch())
             assert len(samples) == n and all(s.startswith("synthetic_") for s in samples)
             assert n_records == read_h5ad(results / dataset / "preprocessed.h5ad").n_vars
-            if shutil.which("bcftools"):
+            if shutil.which("bcftools"):  # installed by make test (tests/tools/install_debian_tools.sh)
                 view = subprocess.run(["bcftools", "view", "-H", str(vcf)], capture_output=True, text=True)
                 assert view.returncode == 0 and len(view.stdout.splitlines()) == n_records
 
@@ -122,8 +134,9 @@ def test_report_is_self_contained(run_dir):
     images = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', html)
     # pbmc68k: training curves, latent UMAP, real vs synthetic PCA; eur_1kg (unlabelled, no UMAP):
     # training curves, PCA, allele frequencies, LD heatmaps, LD decay, pairwise distances, privacy;
-    # simulated_ooa3: the same and its UMAP
-    assert len(images) == 3 + 7 + 8
+    # simulated_ooa3: the same and its UMAP; na12878_chrM: training curves, PCA, depth profile
+    assert len(images) == 3 + 7 + 8 + 3
+    assert "Depth profile, real vs synthetic" in html
     assert "LD decay" in html and "Allele frequencies, synthetic vs real" in html
     assert all(base64.b64decode(img)[:8] == b"\x89PNG\r\n\x1a\n" for img in images)
     assert "knn_accuracy" in html and "detection_auroc" in html

@@ -16,7 +16,7 @@ from omicsgen.datasets import pbmc68k_counts
 from omicsgen.evaluate import COLUMNS, evaluate_model
 from omicsgen.io import read_h5ad, write_h5ad, write_text
 from omicsgen.latent import embed, pca_latent, vae_latent
-from omicsgen.preprocess import prepare_genotypes, prepare_scrna
+from omicsgen.preprocess import prepare_alignments, prepare_genotypes, prepare_scrna
 from omicsgen.provenance import provenance
 from omicsgen.report import build_report
 from omicsgen.simulate import simulate_ooa_panel
@@ -55,6 +55,15 @@ def preprocess_vcf(input: str, output: str, *, sample_sheet: str | None = None, 
     log.info("%s: %d x %d sites, likelihood %s, split %s", input, adata.n_obs, adata.n_vars,
              adata.uns["omicsgen"]["likelihood"], adata.obs["split"].value_counts().to_dict())
     inputs = {"input": input, **({"sample_sheet": sample_sheet} if sample_sheet else {})}
+    write_h5ad(_stamp(adata, inputs, params), output)
+
+
+def preprocess_bam(input: str, output: str, *, reference: str | None = None, bed: str | None = None, **params) -> None:
+    """BAM/CRAM (or a sample sheet of them) -> model-ready AnnData (:func:`~omicsgen.preprocess.prepare_alignments`)."""
+    adata = prepare_alignments(input, reference=reference, bed=bed, **params)
+    log.info("%s: %s, %d x %d, likelihood %s, split %s", input, adata.uns["bam"]["shape"], adata.n_obs, adata.n_vars,
+             adata.uns["omicsgen"]["likelihood"], adata.obs["split"].value_counts().to_dict())
+    inputs = {"input": input, **{k: v for k, v in (("reference", reference), ("bed", bed)) if v}}
     write_h5ad(_stamp(adata, inputs, params), output)
 
 

@@ -57,6 +57,8 @@ def _synthetic_anndata(adata: ad.AnnData, X: np.ndarray, labels: list[str], meth
     out.uns["omicsgen"] = {**adata.uns["omicsgen"], "synthetic_method": method}
     if "vcf" in adata.uns:
         out.uns["vcf"] = {"contigs": dict(adata.uns["vcf"]["contigs"])}
+    if "bam" in adata.uns:
+        out.uns["bam"] = dict(adata.uns["bam"])
     return out
 
 

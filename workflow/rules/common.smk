@@ -29,6 +29,11 @@ MODALITY_DEFAULTS = {
         "sample_sheet": None, "regions": None, "encoding": "dosage",
         "min_maf": 0.01, "min_call_rate": 0.9, "missing": "sample_af",
     },
+    "bam": {
+        "shape": "pileup", "reference": None, "regions": None, "group_by": "file", "bed": None,
+        "bin_size": 10000, "value": "counts", "window": 100, "stride": None, "min_mapq": 20, "min_baseq": 13,
+        "exclude_flags": ["unmapped", "secondary", "supplementary", "duplicate", "qcfail"], "proper_pairs": False,
+    },
 }
 SIMULATED_PANEL = {"vcf": "results/simulated/ooa3.vcf.gz", "sample_sheet": "results/simulated/ooa3.samples.tsv"}
 # inputs that rules of this workflow build (no need to exist before the run)
@@ -51,7 +56,7 @@ def _dataset_entries(datasets):
                     f"not '{modality}'; see config/README.md"
                 )
         entry = {**MODALITY_DEFAULTS[modality], **entry}
-        for key in ("path", "sample_sheet"):
+        for key in ("path", "sample_sheet", "reference", "bed"):
             path = entry.get(key)
             if path is not None and path not in DEMO_FILES and not Path(path).exists():
                 raise WorkflowError(f"config key 'datasets.{name}.{key}': file '{path}' not found; point it at an existing file")
@@ -59,6 +64,13 @@ def _dataset_entries(datasets):
             raise WorkflowError(
                 f"config key 'datasets.{name}.label': a vcf dataset reads labels from its sample_sheet; set sample_sheet"
             )
+        if modality == "bam" and entry["label"] is not None and not entry["path"].endswith((".tsv", ".txt")):
+            raise WorkflowError(
+                f"config key 'datasets.{name}.label': a bam dataset reads labels from a sample sheet; "
+                "point 'path' at a TSV with columns sample, path and the label column"
+            )
+        if modality == "bam" and entry["shape"] == "pileup" and entry["reference"] is None:
+            raise WorkflowError(f"config key 'datasets.{name}.reference': pileup windows need the reference FASTA")
         entries[name] = entry
     return entries
 
@@ -66,6 +78,7 @@ def _dataset_entries(datasets):
 DATASETS = _dataset_entries(config["datasets"])
 VCF_DATASETS = [name for name, entry in DATASETS.items() if entry["modality"] == "vcf"]
 H5AD_DATASETS = [name for name, entry in DATASETS.items() if entry["modality"] == "h5ad"]
+BAM_DATASETS = [name for name, entry in DATASETS.items() if entry["modality"] == "bam"]
 
 def _alternatives(names):
     """Regex matching exactly the given names (none: matches nothing)."""
@@ -129,6 +142,29 @@ def simulated_panel_params():
         "n_per_population": panel["n_per_population"], "contig": panel["contig"],
         "left": panel["left_bp"], "length": panel["length_bp"], "seed": config["seed"],
     }
+
+
+def bam_input(wildcards):
+    """The BAM/CRAM (or the sample sheet and the files it lists), the reference and the BED of a bam dataset."""
+    entry = DATASETS[wildcards.dataset]
+    files = {"alignments": entry["path"]}
+    if entry["path"].endswith((".tsv", ".txt")):
+        import pandas as pd
+
+        sheet = pd.read_csv(entry["path"], sep="\t", dtype=str)
+        base = Path(entry["path"]).parent
+        files["listed"] = [p if Path(p).is_absolute() else str(base / p) for p in sheet.get("path", [])]
+    for key in ("reference", "bed"):
+        if entry[key] is not None:
+            files[key] = entry[key]
+    return files
+
+
+def preprocess_bam_params(wildcards):
+    entry = DATASETS[wildcards.dataset]
+    keys = ("shape", "regions", "group_by", "bin_size", "value", "window", "stride", "min_mapq", "min_baseq",
+            "exclude_flags", "proper_pairs")
+    return {"label_key": entry["label"], **{key: entry[key] for key in keys}, **_split_params()}
 
 
 def preprocess_vcf_params(wildcards):

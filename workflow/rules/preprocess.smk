@@ -80,3 +80,26 @@ rule preprocess_vcf:
         "../../envs/preprocess.yaml"
     script:
         "../../scripts/preprocess_vcf.py"
+
+
+rule preprocess_bam:
+    wildcard_constraints:
+        dataset=_alternatives(BAM_DATASETS),
+    input:
+        unpack(bam_input),
+    output:
+        "results/{dataset}/preprocessed.h5ad",
+    params:
+        preprocess=preprocess_bam_params,
+    log:
+        "results/logs/preprocess/{dataset}.log",
+    benchmark:
+        "results/benchmarks/preprocess/{dataset}.tsv"
+    threads: 1
+    resources:
+        mem_mb=8000,
+        runtime=60,
+    conda:
+        "../../envs/preprocess.yaml"
+    script:
+        "../../scripts/preprocess_bam.py"

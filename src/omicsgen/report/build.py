@@ -11,10 +11,10 @@ from sklearn.decomposition import PCA
 
 from omicsgen import __version__
 from omicsgen.evaluate import BEST_VALUE, better, direction, shortfall
-from omicsgen.io import read_h5ad, write_text
+from omicsgen.io import dense, read_h5ad, write_text
 from omicsgen.preprocess import metric_scale
 from omicsgen.evaluate.popgen import ld_pairs
-from omicsgen.report import genotype_plots, plots
+from omicsgen.report import alignment_plots, genotype_plots, plots
 
 # which baseline a model is compared with, per metric
 BASELINE_FOR = {
@@ -100,6 +100,10 @@ def _dataset_section(name: str, files: dict, metrics: pd.DataFrame, ld_window: t
         "obs_kind": ("haplotypes" if info["encoding"] == "haplotype" else "samples") if genotypes else "cells",
         "var_kind": "sites" if genotypes else "genes",
     }
+    if info["modality"] == "bam":
+        pileup = real.uns["bam"]["shape"] == "pileup"
+        section["obs_kind"] = "windows" if pileup else "rows (files, read groups or barcodes)"
+        section["var_kind"] = "features (position x channel)" if pileup else "bins"
     if files.get("history"):
         histories = {m: pd.read_csv(p) for m, p in files["history"].items()}
         section["figures"].append(("Training curves", plots.training_curves(histories)))
@@ -123,6 +127,12 @@ def _dataset_section(name: str, files: dict, metrics: pd.DataFrame, ld_window: t
             f"Real (held-out) vs synthetic {section['obs_kind']} on the PCA of the real data",
             plots.real_vs_synthetic_pca(pca.transform(expression[test]), synthetic),
         ))
+        if info["modality"] == "bam":
+            synthetic_x = {model: dense(read_h5ad(path).X) for model, path in files["synthetic"].items()}
+            section["figures"].append((
+                "Depth profile, real vs synthetic",
+                alignment_plots.depth_profiles(dense(real.X[test]), synthetic_x, real.uns["bam"]),
+            ))
         if genotypes:
             section["figures"].extend(_genotype_figures(real, expression[test], files["synthetic"], metrics, name, ld_window))
     section["table"] = _table(metrics[metrics["dataset"] == name])

@@ -1,0 +1,12 @@
+from omicsgen import steps
+from omicsgen.workflow import run_step
+
+run_step(
+    snakemake.log[0],
+    steps.preprocess_bam,
+    snakemake.input.alignments,
+    snakemake.output[0],
+    reference=snakemake.input.get("reference"),
+    bed=snakemake.input.get("bed"),
+    **snakemake.params.preprocess,
+)
