@@ -38,6 +38,7 @@ benchmark: install
 	bash tests/tools/install_debian_tools.sh
 	$(BIN)/python benchmarks/lightning_overhead.py
 	$(BIN)/python benchmarks/vcf_throughput.py
+	$(BIN)/python benchmarks/depth_throughput.py
 
 clean:
 	rm -rf results resources/pbmc68k .snakemake
