@@ -17,7 +17,7 @@ from omicsgen import steps
 from omicsgen.bam import ReadFilter, binned_depth, contig_lengths, open_alignments, pileup_counts, read_bed, tile_bins
 from omicsgen.errors import InputError
 from omicsgen.preprocess import prepare_alignments
-from omicsgen.vcf import Region
+from omicsgen.regions import Region
 
 from tests.conftest import REPO
 

@@ -200,7 +200,7 @@ def test_empty_region(tmp_path):
 
 
 def test_contig_absent_from_header(tmp_path):
-    message = _fails(tmp_path, "absent from the VCF header", EUR, regions=["chr21"])
+    message = _fails(tmp_path, "absent from the file.s header", EUR, regions=["chr21"])
     assert "'chr21'" in message
 
 

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from omicsgen.errors import InputError
-from omicsgen.vcf import Region, parse_region
+from omicsgen.regions import Region, parse_region
 
 log = logging.getLogger(__name__)
 

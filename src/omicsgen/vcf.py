@@ -12,7 +12,6 @@ from __future__ import annotations
 import itertools
 import logging
 import os
-import re
 import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from omicsgen.errors import InputError
+from omicsgen.regions import Region, parse_region
 
 log = logging.getLogger(__name__)
 
@@ -30,59 +30,7 @@ MISSING_POLICIES = ("drop_site", "mode", "mean", "sample_af")
 MISSING = -1  # int8 code of a missing genotype before the missing-genotype policy is applied
 BLOCK_SITES = 4096  # records decoded together; bounds a worker's memory
 _BGZF_EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
-_REGION = re.compile(r"^([^:\s]+)(?::([\d,]+)-([\d,]+))?$")
 _BASES = frozenset("ACGT")
-
-
-@dataclass(frozen=True)
-class Region:
-    """A genomic interval, 1-based and inclusive like ``bcftools view -r`` (``end=None``: to the contig end)."""
-
-    chrom: str
-    start: int = 1
-    end: int | None = None
-
-    def __str__(self) -> str:
-        return self.chrom if self.end is None and self.start == 1 else f"{self.chrom}:{self.start}-{self.end}"
-
-
-def parse_region(text: str, contigs: dict[str, int], source: str) -> Region:
-    """Parse ``"chrom"`` or ``"chrom:start-end"`` (1-based, inclusive, bp) against the header's contigs.
-
-    Parameters
-    ----------
-    text
-        Region string, as bcftools and samtools write it (commas in numbers allowed).
-    contigs
-        Contig name -> length (bp) from the VCF header (length 0 when unknown).
-    source
-        File named in errors.
-
-    Raises
-    ------
-    InputError
-        Malformed region, contig absent from the header, ``start > end``, or a start beyond
-        the contig's length.
-    """
-    match = _REGION.match(text.strip())
-    if not match:
-        raise InputError(f"{source}: region {text!r} is not 'chrom' or 'chrom:start-end'; fix the dataset's 'regions'")
-    chrom = match.group(1)
-    if chrom not in contigs:
-        raise InputError(
-            f"{source}: region {text!r} names contig {chrom!r}, absent from the VCF header "
-            f"(contigs: {', '.join(list(contigs)[:10])}{' ...' if len(contigs) > 10 else ''}); "
-            "check the naming ('chr21' vs '21')"
-        )
-    if match.group(2) is None:
-        return Region(chrom)
-    start, end = (int(g.replace(",", "")) for g in match.group(2, 3))
-    if start < 1 or start > end:
-        raise InputError(f"{source}: region {text!r} is empty (start {start} > end {end} or start < 1)")
-    length = contigs[chrom]
-    if length and start > length:
-        raise InputError(f"{source}: region {text!r} starts beyond contig {chrom!r} (length {length} bp)")
-    return Region(chrom, start, end)
 
 
 def check_bgzf(path: str | os.PathLike) -> None:
@@ -116,7 +64,6 @@ class Header:
 
     samples: list[str]
     contigs: dict[str, int]
-    phased_possible: bool = True
 
 
 def read_header(path: str | os.PathLike) -> Header:
@@ -162,9 +109,9 @@ def _duplicate_samples(path: Path) -> list[str]:
     """Sample IDs that occur more than once in the ``#CHROM`` line (htslib refuses such files)."""
     import pysam
 
-    opener = pysam.BGZFile if _is_gzip(path) else open
     if path.suffix == ".bcf":
         return []  # htslib cannot write a BCF with duplicate samples
+    opener = pysam.BGZFile if _is_gzip(path) else open
     with opener(str(path), "rb") as handle:
         for raw in handle:
             line = raw.decode() if isinstance(raw, bytes) else raw

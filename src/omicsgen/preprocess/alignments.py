@@ -34,6 +34,7 @@ from omicsgen.bam import (
     read_bed,
     tile_bins,
 )
+from omicsgen.regions import Region
 from omicsgen.errors import InputError
 from omicsgen.preprocess.split import SPLITS, stratified_split
 
@@ -265,7 +266,7 @@ def prepare_pileup(
             batch = max(1, 1_000_000 // stride)
             for k in range(0, len(first), batch):
                 chunk = first[k : k + batch]
-                span = pileup_counts(handle, type(region)(region.chrom, int(chunk[0]) + 1, int(chunk[-1]) + window),
+                span = pileup_counts(handle, Region(region.chrom, int(chunk[0]) + 1, int(chunk[-1]) + window),
                                      reference, read_filter, min_baseq)
                 offsets = chunk - chunk[0]
                 blocks.append(np.stack([span[o : o + window].ravel() for o in offsets]))

@@ -119,32 +119,31 @@ def _dataset_section(name: str, files: dict, metrics: pd.DataFrame, ld_window: t
         expression = metric_scale(real.X, info["encoding"])
         pca = PCA(n_components=2, random_state=0).fit(expression)
         test = real.obs["split"].to_numpy() == "test"
-        synthetic = {
-            f"{model} synthetic": pca.transform(metric_scale(read_h5ad(path).X, info["encoding"]))
-            for model, path in files["synthetic"].items()
-        }
+        synthetic_x = {model: read_h5ad(path).X for model, path in files["synthetic"].items()}
+        scaled = {model: metric_scale(x, info["encoding"]) for model, x in synthetic_x.items()}
         section["figures"].append((
             f"Real (held-out) vs synthetic {section['obs_kind']} on the PCA of the real data",
-            plots.real_vs_synthetic_pca(pca.transform(expression[test]), synthetic),
+            plots.real_vs_synthetic_pca(
+                pca.transform(expression[test]), {f"{m} synthetic": pca.transform(x) for m, x in scaled.items()}
+            ),
         ))
         if info["modality"] == "bam":
-            synthetic_x = {model: dense(read_h5ad(path).X) for model, path in files["synthetic"].items()}
             section["figures"].append((
                 "Depth profile, real vs synthetic",
-                alignment_plots.depth_profiles(dense(real.X[test]), synthetic_x, real.uns["bam"]),
+                alignment_plots.depth_profiles(
+                    dense(real.X[test]), {m: dense(x) for m, x in synthetic_x.items()}, real.uns["bam"]
+                ),
             ))
         if genotypes:
-            section["figures"].extend(_genotype_figures(real, expression[test], files["synthetic"], metrics, name, ld_window))
+            section["figures"].extend(_genotype_figures(real, expression[test], scaled, metrics, name, ld_window))
     section["table"] = _table(metrics[metrics["dataset"] == name])
     return section
 
 
-def _genotype_figures(real, real_test, synthetic_files: dict, metrics: pd.DataFrame, name: str,
+def _genotype_figures(real, real_test, synthetic: dict, metrics: pd.DataFrame, name: str,
                       ld_window: tuple[int, float]) -> list[tuple[str, str]]:
-    """The genotype section: allele frequencies, LD, pairwise distances and privacy."""
-    info = real.uns["omicsgen"]
-    ploidy = 1 if info["encoding"] == "haplotype" else 2
-    synthetic = {model: metric_scale(read_h5ad(path).X, info["encoding"]) for model, path in synthetic_files.items()}
+    """The genotype section: allele frequencies, LD, pairwise distances and privacy (allele counts in, per model)."""
+    ploidy = 1 if real.uns["omicsgen"]["encoding"] == "haplotype" else 2
     pos = real.var["pos"].to_numpy()
     i, j = ld_pairs(real.var["chrom"].to_numpy(), pos, ld_window[0], int(ld_window[1] * 1000))
     return [
