@@ -49,24 +49,33 @@ def rng():
     return np.random.default_rng(0)
 
 
-def snakemake(workdir: Path, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
-    """Run the repository's workflow in ``workdir`` with 2 cores; output captured as text.
-
-    The repository's shipped data (:data:`SHIPPED`) is linked into ``workdir`` first, as the
-    configs name it relative to the working directory.
-    """
+def link_shipped_data(workdir: Path) -> None:
+    """Link the repository's real data (:data:`SHIPPED`) into ``workdir``: configs name it relative to the working directory."""
     for name in SHIPPED:
         link = Path(workdir) / "resources" / name
         if not link.exists():
             link.parent.mkdir(parents=True, exist_ok=True)
             link.symlink_to(REPO / "resources" / name)
+
+
+def snakemake(workdir: Path, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
+    """Run the repository's workflow in ``workdir`` with 2 cores; output captured as text.
+
+    The repository's shipped data is linked into ``workdir`` first (:func:`link_shipped_data`).
+    """
+    link_shipped_data(workdir)
     cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(workdir), "--cores", "2", *args]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
 
 
-def write_test_config(tmp_path: Path, **changes) -> Path:
-    """Write the fast test config with dotted-key ``changes`` (``vae.max_epochs=3``) to ``tmp_path``."""
+def write_test_config(tmp_path: Path, datasets: tuple[str, ...] | None = None, **changes) -> Path:
+    """Write the fast test config with dotted-key ``changes`` (``vae.max_epochs=3``) to ``tmp_path``.
+
+    ``datasets`` keeps only the named datasets (all when None).
+    """
     config = yaml.safe_load(TEST_CONFIG.read_text())
+    if datasets is not None:
+        config["datasets"] = {name: config["datasets"][name] for name in datasets}
     for dotted, value in changes.items():
         node = config
         *parents, last = dotted.split(".")
