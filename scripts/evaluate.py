@@ -5,7 +5,7 @@ run_step(
     snakemake.log[0],
     steps.evaluate,
     **snakemake.input,
-    output=snakemake.output[0],
+    **snakemake.output,
     dataset=snakemake.wildcards.dataset,
     model=snakemake.wildcards.model,
     threads=snakemake.threads,

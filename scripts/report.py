@@ -1,4 +1,7 @@
 from omicsgen import steps
 from omicsgen.workflow import run_step
 
-run_step(snakemake.log[0], steps.report, snakemake.input.metrics, snakemake.output[0], **snakemake.params)
+run_step(
+    snakemake.log[0], steps.report, snakemake.input.metrics, snakemake.input.per_label, snakemake.output[0],
+    **snakemake.params,
+)

@@ -37,10 +37,10 @@ def prepared(pbmc):
 @pytest.fixture(scope="session")
 def trained(prepared, tmp_path_factory):
     """A VAE trained for a few epochs on ``prepared``, with its checkpoint and history paths."""
-    from omicsgen.train import train_vae
+    from omicsgen.train import train_model
 
     out = tmp_path_factory.mktemp("vae")
-    model = train_vae(prepared, out / "model.ckpt", out / "history.csv", params=FAST_VAE, seed=0, threads=2)
+    model = train_model(prepared, "vae", out / "model.ckpt", out / "history.csv", params=FAST_VAE, seed=0, threads=2)
     return model, out / "model.ckpt", out / "history.csv"
 
 

@@ -70,8 +70,20 @@ def test_matched_by_label():
 def test_evaluate_model_rows(prepared):
     latent = embed(prepared, *pca_latent(prepared, 6, seed=0), "pca", seed=0)
     synth = synthesize_marginals(prepared, 20, seed=0)
-    table = evaluate_model(prepared, dataset="pbmc68k", model="m", latent=latent, synthetic=synth, n_estimators=50, threads=2)
+    table, per_label = evaluate_model(
+        prepared, dataset="pbmc68k", model="m", latent=latent, synthetic=synth, n_estimators=50, threads=2
+    )
     assert list(table.columns) == ["dataset", "model", "metric", "value"]
+    # the augmentation experiment per label: every test label once, recalls in [0, 1], rare labels marked
+    test_labels = prepared.obs.loc[prepared.obs["split"] == "test", "bulk_labels"].astype(str)
+    assert sorted(per_label["label"]) == sorted(set(test_labels))
+    assert (per_label["n_synthetic"] == 20).all() and (per_label["model"] == "m").all()
+    for column in ("recall_real", "recall_augmented", "recall_synthetic_only"):
+        assert per_label[column].between(0, 1).all()
+    rare = per_label[per_label["rare"]]
+    assert set(rare["label"]) >= {"CD34+"}  # 13 of 700 cells
+    values = table.set_index("metric")["value"]
+    np.testing.assert_allclose(values["augmentation_recall_gain"], (rare["recall_augmented"] - rare["recall_real"]).mean())
     assert set(table["metric"]) == {
         "reconstruction_error", "knn_accuracy", "silhouette", "mean_correlation", "variance_correlation",
         "mmd", "detection_auroc", "aats", "privacy_loss", "dcr", "dcr_holdout", "n_identical_to_train",
@@ -88,19 +100,20 @@ def test_evaluate_model_rows(prepared):
 
 def test_unlabelled_dataset_end_to_end(pbmc, tmp_path):
     """No label column: one group for split and synthesis, no label metrics, Gaussian on log1p values."""
-    from omicsgen.latent import vae_latent
+    from omicsgen.latent import encoder_latent
     from omicsgen.preprocess import prepare_scrna
-    from omicsgen.synthesize import synthesize_vae
-    from omicsgen.train import train_vae
+    from omicsgen.synthesize import synthesize
+    from omicsgen.train import train_model
     from tests.conftest import FAST_VAE
 
     data = prepare_scrna(pbmc, "x", layer=None, label_key=None, n_top_genes=200, seed=0)
     assert data.uns["omicsgen"]["likelihood"] == "gaussian" and list(data.obs.columns) == ["split"]
-    model = train_vae(data, tmp_path / "m.ckpt", tmp_path / "h.csv", params=FAST_VAE, seed=0, threads=2)
-    latent = embed(data, *vae_latent(data, model), "vae", seed=0)
-    synth = synthesize_vae(data, model, n_per_label=60, seed=0)
+    model = train_model(data, "vae", tmp_path / "m.ckpt", tmp_path / "h.csv", params=FAST_VAE, seed=0, threads=2)
+    latent = embed(data, *encoder_latent(data, model), "vae", seed=0)
+    synth = synthesize(data, model, "vae", n_per_label=60, seed=0)
     assert synth.n_obs == 60 and np.isfinite(synth.X.toarray()).all()
-    table = evaluate_model(data, dataset="d", model="vae", latent=latent, synthetic=synth, n_estimators=50, threads=2)
+    table, per_label = evaluate_model(data, dataset="d", model="vae", latent=latent, synthetic=synth, n_estimators=50, threads=2)
+    assert per_label.empty
     assert "knn_accuracy" not in set(table["metric"]) and "detection_auroc" in set(table["metric"])
 
 
@@ -140,12 +153,13 @@ def test_utility_tstr_and_augmentation(prepared, expression, rng):
     rare = rare_labels(labels[train])
     assert rare[:2] == ["CD4+/CD45RA+/CD25- Naive T", "CD34+"]  # 5 and 9 training cells of 488
     # "synthetic" cells that are real training cells: TSTR equals the real-trained score
-    same = utility_metrics(expression[train], labels[train], expression[test], labels[test],
-                           expression[train], labels[train], rare=rare)
+    same, per_label = utility_metrics(expression[train], labels[train], expression[test], labels[test],
+                                      expression[train], labels[train], rare=rare)
     assert same["tstr_accuracy"] == same["trtr_accuracy"] > 0.6
     assert same["augmentation_recall_gain"] == 0.0
+    np.testing.assert_array_equal(per_label["recall_synthetic_only"], per_label["recall_real"])
     # synthetic cells with scrambled labels: TSTR near chance
-    noise = utility_metrics(expression[train], labels[train], expression[test], labels[test],
-                            expression[train], rng.permutation(labels[train]), rare=rare)
+    noise, _ = utility_metrics(expression[train], labels[train], expression[test], labels[test],
+                               expression[train], rng.permutation(labels[train]), rare=rare)
     assert noise["tstr_accuracy"] < same["tstr_accuracy"] - 0.3
     assert 0 <= noise["augmented_macro_f1"] <= 1

@@ -7,11 +7,11 @@ import pytest
 import torch
 
 from omicsgen.evaluate import evaluate_model
-from omicsgen.latent import embed, pca_latent, vae_latent
+from omicsgen.latent import embed, pca_latent, encoder_latent
 from omicsgen.models import VAE
 from omicsgen.models.likelihoods import binomial_log_prob, sample_binomial
 from omicsgen.preprocess import prepare_genotypes
-from omicsgen.synthesize import synthesize_marginals, synthesize_vae
+from omicsgen.synthesize import synthesize, synthesize_marginals
 
 from tests.conftest import FAST_VAE, REPO
 
@@ -24,10 +24,10 @@ def genotypes():
 
 @pytest.fixture(scope="module")
 def genotype_vae(genotypes, tmp_path_factory):
-    from omicsgen.train import train_vae
+    from omicsgen.train import train_model
 
     out = tmp_path_factory.mktemp("genotype_vae")
-    return train_vae(genotypes, out / "model.ckpt", out / "history.csv", params=FAST_VAE, seed=0, threads=2), out
+    return train_model(genotypes, "vae", out / "model.ckpt", out / "history.csv", params=FAST_VAE, seed=0, threads=2), out
 
 
 @pytest.mark.parametrize("n_trials", [1, 2])
@@ -61,16 +61,16 @@ def test_training_on_dosages(genotypes, genotype_vae):
 
 def test_latent_synthesis_and_metrics(genotypes, genotype_vae):
     model, _ = genotype_vae
-    latent, reconstructed = vae_latent(genotypes, model)
+    latent, reconstructed = encoder_latent(genotypes, model)
     assert latent.shape == (379, FAST_VAE["n_latent"]) and reconstructed.min() >= 0 and reconstructed.max() <= 2
     latent_ad = embed(genotypes, latent, reconstructed, "vae", n_neighbors=15, seed=0)
-    synthetic = synthesize_vae(genotypes, model, n_per_label=60, seed=0)
+    synthetic = synthesize(genotypes, model, "vae", n_per_label=60, seed=0)
     assert synthetic.X.dtype == np.int8 and synthetic.shape == (60, 2000)
     assert set(np.unique(synthetic.X)) <= {0, 1, 2}
     assert synthetic.uns["vcf"]["contigs"] == genotypes.uns["vcf"]["contigs"]
-    np.testing.assert_array_equal(synthesize_vae(genotypes, model, n_per_label=60, seed=0).X, synthetic.X)
+    np.testing.assert_array_equal(synthesize(genotypes, model, "vae", n_per_label=60, seed=0).X, synthetic.X)
     table = evaluate_model(genotypes, dataset="eur", model="vae", latent=latent_ad, synthetic=synthetic,
-                           n_estimators=30, threads=2).set_index("metric")["value"]
+                           n_estimators=30, threads=2)[0].set_index("metric")["value"]
     assert {"af_correlation", "ld_correlation", "pca_wasserstein", "pairwise_distance_wasserstein", "aats",
             "privacy_loss", "dcr", "reconstruction_error"} <= set(table.index)
     assert "mean_correlation" not in table.index and "knn_accuracy" not in table.index  # unlabelled
@@ -79,7 +79,7 @@ def test_latent_synthesis_and_metrics(genotypes, genotype_vae):
     marginals = synthesize_marginals(genotypes, n_per_label=60, seed=0)
     assert marginals.X.dtype == np.int8
     base = evaluate_model(genotypes, dataset="eur", model="marginals", synthetic=marginals, n_estimators=30,
-                          threads=2).set_index("metric")["value"]
+                          threads=2)[0].set_index("metric")["value"]
     assert base["ld_correlation"] < 0.2 and base["af_correlation"] > 0.8
     pca_ad = embed(genotypes, *pca_latent(genotypes, 6, 0), "pca", n_neighbors=15, seed=0)
     assert pca_ad.obsm["X_pca"].shape == (379, 6)

@@ -1,16 +1,16 @@
 import numpy as np
 
-from omicsgen.latent import RECONSTRUCTED, embed, pca_latent, vae_latent
+from omicsgen.latent import RECONSTRUCTED, embed, pca_latent, encoder_latent
 
 
-def test_vae_latent_shapes_and_scale(prepared, trained):
-    latent, recon = vae_latent(prepared, trained[0], batch_size=128)
+def test_encoder_latent_shapes_and_scale(prepared, trained):
+    latent, recon = encoder_latent(prepared, trained[0], batch_size=128)
     assert latent.shape == (prepared.n_obs, 6) and latent.dtype == np.float32
     assert recon.shape == prepared.shape and np.isfinite(recon).all()
     # log1p-normalised scale: each cell's expm1 sums to 1e4
     np.testing.assert_allclose(np.expm1(recon.astype(np.float64)).sum(axis=1), 1e4, rtol=1e-3)
     # batching does not change the result
-    again, _ = vae_latent(prepared, trained[0], batch_size=1000)
+    again, _ = encoder_latent(prepared, trained[0], batch_size=1000)
     np.testing.assert_allclose(latent, again, atol=1e-5)
 
 

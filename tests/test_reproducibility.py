@@ -75,12 +75,13 @@ def test_changed_hyperparameter_reruns_only_that_model(run_dir, tmp_path):
     jobs = planned_jobs(run_dir, config)
     n = 4  # datasets in the test config; the two vcf datasets also rewrite the VAE's synthetic VCF
     assert jobs == {
-        "train_vae": n, "latent_vae": n, "synthesize_vae": n, "evaluate": n, "synthetic_vcf": 2,
+        "train": n, "latent": n, "synthesize": n, "evaluate": n, "synthetic_vcf": 2,
         "aggregate_metrics": 1, "report": 1, "all": 1,
     }
     # a change that only the baselines see reruns the baselines, not the VAE training
     jobs = planned_jobs(run_dir, write_test_config(tmp_path, **{"latent.n_neighbors": 10}))
-    assert "train_vae" not in jobs and jobs["latent_vae"] == n and jobs["baseline_pca"] == n
+    # (the latent of both encoder models, ae and vae)
+    assert "train" not in jobs and jobs["latent"] == 2 * n and jobs["baseline_pca"] == n
 
 
 def _epochs_logged(csv: Path) -> int:

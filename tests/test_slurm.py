@@ -40,7 +40,7 @@ def test_workflow_runs_as_slurm_jobs(slurm_cluster, run_dir, tmp_path):
         "--workflow-profile", str(REPO / "profiles" / "slurm"),
         # the test cluster: its partition, no GPU, no accounting database (status from squeue)
         "--default-resources", "slurm_partition='debug'", "slurm_account='omicsgen'", "mem_mb=2000", "runtime=30",
-        "--set-resources", "train_vae:gpu=0",
+        "--set-resources", "train:gpu=0",
         "--slurm-status-command", "squeue",
         "--slurm-init-seconds-before-status-checks", "1",
         "--slurm-keep-successful-logs",

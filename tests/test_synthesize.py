@@ -1,10 +1,10 @@
 import numpy as np
 
-from omicsgen.synthesize import synthesize_marginals, synthesize_vae, training_groups
+from omicsgen.synthesize import synthesize, synthesize_marginals, training_groups
 
 
 def test_vae_synthesis_per_label_counts(prepared, trained):
-    synth = synthesize_vae(prepared, trained[0], n_per_label=15, seed=0)
+    synth = synthesize(prepared, trained[0], "vae", n_per_label=15, seed=0)
     labels = prepared.obs["bulk_labels"].cat.categories
     assert synth.n_obs == 15 * len(labels) and synth.n_vars == prepared.n_vars
     assert (synth.obs["bulk_labels"].value_counts() == 15).all()
@@ -19,9 +19,9 @@ def test_vae_synthesis_per_label_counts(prepared, trained):
 
 
 def test_vae_synthesis_is_seeded(prepared, trained):
-    a = synthesize_vae(prepared, trained[0], 5, seed=1).X.toarray()
-    b = synthesize_vae(prepared, trained[0], 5, seed=1).X.toarray()
-    c = synthesize_vae(prepared, trained[0], 5, seed=2).X.toarray()
+    a = synthesize(prepared, trained[0], "vae", 5, seed=1).X.toarray()
+    b = synthesize(prepared, trained[0], "vae", 5, seed=1).X.toarray()
+    c = synthesize(prepared, trained[0], "vae", 5, seed=2).X.toarray()
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, c)
 

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from omicsgen.models import VAE
-from omicsgen.train import device_settings, load_vae
+from omicsgen.train import device_settings, load_model
 
 
 def test_training_writes_checkpoint_and_history(trained, prepared):
@@ -17,17 +17,17 @@ def test_training_writes_checkpoint_and_history(trained, prepared):
     assert table["kl_weight"].iloc[0] == pytest.approx(0.5) and table["kl_weight"].iloc[-1] == 1.0
     # no Lightning working folders left behind
     assert sorted(p.name for p in checkpoint.parent.iterdir()) == ["history.csv", "model.ckpt"]
-    restored = load_vae(checkpoint)
+    restored = load_model(checkpoint, "vae")
     assert restored.hparams.n_input == prepared.n_vars
     x = torch.from_numpy(prepared.X[:5].toarray())
     torch.testing.assert_close(restored.encode(x)[0], model.encode(x)[0])
 
 
 def test_training_is_reproducible(prepared, trained, tmp_path):
-    from omicsgen.train import train_vae
+    from omicsgen.train import train_model
     from tests.conftest import FAST_VAE
 
-    again = train_vae(prepared, tmp_path / "m.ckpt", tmp_path / "h.csv", params=FAST_VAE, seed=0, threads=2)
+    again = train_model(prepared, "vae", tmp_path / "m.ckpt", tmp_path / "h.csv", params=FAST_VAE, seed=0, threads=2)
     x = torch.from_numpy(prepared.X[:20].toarray())
     torch.testing.assert_close(again.encode(x)[0], trained[0].encode(x)[0])
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "h.csv"), pd.read_csv(trained[2]))

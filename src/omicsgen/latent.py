@@ -14,45 +14,55 @@ import numpy as np
 import scanpy as sc
 from sklearn.decomposition import PCA
 
+from omicsgen.data import label_codes
 from omicsgen.io import dense
 from omicsgen.preprocess import metric_scale
 
 if TYPE_CHECKING:  # torch is imported only by the functions that need it
-    from omicsgen.models import VAE
+    from omicsgen.models.base import TrainingPlan
 
 RECONSTRUCTED = "reconstructed"
 
 
-def vae_latent(adata: ad.AnnData, model: VAE, batch_size: int = 1024) -> tuple[np.ndarray, np.ndarray]:
-    """Posterior means and reconstructions of every cell.
+def encoder_latent(adata: ad.AnnData, model: TrainingPlan, batch_size: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+    """Latent codes and reconstructions of every cell by a model with an encoder (AE, VAE).
 
     Parameters
     ----------
     adata
-        Model-ready AnnData the model was trained on (same features).
+        Model-ready AnnData the model was trained on (same features and labels).
     model
-        Trained VAE (eval mode).
+        Trained AE or VAE (eval mode); a conditional decoder gets each cell's own label.
     batch_size
         Cells per forward pass.
 
     Returns
     -------
     latent : numpy.ndarray
-        float32 ``(n_cells, n_latent)``, the mean of ``q(z | x)``.
+        float32 ``(n_cells, n_latent)``: the mean of ``q(z | x)`` (VAE) or the code (AE).
     reconstructed : numpy.ndarray
-        float32 ``(n_cells, n_genes)``: decoded mean at the posterior mean on the
+        float32 ``(n_cells, n_genes)``: decoded mean at that latent on the
         log1p-normalised scale (for counts, ``log1p(mean / library * 1e4)``).
+
+    Raises
+    ------
+    ValueError
+        The model has no encoder (the GAN).
     """
     import torch
 
+    if not hasattr(model, "encode"):
+        raise ValueError(f"{type(model).__name__} has no encoder, so no latent of real cells")
+    codes = torch.from_numpy(label_codes(adata, model.labels))
     latent, recon = [], []
     with torch.no_grad():
         for start in range(0, adata.n_obs, batch_size):
             x = torch.from_numpy(dense(adata.X[start : start + batch_size]))
+            y = model.conditioning(codes[start : start + batch_size])
             mean_z, _ = model.encode(x)
             library = x.sum(dim=1, keepdim=True)
             latent.append(mean_z.numpy())
-            recon.append(model.decode(mean_z, library).numpy())
+            recon.append(model.decode(mean_z, y, library).numpy())
     encoding = adata.uns["omicsgen"]["encoding"]
     return np.concatenate(latent), metric_scale(np.concatenate(recon), encoding)
 

@@ -13,14 +13,15 @@ from pathlib import Path
 import pandas as pd
 
 from omicsgen.datasets import pbmc68k_counts
-from omicsgen.evaluate import COLUMNS, evaluate_model
+from omicsgen.evaluate import COLUMNS, comparison_table, evaluate_model, tidy_metrics
 from omicsgen.io import read_h5ad, write_h5ad, write_text
-from omicsgen.latent import embed, pca_latent, vae_latent
+from omicsgen.latent import embed, encoder_latent, pca_latent
 from omicsgen.preprocess import prepare_alignments, prepare_genotypes, prepare_scrna
 from omicsgen.provenance import provenance
 from omicsgen.report import build_report
 from omicsgen.simulate import simulate_ooa_panel
-from omicsgen.synthesize import synthesize_marginals, synthesize_vae
+from omicsgen.synthesize import synthesize as synthesize_model
+from omicsgen.synthesize import synthesize_marginals
 from omicsgen.vcf import write_vcf
 
 log = logging.getLogger(__name__)
@@ -74,19 +75,21 @@ def synthetic_vcf(input: str, output: str) -> None:
     write_vcf(synthetic, output, source=f"omicsgen synthetic genotypes ({method}); not real samples")
 
 
-def train(input: str, checkpoint: str, history: str, *, model: dict, seed: int, threads: int, gpus: int) -> None:
-    """Train a VAE (:func:`omicsgen.train.train_vae`); writes the best checkpoint and the history CSV."""
-    from omicsgen.train import train_vae  # torch: imported only by the steps that use it
+def train(input: str, checkpoint: str, history: str, *, family: str, model: dict, seed: int, threads: int,
+          gpus: int) -> None:
+    """Train an AE, VAE or GAN (:func:`omicsgen.train.train_model`); writes the checkpoint and the history CSV."""
+    from omicsgen.train import train_model  # torch: imported only by the steps that use it
 
-    train_vae(read_h5ad(input), checkpoint, history, params=model, seed=seed, threads=threads, gpus=gpus)
+    train_model(read_h5ad(input), family, checkpoint, history, params=model, seed=seed, threads=threads, gpus=gpus)
 
 
-def latent(real: str, checkpoint: str, output: str, *, n_neighbors: int, seed: int) -> None:
-    """Encode every cell with a trained VAE; write latent, its PCA/UMAP and reconstructions."""
-    from omicsgen.train import load_vae
+def latent(real: str, checkpoint: str, output: str, *, family: str, n_neighbors: int, seed: int) -> None:
+    """Encode every cell with a trained AE or VAE; write latent, its PCA/UMAP and reconstructions."""
+    from omicsgen.train import load_model
 
     adata = read_h5ad(real)
-    out = embed(adata, *vae_latent(adata, load_vae(checkpoint)), "vae", n_neighbors=n_neighbors, seed=seed)
+    model = load_model(checkpoint, family)
+    out = embed(adata, *encoder_latent(adata, model), family, n_neighbors=n_neighbors, seed=seed)
     params = {"n_neighbors": n_neighbors, "seed": seed}
     write_h5ad(_stamp(out, {"real": real, "checkpoint": checkpoint}, params), output)
 
@@ -99,40 +102,50 @@ def pca_baseline(input: str, output: str, *, n_components: int, n_neighbors: int
     write_h5ad(_stamp(out, {"input": input}, params), output)
 
 
-def synthesize(real: str, checkpoint: str, output: str, *, n_per_label: int, seed: int) -> None:
-    """Sample synthetic cells from a trained VAE (:func:`omicsgen.synthesize.synthesize_vae`)."""
-    from omicsgen.train import load_vae
+def synthesize(real: str, checkpoint: str, output: str, *, family: str, n_per_label: int, strategy: str,
+               seed: int) -> None:
+    """Sample synthetic cells from a trained AE, VAE or GAN (:func:`omicsgen.synthesize.synthesize`)."""
+    from omicsgen.train import load_model
 
-    out = synthesize_vae(read_h5ad(real), load_vae(checkpoint), n_per_label, seed)
-    write_h5ad(_stamp(out, {"real": real, "checkpoint": checkpoint}, {"n_per_label": n_per_label, "seed": seed}), output)
+    out = synthesize_model(read_h5ad(real), load_model(checkpoint, family), family, n_per_label, seed, strategy)
+    params = {"n_per_label": n_per_label, "strategy": strategy, "seed": seed}
+    write_h5ad(_stamp(out, {"real": real, "checkpoint": checkpoint}, params), output)
 
 
-def marginals_baseline(input: str, output: str, *, n_per_label: int, seed: int) -> None:
+def marginals_baseline(input: str, output: str, *, n_per_label: int, strategy: str, seed: int) -> None:
     """Independent-marginals synthetic baseline (:func:`omicsgen.synthesize.synthesize_marginals`)."""
-    out = synthesize_marginals(read_h5ad(input), n_per_label, seed)
-    write_h5ad(_stamp(out, {"input": input}, {"n_per_label": n_per_label, "seed": seed}), output)
+    out = synthesize_marginals(read_h5ad(input), n_per_label, seed, strategy)
+    params = {"n_per_label": n_per_label, "strategy": strategy, "seed": seed}
+    write_h5ad(_stamp(out, {"input": input}, params), output)
 
 
-def evaluate(real: str, output: str, *, dataset: str, model: str, latent: str | None = None,
+def evaluate(real: str, metrics: str, per_label: str, *, dataset: str, model: str, latent: str | None = None,
              synthetic: str | None = None, knn_k: int, detection_trees: int, ld_window_sites: int,
-             ld_window_kb: float, seed: int, threads: int) -> None:
-    """Metrics of one model on one dataset (:func:`omicsgen.evaluate.evaluate_model`) as a TSV."""
-    table = evaluate_model(
+             ld_window_kb: float, rare_fraction: float, seed: int, threads: int) -> None:
+    """Metrics of one model on one dataset (:func:`omicsgen.evaluate.evaluate_model`) and its per-label recalls, as TSVs."""
+    table, recalls = evaluate_model(
         read_h5ad(real), dataset=dataset, model=model,
         latent=read_h5ad(latent) if latent else None,
         synthetic=read_h5ad(synthetic) if synthetic else None,
         k=knn_k, n_estimators=detection_trees, seed=seed, threads=threads,
-        ld_window_sites=ld_window_sites, ld_window_kb=ld_window_kb,
+        ld_window_sites=ld_window_sites, ld_window_kb=ld_window_kb, rare_fraction=rare_fraction,
     )
-    write_text(table.to_csv(sep="\t", index=False), output)
+    write_text(table.to_csv(sep="\t", index=False), metrics)
+    write_text(recalls.to_csv(sep="\t", index=False), per_label)
 
 
-def aggregate(inputs: list[str], output: str) -> None:
-    """Concatenate per-model metric TSVs into one tidy table (``dataset, model, metric, value``)."""
-    table = pd.concat([pd.read_csv(p, sep="\t") for p in inputs], ignore_index=True)[COLUMNS]
-    write_text(table.to_csv(sep="\t", index=False), output)
+def aggregate(metrics: list[str], per_label: list[str], output_metrics: str, output_per_label: str) -> None:
+    """Join per-model TSVs: the comparison table (:func:`omicsgen.evaluate.comparison_table`) and the per-label recalls."""
+    tidy = pd.concat([pd.read_csv(p, sep="\t") for p in metrics], ignore_index=True)[COLUMNS]
+    write_text(comparison_table(tidy).to_csv(sep="\t", index=False), output_metrics)
+    recalls = pd.concat([pd.read_csv(p, sep="\t") for p in per_label], ignore_index=True)
+    write_text(recalls.to_csv(sep="\t", index=False), output_per_label)
 
 
-def report(metrics: str, output: str, *, layout: dict, ld_window_sites: int = 50, ld_window_kb: float = 1000) -> None:
-    """Write the HTML report (:func:`omicsgen.report.build_report`)."""
-    build_report(pd.read_csv(metrics, sep="\t"), layout, Path(output), ld_window=(ld_window_sites, ld_window_kb))
+def report(metrics: str, per_label: str, output: str, *, layout: dict, ld_window_sites: int = 50,
+           ld_window_kb: float = 1000) -> None:
+    """Write the HTML report (:func:`omicsgen.report.build_report`) from the comparison table."""
+    build_report(
+        tidy_metrics(pd.read_csv(metrics, sep="\t")), pd.read_csv(per_label, sep="\t"), layout, Path(output),
+        ld_window=(ld_window_sites, ld_window_kb),
+    )

@@ -20,7 +20,7 @@ from omicsgen.io import dense
 from omicsgen.preprocess import GENOTYPE_ENCODINGS
 
 if TYPE_CHECKING:  # torch is imported only by the functions that need it
-    from omicsgen.models import VAE
+    from omicsgen.models.base import TrainingPlan
 
 UNLABELLED = "all"
 
@@ -62,57 +62,127 @@ def _synthetic_anndata(adata: ad.AnnData, X: np.ndarray, labels: list[str], meth
     return out
 
 
-def synthesize_vae(adata: ad.AnnData, model: VAE, n_per_label: int, seed: int) -> ad.AnnData:
-    """Sample ``n_per_label`` new cells per label from a trained VAE.
+def synthetic_counts(adata: ad.AnnData, n_per_label: int, strategy: str = "fixed") -> dict[str, int]:
+    """Synthetic samples to draw per label (:func:`training_groups` order).
 
-    Conditioning uses the aggregate posterior of each label: for a synthetic cell of label
-    ``l`` a training cell ``i`` of that label is drawn uniformly, ``z ~ q(z | x_i)``, a library
-    size is drawn from a log-normal fitted to the label's training library sizes (scVI's
-    library prior), and ``x ~ p(x | z, library)``. The decoder itself is not given the
-    label, so the latent keeps the label structure that :mod:`omicsgen.evaluate` scores.
+    Parameters
+    ----------
+    adata
+        Model-ready AnnData with ``obs["split"]``.
+    n_per_label
+        The target count N.
+    strategy
+        ``"fixed"``: N samples of every label (N in total when unlabelled); ``"top_up"``:
+        each label topped up to N samples counting its training samples, so rare labels get
+        ``N - n_train`` and labels with at least N training samples get none (the
+        augmentation setting of ACTIVA and the GARAGE docs). Haplotype data count samples,
+        two haplotypes each.
+
+    Raises
+    ------
+    ValueError
+        Unknown strategy, or ``"top_up"`` leaves nothing to draw.
+
+    Returns
+    -------
+    dict
+        Label -> samples (>= 0).
+    """
+    groups = training_groups(adata)
+    if strategy == "fixed":
+        return {label: n_per_label for label in groups}
+    if strategy != "top_up":
+        raise ValueError(f"per-label strategy {strategy!r} is not 'fixed' or 'top_up'")
+    per_sample = 2 if adata.uns["omicsgen"]["encoding"] == "haplotype" else 1
+    counts = {label: max(0, n_per_label - len(idx) // per_sample) for label, idx in groups.items()}
+    if not any(counts.values()):
+        raise ValueError(
+            f"nothing to top up: every label has at least {n_per_label} training samples; "
+            "raise synthesize.n_per_label or set synthesize.per_label: fixed"
+        )
+    return counts
+
+
+LATENT_SAMPLERS = {
+    "vae": "aggregate posterior per label: z ~ q(z | x_i) of a uniformly drawn training cell i of the label",
+    "ae": "Gaussian per label (mean and full covariance of the label's training codes)",
+    "gan": "z ~ N(0, I)",
+}
+
+
+def _latent_draws(model: TrainingPlan, family: str, x_label, n: int, rng: np.random.Generator):
+    """``n`` latent draws for one label: see :data:`LATENT_SAMPLERS`. ``x_label`` are the label's training rows."""
+    import torch
+
+    if family == "gan":
+        return model.noise(n)
+    if family == "vae":
+        picks = rng.choice(x_label.shape[0], size=n, replace=True)
+        mean_z, log_var = model.encode(torch.from_numpy(dense(x_label[picks])))
+        return mean_z + torch.exp(0.5 * log_var) * torch.randn_like(mean_z)
+    codes = model.encode(torch.from_numpy(dense(x_label)))[0].numpy().astype(np.float64)
+    covariance = np.cov(codes, rowvar=False) if codes.shape[0] > 1 else np.zeros((codes.shape[1], codes.shape[1]))
+    draws = rng.multivariate_normal(codes.mean(axis=0), np.atleast_2d(covariance), size=n, method="eigh")
+    return torch.from_numpy(draws.astype(np.float32))
+
+
+def synthesize(
+    adata: ad.AnnData, model: TrainingPlan, family: str, n_per_label: int, seed: int, strategy: str = "fixed"
+) -> ad.AnnData:
+    """Sample synthetic cells (samples, windows) per label from a trained AE, VAE or GAN.
+
+    For a synthetic cell of label ``l``: a latent ``z`` is drawn as :data:`LATENT_SAMPLERS`
+    says for the family; for counts (``nb``), a library size from a log-normal fitted to the
+    label's training library sizes (scVI's library prior); then ``x ~ p(x | z, l, library)``
+    with the model's observation model (the GAN: Poisson counts, binomial alleles). A
+    conditional model's decoder or generator is given the label ``l``; an unconditional one
+    (unlabelled data) draws ``n_per_label`` cells in total.
 
     Parameters
     ----------
     adata
         Model-ready AnnData the model was trained on.
     model
-        Trained VAE (eval mode).
-    n_per_label
-        Cells (samples) per label, in total when the data are unlabelled.
+        Trained model (eval mode).
+    family
+        ``"ae"``, ``"vae"`` or ``"gan"``.
+    n_per_label, strategy
+        Samples per label (:func:`synthetic_counts`).
     seed
-        Seeds numpy's choice of cells and torch's draws (inside ``torch.random.fork_rng``).
+        Seeds numpy's draws (cells, codes, library sizes) and torch's (inside
+        ``torch.random.fork_rng``).
 
     Returns
     -------
     anndata.AnnData
-        ``(n_labels * n_per_label, n_features)``: float32 CSR counts for the ``nb``
-        likelihood, values on the input scale for ``gaussian``, int8 allele counts for
-        genotypes (twice the rows for haplotypes; no library size is involved).
+        float32 CSR counts for the ``nb`` likelihood, values on the input scale for
+        ``gaussian``, int8 allele counts for genotypes (twice the rows for haplotypes).
     """
     import torch
 
     rng = np.random.default_rng(seed)
-    n_rows = rows_per_label(adata, n_per_label)
+    groups = training_groups(adata)
     blocks, labels = [], []
     with torch.random.fork_rng(devices=[]), torch.no_grad():
         torch.manual_seed(seed)
-        for label, idx in training_groups(adata).items():
-            picks = rng.choice(idx, size=n_rows, replace=True)
-            x = torch.from_numpy(dense(adata.X[picks]))
-            mean_z, log_var = model.encode(x)
-            z = mean_z + torch.exp(0.5 * log_var) * torch.randn_like(mean_z)
+        for label, n_samples in synthetic_counts(adata, n_per_label, strategy).items():
+            n_rows = rows_per_label(adata, n_samples)
+            if n_rows == 0:
+                continue
+            idx = groups[label]
+            z = _latent_draws(model, family, adata.X[idx], n_rows, rng)
+            y = model.conditioning(torch.full((n_rows,), model.labels.index(label) if model.n_labels else 0))
             library = None
-            if model.hparams.likelihood == "nb":
+            if model.likelihood == "nb":
                 log_library = np.log(dense(adata.X[idx]).sum(axis=1))
                 draws = np.exp(rng.normal(log_library.mean(), log_library.std(), size=(n_rows, 1)))
                 library = torch.from_numpy(draws.astype(np.float32))
-            mean = model.decode(z, library)
-            blocks.append(model.sample_observation(mean).numpy())
+            blocks.append(model.sample_observation(model.decode(z, y, library)).numpy())
             labels += [label] * n_rows
-    return _synthetic_anndata(adata, np.concatenate(blocks), labels, "vae aggregate posterior per label")
+    return _synthetic_anndata(adata, np.concatenate(blocks), labels, f"{family}: {LATENT_SAMPLERS[family]}")
 
 
-def synthesize_marginals(adata: ad.AnnData, n_per_label: int, seed: int) -> ad.AnnData:
+def synthesize_marginals(adata: ad.AnnData, n_per_label: int, seed: int, strategy: str = "fixed") -> ad.AnnData:
     """Independent-marginals baseline: every gene drawn on its own from its label's training values.
 
     For each synthetic cell of label ``l`` and each gene, the value of a uniformly drawn
@@ -126,8 +196,8 @@ def synthesize_marginals(adata: ad.AnnData, n_per_label: int, seed: int) -> ad.A
     ----------
     adata
         Model-ready AnnData.
-    n_per_label
-        Cells per label (in total when unlabelled).
+    n_per_label, strategy
+        Samples per label (:func:`synthetic_counts`).
     seed
         Seed of ``numpy.random.default_rng``.
 
@@ -138,10 +208,13 @@ def synthesize_marginals(adata: ad.AnnData, n_per_label: int, seed: int) -> ad.A
         rows for haplotypes).
     """
     rng = np.random.default_rng(seed)
-    n_rows = rows_per_label(adata, n_per_label)
+    groups = training_groups(adata)
     blocks, labels = [], []
-    for label, idx in training_groups(adata).items():
-        values = dense(adata.X[idx])
+    for label, n_samples in synthetic_counts(adata, n_per_label, strategy).items():
+        n_rows = rows_per_label(adata, n_samples)
+        if n_rows == 0:
+            continue
+        values = dense(adata.X[groups[label]])
         rows = rng.integers(0, values.shape[0], size=(n_rows, values.shape[1]))
         blocks.append(np.take_along_axis(values, rows, axis=0))
         labels += [label] * n_rows

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import logging
 import shutil
@@ -17,15 +18,20 @@ import torch
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 
-from omicsgen.data import AnnDataModule
+from omicsgen.data import AnnDataModule, label_categories
 from omicsgen.io import write_text
-from omicsgen.models import VAE
+from omicsgen.models import FAMILIES
+from omicsgen.models.base import TrainingPlan
 
 log = logging.getLogger(__name__)
 
-MODEL_KEYS = (
-    "n_latent", "n_hidden", "n_layers", "dropout", "lr", "weight_decay", "kl_warmup_epochs", "lr_plateau_patience",
-)
+TRAINING_KEYS = ("batch_size", "max_epochs", "patience")  # config keys of the Trainer, not of the model
+
+
+def model_keys(family: str) -> tuple[str, ...]:
+    """The config keys a family's training plan takes (its constructor's, less the data's)."""
+    parameters = inspect.signature(FAMILIES[family]).parameters
+    return tuple(name for name in parameters if name not in ("n_input", "likelihood", "labels"))
 
 
 def device_settings(gpus: int) -> dict:
@@ -69,8 +75,9 @@ def epoch_history(metrics_csvs: list[Path]) -> pd.DataFrame:
     return history.sort_values("epoch").reset_index(drop=True)
 
 
-def train_vae(
+def train_model(
     adata: ad.AnnData,
+    family: str,
     checkpoint: str | Path,
     history: str | Path,
     *,
@@ -78,22 +85,31 @@ def train_vae(
     seed: int = 0,
     threads: int = 1,
     gpus: int = 0,
-) -> VAE:
-    """Fit a :class:`~omicsgen.models.VAE` on the training split, early-stopped on validation.
+) -> TrainingPlan:
+    """Fit a model of ``family`` on the training split (AE and VAE early-stopped on validation).
+
+    A labelled dataset (``uns["omicsgen"]["label_key"]``) gives a conditional model: its
+    decoder (generator and critic for the GAN) gets the one-hot label.
 
     Parameters
     ----------
     adata
         Model-ready AnnData (``obs["split"]``, ``uns["omicsgen"]["likelihood"]``).
+    family
+        ``"ae"``, ``"vae"`` or ``"gan"`` (:data:`omicsgen.models.FAMILIES`).
     checkpoint
-        Where the best checkpoint (lowest ``val_loss``) is written (``.ckpt``).
+        Where the checkpoint is written (``.ckpt``): the lowest ``val_loss`` for AE and VAE,
+        the last epoch for the GAN.
     history
-        Where the per-epoch metrics CSV is written: ``epoch``, ``train_loss``,
-        ``train_reconstruction``, ``train_kl``, ``kl_weight``, ``val_loss`` (negative ELBO,
-        nats per cell), ``val_reconstruction``, ``val_kl``.
+        Where the per-epoch metrics CSV is written: ``epoch`` and the plan's logged terms
+        (VAE: ``train_loss``, ``train_reconstruction``, ``train_kl``, ``kl_weight``,
+        ``val_loss`` (negative ELBO, nats per cell), ``val_reconstruction``, ``val_kl``; AE:
+        ``train_loss``, ``val_loss`` (negative log-likelihood, nats per cell); GAN:
+        ``train_critic_loss``, ``train_wasserstein``, ``train_gradient_penalty``,
+        ``train_generator_loss``, ``val_wasserstein``).
     params
-        Model keys (:data:`MODEL_KEYS`) plus ``batch_size``, ``max_epochs`` and ``patience``
-        (epochs without improvement of ``val_loss`` before stopping).
+        Model keys (:func:`model_keys`) plus ``batch_size``, ``max_epochs`` and, for AE and
+        VAE, ``patience`` (epochs without improvement of ``val_loss`` before stopping).
     seed
         Passed to ``lightning.seed_everything``; training runs with ``deterministic=True``.
     threads
@@ -103,8 +119,13 @@ def train_vae(
 
     Returns
     -------
-    VAE
-        The model restored from the best checkpoint, in eval mode.
+    TrainingPlan
+        The model restored from the written checkpoint, in eval mode.
+
+    Raises
+    ------
+    KeyError
+        Unknown family.
 
     Notes
     -----
@@ -121,20 +142,23 @@ def train_vae(
     log.info("training on %s (devices=%s, strategy=%s)", devices["accelerator"], devices["devices"], devices["strategy"])
 
     data = AnnDataModule(adata, batch_size=params["batch_size"], seed=seed)
-    model = VAE(
+    model = FAMILIES[family](
         n_input=adata.n_vars,
         likelihood=adata.uns["omicsgen"]["likelihood"],
-        **{key: params[key] for key in MODEL_KEYS},
+        labels=label_categories(adata),
+        **{key: params[key] for key in model_keys(family)},
     )
     workdir = checkpoint.parent / f".{checkpoint.stem}_training"
     resume_from = _resumable_checkpoint(workdir, _fingerprint(adata, params, seed))
+    early_stopped = model.automatic_optimization  # the GAN has no validation likelihood to stop on
     saver = ModelCheckpoint(
-        dirpath=workdir / "checkpoints", filename="best", monitor="val_loss", mode="min", save_top_k=1,
-        save_last=True, enable_version_counter=False,
+        dirpath=workdir / "checkpoints", filename="best", monitor="val_loss" if early_stopped else None, mode="min",
+        save_top_k=1, save_last=True, enable_version_counter=False,
     )
+    stopper = [EarlyStopping(monitor="val_loss", mode="min", patience=params["patience"])] if early_stopped else []
     trainer = L.Trainer(
         max_epochs=params["max_epochs"],
-        callbacks=[EarlyStopping(monitor="val_loss", mode="min", patience=params["patience"]), saver],
+        callbacks=[*stopper, saver],
         logger=CSVLogger(workdir, name="csv", version=0, flush_logs_every_n_steps=1),
         deterministic=True,
         enable_progress_bar=False,
@@ -146,12 +170,15 @@ def train_vae(
     if resume_from is not None and metrics_csv.exists():  # Lightning's CSVLogger would overwrite it
         metrics_csv.rename(workdir / f"metrics_before_resume_{len(list(workdir.glob('metrics_before_resume_*')))}.csv")
     trainer.fit(model, datamodule=data, ckpt_path=resume_from)
-    log.info("stopped after %d epochs; best val_loss %.4f", trainer.current_epoch, float(saver.best_model_score))
+    if early_stopped:
+        log.info("stopped after %d epochs; best val_loss %.4f", trainer.current_epoch, float(saver.best_model_score))
+    else:
+        log.info("trained %d epochs; keeping the last", trainer.current_epoch)
     parts = sorted(workdir.glob("metrics_before_resume_*.csv"), key=lambda p: int(p.stem.rsplit("_", 1)[1]))
     write_text(epoch_history([*parts, metrics_csv]).to_csv(index=False), history)
-    shutil.move(saver.best_model_path, checkpoint)
+    shutil.move(saver.best_model_path if early_stopped else saver.last_model_path, checkpoint)
     shutil.rmtree(workdir)
-    return load_vae(checkpoint)
+    return load_model(checkpoint, family)
 
 
 def _fingerprint(adata: ad.AnnData, params: dict, seed: int) -> str:
@@ -184,8 +211,8 @@ def _resumable_checkpoint(workdir: Path, fingerprint: str) -> Path | None:
     return None
 
 
-def load_vae(checkpoint: str | Path) -> VAE:
-    """Load a trained VAE from a Lightning checkpoint onto the CPU, in eval mode."""
-    model = VAE.load_from_checkpoint(str(checkpoint), map_location="cpu")
+def load_model(checkpoint: str | Path, family: str) -> TrainingPlan:
+    """Load a trained model of ``family`` from a Lightning checkpoint onto the CPU, in eval mode."""
+    model = FAMILIES[family].load_from_checkpoint(str(checkpoint), map_location="cpu")
     model.eval()
     return model

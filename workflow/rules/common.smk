@@ -38,9 +38,9 @@ MODALITY_DEFAULTS = {
 SIMULATED_PANEL = {"vcf": "results/simulated/ooa3.vcf.gz", "sample_sheet": "results/simulated/ooa3.samples.tsv"}
 # inputs that rules of this workflow build (no need to exist before the run)
 DEMO_FILES = {"resources/pbmc68k/pbmc68k_reduced_counts.h5ad", *SIMULATED_PANEL.values()}
-GENERATORS = {"vae", "marginals"}  # produce synthetic.h5ad
-ENCODERS = {"vae", "pca"}  # produce latent.h5ad
-TORCH_MODELS = {"vae"}  # trained with Lightning
+GENERATORS = {"ae", "vae", "gan", "marginals"}  # produce synthetic.h5ad
+ENCODERS = {"ae", "vae", "pca"}  # produce latent.h5ad (the GAN has no encoder)
+TORCH_MODELS = {"ae", "vae", "gan"}  # trained with Lightning
 
 
 def _dataset_entries(datasets):
@@ -86,6 +86,8 @@ def _alternatives(names):
 
 
 ALL_MODELS = list(config["models"]) + list(config["baselines"])
+TRAINED_MODELS = list(config["models"])
+TRAINED_ENCODERS = [m for m in TRAINED_MODELS if m in ENCODERS]
 
 
 wildcard_constraints:
@@ -93,10 +95,16 @@ wildcard_constraints:
     model="|".join(ALL_MODELS),
 
 
-def model_params(model):
-    """A model's config section with sorted keys: Snakemake compares params by their text,
+def trained_model_params(wildcards):
+    """The model's config section with sorted keys: Snakemake compares params by their text,
     so key order in the config file must not trigger reruns."""
-    return dict(sorted(config[model].items()))
+    return dict(sorted(config[wildcards.model].items()))
+
+
+def pca_components():
+    """PCA baseline dimensions: the latent size of the encoder models it is compared with."""
+    sizes = {config[m]["n_latent"] for m in TRAINED_ENCODERS}
+    return max(sizes) if sizes else config["vae"]["n_latent"]
 
 
 def dataset_input(wildcards):
@@ -182,8 +190,9 @@ def evaluate_input(wildcards):
     return files
 
 
-def model_metrics():
-    return expand("results/{dataset}/{model}/metrics.tsv", dataset=DATASETS, model=ALL_MODELS)
+def model_outputs(name):
+    """One evaluation output (``metrics.tsv``, ``per_label.tsv``) of every dataset and model."""
+    return expand("results/{dataset}/{model}/%s" % name, dataset=DATASETS, model=ALL_MODELS)
 
 
 def synthetic_vcfs():

@@ -2,9 +2,11 @@ rule evaluate:
     input:
         unpack(evaluate_input),
     output:
-        "results/{dataset}/{model}/metrics.tsv",
+        metrics="results/{dataset}/{model}/metrics.tsv",
+        per_label="results/{dataset}/{model}/per_label.tsv",
     params:
         knn_k=config["evaluate"]["knn_k"],
+        rare_fraction=config["evaluate"]["rare_fraction"],
         detection_trees=config["evaluate"]["detection_trees"],
         ld_window_sites=config["evaluate"]["ld_window_sites"],
         ld_window_kb=config["evaluate"]["ld_window_kb"],
@@ -25,9 +27,11 @@ rule evaluate:
 
 rule aggregate_metrics:
     input:
-        model_metrics(),
+        metrics=model_outputs("metrics.tsv"),
+        per_label=model_outputs("per_label.tsv"),
     output:
-        report("results/metrics.tsv", caption="../report/metrics.rst", category="Evaluation"),
+        metrics=report("results/metrics.tsv", caption="../report/metrics.rst", category="Evaluation"),
+        per_label=report("results/augmentation.tsv", caption="../report/augmentation.rst", category="Evaluation"),
     log:
         "results/logs/aggregate_metrics.log",
     benchmark:

@@ -1,17 +1,19 @@
 # Inference runs on the CPU (gpu=0): encoding a dataset takes seconds, less than a GPU job start.
-rule latent_vae:
+rule latent:
     input:
         real="results/{dataset}/preprocessed.h5ad",
-        checkpoint="results/{dataset}/vae/model.ckpt",
+        checkpoint="results/{dataset}/{model}/model.ckpt",
     output:
-        "results/{dataset}/vae/latent.h5ad",
+        "results/{dataset}/{model}/latent.h5ad",
+    wildcard_constraints:
+        model=_alternatives(TRAINED_ENCODERS),
     params:
         n_neighbors=config["latent"]["n_neighbors"],
         seed=config["seed"],
     log:
-        "results/logs/latent/{dataset}_vae.log",
+        "results/logs/latent/{dataset}_{model}.log",
     benchmark:
-        "results/benchmarks/latent/{dataset}_vae.tsv"
+        "results/benchmarks/latent/{dataset}_{model}.tsv"
     threads: config["resources"]["threads"]
     resources:
         mem_mb=8000,
@@ -20,7 +22,7 @@ rule latent_vae:
     conda:
         "../../envs/torch.yaml"
     script:
-        "../../scripts/latent_vae.py"
+        "../../scripts/latent.py"
 
 
 rule baseline_pca:
@@ -29,7 +31,7 @@ rule baseline_pca:
     output:
         "results/{dataset}/pca/latent.h5ad",
     params:
-        n_components=config["vae"]["n_latent"],
+        n_components=pca_components(),
         n_neighbors=config["latent"]["n_neighbors"],
         seed=config["seed"],
     log:

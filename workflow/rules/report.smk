@@ -1,6 +1,7 @@
 rule report:
     input:
         metrics="results/metrics.tsv",
+        per_label="results/augmentation.tsv",
         files=report_files,
     output:
         report("results/report.html", caption="../report/report.rst", category="Report"),

@@ -1,16 +1,19 @@
-rule synthesize_vae:
+rule synthesize:
     input:
         real="results/{dataset}/preprocessed.h5ad",
-        checkpoint="results/{dataset}/vae/model.ckpt",
+        checkpoint="results/{dataset}/{model}/model.ckpt",
     output:
-        "results/{dataset}/vae/synthetic.h5ad",
+        "results/{dataset}/{model}/synthetic.h5ad",
+    wildcard_constraints:
+        model=_alternatives(TRAINED_MODELS),
     params:
         n_per_label=config["synthesize"]["n_per_label"],
+        strategy=config["synthesize"]["per_label"],
         seed=config["seed"],
     log:
-        "results/logs/synthesize/{dataset}_vae.log",
+        "results/logs/synthesize/{dataset}_{model}.log",
     benchmark:
-        "results/benchmarks/synthesize/{dataset}_vae.tsv"
+        "results/benchmarks/synthesize/{dataset}_{model}.tsv"
     threads: 1
     resources:
         mem_mb=8000,
@@ -19,7 +22,7 @@ rule synthesize_vae:
     conda:
         "../../envs/torch.yaml"
     script:
-        "../../scripts/synthesize_vae.py"
+        "../../scripts/synthesize.py"
 
 
 rule baseline_marginals:
@@ -29,6 +32,7 @@ rule baseline_marginals:
         "results/{dataset}/marginals/synthetic.h5ad",
     params:
         n_per_label=config["synthesize"]["n_per_label"],
+        strategy=config["synthesize"]["per_label"],
         seed=config["seed"],
     log:
         "results/logs/synthesize/{dataset}_marginals.log",

@@ -1,20 +1,23 @@
-rule train_vae:
+# One training rule for every model family in config `models` (ae, vae, gan).
+rule train:
     input:
         "results/{dataset}/preprocessed.h5ad",
     output:
-        checkpoint="results/{dataset}/vae/model.ckpt",
+        checkpoint="results/{dataset}/{model}/model.ckpt",
         history=report(
-            "results/{dataset}/vae/history.csv",
+            "results/{dataset}/{model}/history.csv",
             caption="../report/history.rst",
             category="Training",
         ),
+    wildcard_constraints:
+        model=_alternatives(TRAINED_MODELS),
     params:
-        model=model_params("vae"),
+        model=trained_model_params,
         seed=config["seed"],
     log:
-        "results/logs/train/{dataset}_vae.log",
+        "results/logs/train/{dataset}_{model}.log",
     benchmark:
-        "results/benchmarks/train/{dataset}_vae.tsv"
+        "results/benchmarks/train/{dataset}_{model}.tsv"
     threads: config["resources"]["threads"]
     resources:
         mem_mb=8000,
@@ -23,4 +26,4 @@ rule train_vae:
     conda:
         "../../envs/torch.yaml"
     script:
-        "../../scripts/train_vae.py"
+        "../../scripts/train.py"

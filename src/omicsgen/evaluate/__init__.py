@@ -26,7 +26,7 @@ from omicsgen.evaluate.popgen import (
     pca_wasserstein,
 )
 from omicsgen.evaluate.privacy import aats, distance_to_closest_record, n_identical, privacy_loss
-from omicsgen.evaluate.utility import rare_labels, utility_metrics
+from omicsgen.evaluate.utility import PER_LABEL_COLUMNS, rare_labels, utility_metrics
 from omicsgen.latent import RECONSTRUCTED
 from omicsgen.preprocess import GENOTYPE_ENCODINGS, metric_scale
 from omicsgen.synthesize import UNLABELLED
@@ -76,11 +76,29 @@ def direction(metric: str) -> str:
         return "higher" if target > 0 else "lower"
     return f"closer to {target:g}"
 
+def comparison_table(tidy: pd.DataFrame) -> pd.DataFrame:
+    """One row per dataset x model, one column per metric, from the tidy table.
+
+    Rows keep the order in which datasets and models first appear; columns the order in
+    which metrics first appear. A metric that does not apply to a model is empty (NaN).
+    """
+    rows = list(dict.fromkeys(zip(tidy["dataset"], tidy["model"])))
+    wide = tidy.pivot(index=["dataset", "model"], columns="metric", values="value")
+    wide = wide.reindex(index=pd.MultiIndex.from_tuples(rows, names=["dataset", "model"]), columns=tidy["metric"].unique())
+    return wide.reset_index().rename_axis(columns=None)
+
+
+def tidy_metrics(wide: pd.DataFrame) -> pd.DataFrame:
+    """The comparison table back in tidy form (:data:`COLUMNS`), empty cells left out."""
+    tidy = wide.melt(id_vars=["dataset", "model"], var_name="metric", value_name="value")
+    return tidy.dropna(subset=["value"]).reset_index(drop=True)[COLUMNS]
+
+
 __all__ = [
     "BEST_VALUE", "COLUMNS", "aats", "af_correlation", "ld_correlation", "pairwise_distance_wasserstein",
-    "pca_wasserstein", "better", "detection_auroc", "direction", "distance_to_closest_record",
+    "pca_wasserstein", "better", "comparison_table", "detection_auroc", "direction", "distance_to_closest_record",
     "evaluate_model", "knn_accuracy", "matched_by_label", "mean_correlation", "mmd", "n_identical", "privacy_loss",
-    "rare_labels", "reconstruction_error", "shortfall", "silhouette", "utility_metrics", "variance_correlation",
+    "rare_labels", "reconstruction_error", "shortfall", "silhouette", "tidy_metrics", "utility_metrics", "variance_correlation",
 ]
 
 
@@ -102,7 +120,8 @@ def evaluate_model(
     threads: int = 1,
     ld_window_sites: int = 50,
     ld_window_kb: float = 1000,
-) -> pd.DataFrame:
+    rare_fraction: float = 0.05,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """All metrics that apply to one model on one dataset, on the held-out test split.
 
     Parameters
@@ -126,7 +145,7 @@ def evaluate_model(
         ``af_correlation``, ``ld_correlation``, ``pca_wasserstein`` (mean over PC1 and PC2)
         and ``pairwise_distance_wasserstein`` of :mod:`omicsgen.evaluate.popgen`. With labels, also the classifier utility
         scores of :func:`~omicsgen.evaluate.utility.utility_metrics` (TSTR, augmentation of
-        the labels with fewer than 5% of the training cells).
+        the labels with fewer than ``rare_fraction`` of the training cells).
     k
         Neighbours of ``knn_accuracy``.
     n_estimators
@@ -135,13 +154,20 @@ def evaluate_model(
         Seed and CPU threads of the metrics that draw or fit.
     ld_window_sites, ld_window_kb
         Site pairs of ``ld_correlation``: at most this many sites and kb apart.
+    rare_fraction
+        Labels with fewer than this fraction of the training cells are rare (their recall
+        gain is ``augmentation_recall_gain``).
 
     Returns
     -------
-    pandas.DataFrame
+    metrics : pandas.DataFrame
         Columns :data:`COLUMNS`, one row per metric.
+    per_label : pandas.DataFrame
+        ``dataset``, ``model`` and :data:`~omicsgen.evaluate.utility.PER_LABEL_COLUMNS`, one
+        row per test label (the augmentation experiment); no rows without synthetic data or labels.
     """
     encoding = real.uns["omicsgen"]["encoding"]
+    per_label = pd.DataFrame(columns=PER_LABEL_COLUMNS)
     split = real.obs["split"].astype(str).to_numpy()
     test = split == "test"
     labels = _labels(real)
@@ -179,12 +205,13 @@ def evaluate_model(
         rows.append(("dcr_holdout", float(np.median(holdout))))
         rows.append(("n_identical_to_train", float(n_identical(expression[train], synth))))
         if real.uns["omicsgen"]["label_key"]:
-            scores = utility_metrics(
+            scores, per_label = utility_metrics(
                 expression[train], labels[train], expression[test], labels[test], synth, _labels(synthetic),
-                rare=rare_labels(labels[train]), seed=seed,
+                rare=rare_labels(labels[train], rare_fraction), seed=seed,
             )
             rows.extend(scores.items())
-    return pd.DataFrame([(dataset, model, name, value) for name, value in rows], columns=COLUMNS)
+    table = pd.DataFrame([(dataset, model, name, value) for name, value in rows], columns=COLUMNS)
+    return table, per_label.assign(dataset=dataset, model=model)[["dataset", "model", *PER_LABEL_COLUMNS]]
 
 
 def _popgen_rows(real: ad.AnnData, real_test: np.ndarray, synthetic: np.ndarray, window_sites: int,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -31,6 +32,35 @@ def mlp(n_in: int, n_hidden: int, n_layers: int, dropout: float) -> nn.Sequentia
     return nn.Sequential(*layers)
 
 
+def with_label(x: torch.Tensor, y: torch.Tensor | None, n_labels: int) -> torch.Tensor:
+    """Concatenate the one-hot label to ``x`` (conditional VAE/GAN; Sohn et al. 2015, Mirza & Osindero 2014).
+
+    Parameters
+    ----------
+    x
+        ``(batch, n)`` float32.
+    y
+        ``(batch,)`` int64 label codes in ``0..n_labels-1``; ignored when ``n_labels`` is 0.
+    n_labels
+        Number of label categories; 0 for an unconditional model.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(batch, n + n_labels)`` float32.
+
+    Raises
+    ------
+    ValueError
+        A conditional model (``n_labels > 0``) was given no labels.
+    """
+    if n_labels == 0:
+        return x
+    if y is None:
+        raise ValueError(f"the model is conditioned on {n_labels} labels; pass the label codes")
+    return torch.cat([x, F.one_hot(y.long(), n_labels).to(x.dtype)], dim=1)
+
+
 class GaussianEncoder(nn.Module):
     """Encoder ``q(z | x)``: a diagonal Gaussian over the latent (Kingma & Welling 2014).
 
@@ -56,31 +86,97 @@ class GaussianEncoder(nn.Module):
         return self.mean(h), self.log_var(h).clamp(-10.0, 10.0)
 
 
-class Decoder(nn.Module):
-    """Decoder from latent ``z`` to the parameters of the per-feature likelihood.
+class Encoder(nn.Module):
+    """Deterministic encoder ``z = f(x)`` of the autoencoder.
 
     Parameters
     ----------
+    n_input
+        Input features.
     n_latent
         Latent dimensions.
-    n_output
-        Output features (genes).
-    likelihood
-        ``"nb"``: outputs per-gene proportions (softmax over genes) that are scaled by the
-        cell's library size to give negative-binomial means, as scVI's decoder;
-        ``"gaussian"``: outputs per-gene means; ``"binomial"``/``"bernoulli"``: outputs
-        per-site logits of the alt-allele probability.
     n_hidden, n_layers, dropout
         See :func:`mlp`.
     """
 
-    def __init__(self, n_latent: int, n_output: int, likelihood: str, n_hidden: int, n_layers: int, dropout: float):
+    def __init__(self, n_input: int, n_latent: int, n_hidden: int, n_layers: int, dropout: float):
         super().__init__()
-        self.likelihood = likelihood
-        self.body = mlp(n_latent, n_hidden, n_layers, dropout)
+        self.body = mlp(n_input, n_hidden, n_layers, dropout)
+        self.out = nn.Linear(n_hidden, n_latent)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Map ``x`` ``(batch, n_input)`` float32 to ``z`` ``(batch, n_latent)``."""
+        return self.out(self.body(x))
+
+
+OUTPUT_ACTIVATIONS = ("softmax", "relu", "linear")
+
+
+class Decoder(nn.Module):
+    """Decoder (or GAN generator) from latent ``z`` and label to the parameters of the data.
+
+    Parameters
+    ----------
+    n_latent
+        Latent (or noise) dimensions.
+    n_output
+        Output features (genes, sites, pileup positions x channels).
+    output
+        Output activation: ``"softmax"`` gives per-feature proportions of the library (the
+        negative-binomial decoder of scVI); ``"relu"`` non-negative values with exact zeros
+        (the GAN's log1p-normalised counts, as cscGAN); ``"linear"`` means or logits.
+    n_hidden, n_layers, dropout
+        See :func:`mlp`.
+    n_labels
+        Label categories whose one-hot code is concatenated to ``z`` (:func:`with_label`);
+        0 for an unconditional decoder.
+
+    Raises
+    ------
+    ValueError
+        Unknown output activation.
+    """
+
+    def __init__(self, n_latent: int, n_output: int, output: str, n_hidden: int, n_layers: int, dropout: float,
+                 n_labels: int = 0):
+        super().__init__()
+        if output not in OUTPUT_ACTIVATIONS:
+            raise ValueError(f"output activation {output!r} is not one of {OUTPUT_ACTIVATIONS}")
+        self.output = output
+        self.n_labels = n_labels
+        self.body = mlp(n_latent + n_labels, n_hidden, n_layers, dropout)
         self.out = nn.Linear(n_hidden, n_output)
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        """Map ``z`` ``(batch, n_latent)`` to ``(batch, n_output)``: proportions (nb), means or logits."""
-        h = self.out(self.body(z))
-        return torch.softmax(h, dim=-1) if self.likelihood == "nb" else h
+    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """Map ``z`` ``(batch, n_latent)`` and labels ``(batch,)`` to ``(batch, n_output)`` after the output activation."""
+        h = self.out(self.body(with_label(z, y, self.n_labels)))
+        if self.output == "softmax":
+            return torch.softmax(h, dim=-1)
+        return torch.relu(h) if self.output == "relu" else h
+
+
+class Critic(nn.Module):
+    """WGAN critic: a real-valued score of ``x`` and its label (Gulrajani et al. 2017).
+
+    No batch normalisation (the gradient penalty is per sample); layer normalisation instead,
+    as the WGAN-GP paper recommends; no dropout.
+
+    Parameters
+    ----------
+    n_input
+        Features of the (transformed) data the critic sees.
+    n_hidden, n_layers
+        See :func:`mlp`.
+    n_labels
+        Label categories concatenated one-hot to ``x``; 0 for an unconditional critic.
+    """
+
+    def __init__(self, n_input: int, n_hidden: int, n_layers: int, n_labels: int = 0):
+        super().__init__()
+        self.n_labels = n_labels
+        self.body = mlp(n_input + n_labels, n_hidden, n_layers, 0.0)
+        self.out = nn.Linear(n_hidden, 1)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """Scores ``(batch,)`` of ``x`` ``(batch, n_input)`` with labels ``(batch,)``."""
+        return self.out(self.body(with_label(x, y, self.n_labels))).squeeze(1)

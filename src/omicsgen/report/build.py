@@ -90,7 +90,41 @@ def _table(metrics: pd.DataFrame) -> dict:
     return {"columns": list(wide.columns), "rows": rows}
 
 
-def _dataset_section(name: str, files: dict, metrics: pd.DataFrame, ld_window: tuple[int, float]) -> dict:
+def shortfalls(verdict_list: list[dict], dataset: str) -> dict[str, list[str]]:
+    """Model -> the metrics (with their baseline) on which it does not beat its baseline, for one dataset."""
+    out: dict[str, list[str]] = {}
+    for v in verdict_list:
+        if v["dataset"] == dataset and not v["beats"]:
+            out.setdefault(v["model"], []).append(f"{v['metric']} (vs {v['baseline']})")
+    return out
+
+
+def augmentation_table(per_label: pd.DataFrame) -> dict:
+    """Per-label recall of one dataset: real-trained once, then per model augmented and synthetic-only.
+
+    ``per_label`` has the columns of ``results/augmentation.tsv`` for one dataset; models
+    that were not evaluated on labels have no rows. Returns ``{"models", "rows"}`` for the
+    template, or an empty dict when there are no rows.
+    """
+    if per_label.empty:
+        return {}
+    models = list(dict.fromkeys(per_label["model"]))
+    first = per_label[per_label["model"] == models[0]].set_index("label")
+    rows = []
+    for label, ref in first.iterrows():
+        cells = []
+        for model in models:
+            row = per_label[(per_label["model"] == model) & (per_label["label"] == label)].iloc[0]
+            gain = row["recall_augmented"] - row["recall_real"]
+            cells.append({"n": int(row["n_synthetic"]), "augmented": f"{row['recall_augmented']:.2f}",
+                          "synthetic": f"{row['recall_synthetic_only']:.2f}", "gain": gain})
+        rows.append({"label": label, "n_train": int(ref["n_train"]), "n_test": int(ref["n_test"]),
+                     "rare": bool(ref["rare"]), "real": f"{ref['recall_real']:.2f}", "cells": cells})
+    return {"models": models, "rows": rows}
+
+
+def _dataset_section(name: str, files: dict, metrics: pd.DataFrame, per_label: pd.DataFrame,
+                     verdict_list: list[dict], ld_window: tuple[int, float]) -> dict:
     real = read_h5ad(files["preprocessed"])
     info = real.uns["omicsgen"]
     label_key = info["label_key"]
@@ -108,6 +142,7 @@ def _dataset_section(name: str, files: dict, metrics: pd.DataFrame, ld_window: t
         histories = {m: pd.read_csv(p) for m, p in files["history"].items()}
         section["figures"].append(("Training curves", plots.training_curves(histories)))
         section["epochs"] = {m: int(h["epoch"].max()) + 1 for m, h in histories.items()}
+    section["no_encoder"] = sorted(set(files.get("synthetic", {})) - set(files.get("latent", {})) - BASELINES)
     if files.get("latent") and label_key:
         umaps, labels = {}, None
         for model, path in files["latent"].items():
@@ -119,7 +154,9 @@ def _dataset_section(name: str, files: dict, metrics: pd.DataFrame, ld_window: t
         expression = metric_scale(real.X, info["encoding"])
         pca = PCA(n_components=2, random_state=0).fit(expression)
         test = real.obs["split"].to_numpy() == "test"
-        synthetic_x = {model: read_h5ad(path).X for model, path in files["synthetic"].items()}
+        synthetic_data = {model: read_h5ad(path) for model, path in files["synthetic"].items()}
+        synthetic_x = {model: data.X for model, data in synthetic_data.items()}
+        section["samplers"] = {model: data.uns["omicsgen"]["synthetic_method"] for model, data in synthetic_data.items()}
         scaled = {model: metric_scale(x, info["encoding"]) for model, x in synthetic_x.items()}
         section["figures"].append((
             f"Real (held-out) vs synthetic {section['obs_kind']} on the PCA of the real data",
@@ -137,6 +174,8 @@ def _dataset_section(name: str, files: dict, metrics: pd.DataFrame, ld_window: t
         if genotypes:
             section["figures"].extend(_genotype_figures(real, expression[test], scaled, metrics, name, ld_window))
     section["table"] = _table(metrics[metrics["dataset"] == name])
+    section["shortfalls"] = shortfalls(verdict_list, name)
+    section["augmentation"] = augmentation_table(per_label[per_label["dataset"] == name])
     return section
 
 
@@ -155,7 +194,7 @@ def _genotype_figures(real, real_test, synthetic: dict, metrics: pd.DataFrame, n
     ]
 
 
-def build_report(metrics: pd.DataFrame, datasets: dict[str, dict], out: str | Path,
+def build_report(metrics: pd.DataFrame, per_label: pd.DataFrame, datasets: dict[str, dict], out: str | Path,
                  ld_window: tuple[int, float] = (50, 1000)) -> None:
     """Write a self-contained HTML report (images embedded as base64 PNG).
 
@@ -163,6 +202,8 @@ def build_report(metrics: pd.DataFrame, datasets: dict[str, dict], out: str | Pa
     ----------
     metrics
         Tidy metrics table (``dataset, model, metric, value``).
+    per_label
+        The augmentation experiment per label (``results/augmentation.tsv``).
     datasets
         Dataset name -> ``{"preprocessed": path, "history": {model: csv},
         "latent": {model: h5ad}, "synthetic": {model: h5ad}}``.
@@ -174,11 +215,14 @@ def build_report(metrics: pd.DataFrame, datasets: dict[str, dict], out: str | Pa
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("omicsgen", "report/templates"), autoescape=True, undefined=jinja2.StrictUndefined
     )
+    verdict_list = verdicts(metrics)
     html = env.get_template("report.html.j2").render(
         version=__version__,
         created=_dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        sections=[_dataset_section(name, files, metrics, ld_window) for name, files in datasets.items()],
-        verdicts=verdicts(metrics),
+        sections=[
+            _dataset_section(name, files, metrics, per_label, verdict_list, ld_window) for name, files in datasets.items()
+        ],
+        verdicts=verdict_list,
         sources=METRIC_SOURCES,
     )
     write_text(html, out)

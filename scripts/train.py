@@ -7,6 +7,7 @@ run_step(
     snakemake.input[0],
     **snakemake.output,
     **snakemake.params,
+    family=snakemake.wildcards.model,
     threads=snakemake.threads,
     gpus=snakemake.resources.gpu,
 )

@@ -1,0 +1,7 @@
+from omicsgen import steps
+from omicsgen.workflow import run_step
+
+run_step(
+    snakemake.log[0], steps.latent, **snakemake.input, output=snakemake.output[0], family=snakemake.wildcards.model,
+    **snakemake.params,
+)

@@ -1,4 +1,0 @@
-from omicsgen import steps
-from omicsgen.workflow import run_step
-
-run_step(snakemake.log[0], steps.synthesize, **snakemake.input, output=snakemake.output[0], **snakemake.params)
