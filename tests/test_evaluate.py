@@ -1,4 +1,5 @@
 import numpy as np
+import pandas as pd
 import pytest
 
 from omicsgen.evaluate import (
@@ -163,3 +164,17 @@ def test_utility_tstr_and_augmentation(prepared, expression, rng):
                                expression[train], rng.permutation(labels[train]), rare=rare)
     assert noise["tstr_accuracy"] < same["tstr_accuracy"] - 0.3
     assert 0 <= noise["augmented_macro_f1"] <= 1
+
+
+def test_comparison_table_round_trip():
+    from omicsgen.evaluate import comparison_table, tidy_metrics
+
+    tidy = pd.DataFrame({
+        "dataset": ["d1", "d1", "d1", "d1", "d2"], "model": ["vae", "vae", "pca", "gan", "vae"],
+        "metric": ["knn_accuracy", "mmd", "knn_accuracy", "mmd", "mmd"], "value": [0.8, 0.2, 0.7, 0.3, 0.1],
+    })
+    wide = comparison_table(tidy)
+    assert list(wide.columns) == ["dataset", "model", "knn_accuracy", "mmd"]
+    assert list(zip(wide["dataset"], wide["model"])) == [("d1", "vae"), ("d1", "pca"), ("d1", "gan"), ("d2", "vae")]
+    assert np.isnan(wide.loc[2, "knn_accuracy"]) and wide.loc[0, "mmd"] == 0.2
+    pd.testing.assert_frame_equal(tidy_metrics(wide), tidy)

@@ -14,6 +14,7 @@ import pandas as pd
 import pysam
 import pytest
 
+from omicsgen.evaluate import tidy_metrics
 from omicsgen.io import read_h5ad
 
 from tests.conftest import REPO, TEST_CONFIG, snakemake, write_test_config
@@ -23,15 +24,24 @@ UTILITY = {"trtr_accuracy", "tstr_accuracy", "real_macro_f1", "augmented_macro_f
 GENERATION = {"mean_correlation", "variance_correlation"} | PRIVACY | UTILITY
 POPGEN = {"af_correlation", "ld_correlation", "pca_wasserstein", "pairwise_distance_wasserstein"}
 LATENT = {"reconstruction_error", "knn_accuracy", "silhouette"}
-METRICS = {  # dataset -> model -> metrics
-    "pbmc68k": {"vae": LATENT | GENERATION, "pca": LATENT, "marginals": GENERATION},
+MODELS = ("ae", "vae", "gan", "pca", "marginals")
+GENERATORS = ("ae", "vae", "gan", "marginals")
+
+
+def _expected(latent: set, generation: set) -> dict[str, set]:
+    """Metrics per model: encoders (ae, vae) have both kinds, the gan and marginals generation only, pca latent only."""
+    return {"ae": latent | generation, "vae": latent | generation, "gan": generation, "pca": latent,
+            "marginals": generation}
+
+
+# dataset -> model -> metrics (augmentation_recall_gain is empty where no label is rare: simulated_ooa3)
+METRICS = {
+    "pbmc68k": _expected(LATENT, GENERATION),
     # real genotypes, unlabelled: no k-NN, silhouette or classifier utility
-    "eur_1kg": {"vae": {"reconstruction_error"} | POPGEN | PRIVACY, "pca": {"reconstruction_error"},
-                "marginals": POPGEN | PRIVACY},
-    "simulated_ooa3": {"vae": LATENT | POPGEN | PRIVACY | UTILITY, "pca": LATENT, "marginals": POPGEN | PRIVACY | UTILITY},
+    "eur_1kg": _expected({"reconstruction_error"}, POPGEN | PRIVACY),
+    "simulated_ooa3": _expected(LATENT, POPGEN | PRIVACY | UTILITY - {"augmentation_recall_gain"}),
     # real alignments as pileup windows, unlabelled
-    "na12878_chrM": {"vae": {"reconstruction_error", "mean_correlation", "variance_correlation"} | PRIVACY,
-                     "pca": {"reconstruction_error"}, "marginals": {"mean_correlation", "variance_correlation"} | PRIVACY},
+    "na12878_chrM": _expected({"reconstruction_error"}, {"mean_correlation", "variance_correlation"} | PRIVACY),
 }
 
 
@@ -49,38 +59,43 @@ def test_outputs_content(run_dir):
     prov = real.uns["omicsgen"]["provenance"]
     assert len(prov["inputs"]["input"]["sha256"]) == 64 and "torch" in prov["versions"]
 
-    latent = read_h5ad(results / "vae" / "latent.h5ad")
-    for key, dims in {"X_vae": 8, "X_vae_pca": 8, "X_vae_umap": 2}.items():
-        assert latent.obsm[key].shape == (700, dims) and np.isfinite(latent.obsm[key]).all()
+    for model in ("ae", "vae"):
+        latent = read_h5ad(results / model / "latent.h5ad")
+        for key, dims in {f"X_{model}": 8, f"X_{model}_pca": 8, f"X_{model}_umap": 2}.items():
+            assert latent.obsm[key].shape == (700, dims) and np.isfinite(latent.obsm[key]).all()
     assert read_h5ad(results / "pca" / "latent.h5ad").obsm["X_pca"].shape == (700, 8)
+    assert not (results / "gan" / "latent.h5ad").exists()  # no encoder, no latent
 
-    for model in ("vae", "marginals"):
+    for model in GENERATORS:
         synth = read_h5ad(results / model / "synthetic.h5ad")
         assert synth.n_obs == 20 * 10 and synth.n_vars == 300
         assert synth.obs["synthetic"].all() and (synth.obs["bulk_labels"].value_counts() == 20).all()
 
-    history = pd.read_csv(results / "vae" / "history.csv")
-    assert 1 <= len(history) <= 8 and history["val_loss"].notna().all()
-    assert (results / "vae" / "model.ckpt").stat().st_size > 0
+    for model, epochs in (("ae", 8), ("vae", 8)):
+        history = pd.read_csv(results / model / "history.csv")
+        assert 1 <= len(history) <= epochs and history["val_loss"].notna().all()
+    gan = pd.read_csv(results / "gan" / "history.csv")
+    assert len(gan) == 20 and np.isfinite(gan[["train_critic_loss", "train_generator_loss", "val_wasserstein"]]).all().all()
+    for model in ("ae", "vae", "gan"):
+        assert (results / model / "model.ckpt").stat().st_size > 0
 
 
 @pytest.mark.e2e
 def test_metrics_table(run_dir):
-    table = pd.read_csv(run_dir / "results" / "metrics.tsv", sep="\t")
-    assert list(table.columns) == ["dataset", "model", "metric", "value"]
-    assert not table.duplicated(["dataset", "model", "metric"]).any()
+    wide = pd.read_csv(run_dir / "results" / "metrics.tsv", sep="\t")
+    # the comparison table: one row per dataset x model, in config order; one column per metric
+    assert list(wide.columns[:2]) == ["dataset", "model"]
+    assert list(zip(wide["dataset"], wide["model"])) == [(d, m) for d in METRICS for m in MODELS]
+    table = tidy_metrics(wide)
     for dataset, models in METRICS.items():
         for model, metrics in models.items():
             assert set(table.loc[(table["dataset"] == dataset) & (table["model"] == model), "metric"]) == metrics
-    # augmentation_recall_gain is NaN only where no label is rare (< 5% of training samples)
-    undefined = table[table["value"].isna()]
-    assert set(undefined["metric"]) <= {"augmentation_recall_gain"} and set(undefined["dataset"]) <= {"simulated_ooa3"}
     values = table[table["dataset"] == "pbmc68k"].set_index(["model", "metric"])["value"]
-    for model in ("vae", "pca"):
+    for model in ("ae", "vae", "pca"):
         assert 0.1 < values[(model, "knn_accuracy")] <= 1  # 10 labels: chance is about 0.1-0.3
         assert -1 <= values[(model, "silhouette")] <= 1
         assert values[(model, "reconstruction_error")] > 0
-    for model in ("vae", "marginals"):
+    for model in GENERATORS:
         assert 0 <= values[(model, "detection_auroc")] <= 1
         assert -1 <= values[(model, "mean_correlation")] <= 1 and values[(model, "mean_correlation")] > 0.5
         assert values[(model, "mmd")] > -0.05
@@ -89,14 +104,30 @@ def test_metrics_table(run_dir):
         assert 0 < values[(model, "tstr_accuracy")] <= 1 and -1 <= values[(model, "augmentation_recall_gain")] <= 1
     genotypes = table[table["dataset"] != "pbmc68k"].set_index(["dataset", "model", "metric"])["value"]
     for dataset in ("eur_1kg", "simulated_ooa3"):
-        for model in ("vae", "marginals"):
+        for model in ("ae", "vae", "marginals"):
             assert 0.8 < genotypes[(dataset, model, "af_correlation")] <= 1
+        assert -1 <= genotypes[(dataset, "gan", "af_correlation")] <= 1  # a 20-epoch GAN: in range, not yet close
             assert 0 <= genotypes[(dataset, model, "aats")] <= 1 and genotypes[(dataset, model, "pca_wasserstein")] >= 0
         # independent sites carry no LD beyond what per-label allele frequencies induce
         assert abs(genotypes[(dataset, "marginals", "ld_correlation")]) < 0.4
         assert -1 <= genotypes[(dataset, "vae", "ld_correlation")] <= 1
-    # three simulated populations separate in the latent of either encoder
-    assert genotypes[("simulated_ooa3", "pca", "knn_accuracy")] > 0.8 and genotypes[("simulated_ooa3", "vae", "knn_accuracy")] > 0.6
+    # three simulated populations separate in the latent of every encoder
+    for model, floor in (("pca", 0.8), ("ae", 0.6), ("vae", 0.6)):
+        assert genotypes[("simulated_ooa3", model, "knn_accuracy")] > floor
+
+
+@pytest.mark.e2e
+def test_augmentation_table(run_dir):
+    per_label = pd.read_csv(run_dir / "results" / "augmentation.tsv", sep="\t")
+    # labelled datasets only, every generator, every test label once
+    assert set(per_label["dataset"]) == {"pbmc68k", "simulated_ooa3"} and set(per_label["model"]) == set(GENERATORS)
+    pbmc = per_label[per_label["dataset"] == "pbmc68k"]
+    assert len(pbmc) == 4 * pbmc["label"].nunique() and pbmc["label"].nunique() >= 8
+    assert set(pbmc.loc[pbmc["rare"], "label"]) >= {"CD34+"}
+    for column in ("recall_real", "recall_augmented", "recall_synthetic_only"):
+        assert per_label[column].between(0, 1).all()
+    # the real-trained classifier is the same for every model
+    assert pbmc.groupby("label")["recall_real"].nunique().max() == 1
 
 
 @pytest.mark.e2e
@@ -117,7 +148,7 @@ def test_genotype_outputs(run_dir):
     assert panel.n_obs == 90 and set(panel.obs["population"]) == {"YRI", "CEU", "CHB"}
     assert all(name.startswith("sim-") for name in panel.obs_names)  # named as simulated
     for dataset, n in (("eur_1kg", 20), ("simulated_ooa3", 60)):
-        for model in ("vae", "marginals"):
+        for model in GENERATORS:
             vcf = results / dataset / model / "synthetic.vcf.gz"
             with pysam.VariantFile(str(vcf)) as handle:
                 samples = list(handle.header.samples)
@@ -141,6 +172,9 @@ def test_report_is_self_contained(run_dir):
     assert all(base64.b64decode(img)[:8] == b"\x89PNG\r\n\x1a\n" for img in images)
     assert "knn_accuracy" in html and "detection_auroc" in html
     assert re.search(r"vae (beats|does NOT beat) pca on knn_accuracy", html)
+    assert re.search(r"gan (beats|does NOT beat) marginals on detection_auroc", html)
+    assert "gan has no encoder" in html and "Augmentation experiment" in html
+    assert html.count("does NOT beat its baseline on") >= 1 or "Every model beats its baseline" in html
     assert "http" not in html.replace("https://json-schema", "")  # nothing loaded from outside
 
 

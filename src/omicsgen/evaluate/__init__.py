@@ -89,8 +89,9 @@ def comparison_table(tidy: pd.DataFrame) -> pd.DataFrame:
 
 
 def tidy_metrics(wide: pd.DataFrame) -> pd.DataFrame:
-    """The comparison table back in tidy form (:data:`COLUMNS`), empty cells left out."""
-    tidy = wide.melt(id_vars=["dataset", "model"], var_name="metric", value_name="value")
+    """The comparison table back in tidy form (:data:`COLUMNS`), row by row, empty cells left out."""
+    tidy = wide.melt(id_vars=["dataset", "model"], var_name="metric", value_name="value", ignore_index=False)
+    tidy = tidy.rename_axis("row").sort_values("row", kind="stable")  # row by row, metrics in column order
     return tidy.dropna(subset=["value"]).reset_index(drop=True)[COLUMNS]
 
 

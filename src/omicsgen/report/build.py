@@ -75,6 +75,7 @@ def verdicts(metrics: pd.DataFrame) -> list[dict]:
 def _table(metrics: pd.DataFrame) -> dict:
     """Model x metric table of one dataset, with the best value of each column marked."""
     wide = metrics.pivot(index="model", columns="metric", values="value")
+    wide = wide.reindex(index=list(dict.fromkeys(metrics["model"])), columns=list(dict.fromkeys(metrics["metric"])))
     best = {}
     for metric in wide.columns:
         column = wide[metric].dropna()

@@ -21,14 +21,22 @@ def to_base64_png(fig) -> str:
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
+CURVES = {  # history columns drawn, and the y axis, per kind of training plan
+    "likelihood": (("train_loss", "val_loss"), "loss (nats per cell)"),
+    "wgan": (("train_critic_loss", "train_generator_loss", "val_wasserstein"), "WGAN-GP loss / Wasserstein estimate"),
+}
+
+
 def training_curves(histories: dict[str, pd.DataFrame]) -> str:
-    """Train and validation loss per epoch, one panel per model (negative ELBO, nats per cell)."""
+    """Loss per epoch, one panel per model: train and validation negative ELBO or log-likelihood (AE,
+    VAE), critic and generator losses and the critic's validation Wasserstein estimate (GAN)."""
     fig, axes = plt.subplots(1, len(histories), figsize=(5 * len(histories), 3.5), squeeze=False)
     for ax, (model, history) in zip(axes[0], histories.items()):
-        for column in ("train_loss", "val_loss"):
+        columns, ylabel = CURVES["likelihood" if "train_loss" in history else "wgan"]
+        for column in columns:
             if column in history:
                 ax.plot(history["epoch"], history[column], label=column)
-        ax.set(title=model, xlabel="epoch", ylabel="loss (nats per cell)")
+        ax.set(title=model, xlabel="epoch", ylabel=ylabel)
         ax.legend()
     return to_base64_png(fig)
 
