@@ -218,4 +218,4 @@ def synthesize_marginals(adata: ad.AnnData, n_per_label: int, seed: int, strateg
         rows = rng.integers(0, values.shape[0], size=(n_rows, values.shape[1]))
         blocks.append(np.take_along_axis(values, rows, axis=0))
         labels += [label] * n_rows
-    return _synthetic_anndata(adata, np.concatenate(blocks), labels, "independent marginals per label")
+    return _synthetic_anndata(adata, np.concatenate(blocks), labels, "marginals: independent marginals per label")
