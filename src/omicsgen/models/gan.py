@@ -104,8 +104,9 @@ class GAN(TrainingPlan):
     def decode(self, z: torch.Tensor, y: torch.Tensor | None = None, library: torch.Tensor | None = None) -> torch.Tensor:
         """Generated values on the data's scale ``(batch, n_input)``.
 
-        Counts: ``expm1`` of the generated log1p counts per 10,000, rescaled to ``library``
-        ``(batch, 1)`` total counts; genotypes: expected allele counts; otherwise the output.
+        Counts: ``expm1`` of the generated log1p counts per 10,000, rescaled so that each row
+        sums to ``library`` ``(batch, 1)`` total counts; genotypes: expected allele counts;
+        otherwise the output.
 
         Raises
         ------
@@ -116,7 +117,8 @@ class GAN(TrainingPlan):
             return super().decode(z, y, library)
         if library is None:
             raise ValueError("decode needs the library size for the 'nb' likelihood")
-        return torch.expm1(self.generator(z, y)) / TARGET_SUM * library
+        values = torch.expm1(self.generator(z, y))  # counts per 10,000, up to the generator's error
+        return values / values.sum(dim=1, keepdim=True).clamp_min(1e-8) * library
 
     def sample_observation(self, mean: torch.Tensor) -> torch.Tensor:
         """Observations from generated values: counts rounded, allele counts drawn binomially, else as they are."""
