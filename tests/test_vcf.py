@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -217,6 +218,43 @@ def test_duplicate_sample_ids(tmp_path):
 
     message = _fails(tmp_path, "duplicate sample IDs", _edited_copy(tmp_path, duplicate))
     assert "1_HG00096" in message
+
+
+def _records(lines):
+    return [i for i, line in enumerate(lines) if not line.startswith("#")]
+
+
+def test_unsorted_positions_stop_at_the_first_out_of_order_record(tmp_path):
+    def swap(lines):  # the 101st record before the 100th: positions go backwards once, within contig 21
+        i, j = _records(lines)[99:101]
+        lines[i], lines[j] = lines[j], lines[i]
+        return lines
+
+    lines = gzip.open(EUR, "rt").read().splitlines()
+    first, second = (lines[i].split("\t")[:2] for i in _records(lines)[99:101])
+    message = _fails(tmp_path, "not sorted by position", _edited_copy(tmp_path, swap))
+    assert f"record 21:{first[1]} comes after 21:{second[1]}" in message
+    assert "bcftools sort -Oz -o sorted.vcf.gz" in message
+
+
+def test_contig_split_in_two_blocks_is_unsorted(tmp_path):
+    def move(lines):  # a chr21 record moved to the end, after the chr22 records
+        i = _records(lines)[0]
+        return lines[:i] + lines[i + 1 :] + [lines[i]]
+
+    message = _fails(tmp_path, "not sorted by position", _edited_copy(tmp_path, move))
+    assert "record 21:38347375 returns to contig '21' after 22:" in message
+
+
+def test_stale_index_is_ignored_not_trusted(tmp_path, caplog):
+    # an index made for another version of the file (its first 300 chr21 records missing), then the file replaced
+    stale = _edited_copy(tmp_path, lambda lines: [l for k, l in enumerate(lines) if k not in set(_records(lines)[:300])])
+    pysam.tabix_index(str(stale), preset="vcf", force=True)
+    shutil.copy(EUR, stale)
+    os.utime(f"{stale}.tbi", (1, 1))  # as old as a stale index is
+    adata = read_vcf(stale, regions=["21"], threads=2)
+    assert adata.n_vars == 1813  # every chr21 site, none missed through the stale index
+    assert "older than the file" in caplog.text and f"bcftools index -f {stale}" in caplog.text
 
 
 def test_haplotypes_asked_of_unphased_data(tmp_path):

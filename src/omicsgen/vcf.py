@@ -54,8 +54,22 @@ def check_bgzf(path: str | os.PathLike) -> None:
 
 
 def has_index(path: str | os.PathLike) -> bool:
-    """True when a tabix (``.tbi``) or CSI (``.csi``) index sits next to ``path``."""
-    return any(Path(f"{path}{ext}").exists() for ext in (".tbi", ".csi"))
+    """True when a usable tabix (``.tbi``) or CSI (``.csi``) index sits next to ``path``.
+
+    An index older than the file (htslib warns "The index file is older than the data
+    file") may point at the wrong blocks, so region queries would miss records: it is
+    ignored with a warning, and the file is streamed instead.
+    """
+    for ext in (".tbi", ".csi"):
+        index = Path(f"{path}{ext}")
+        if not index.exists():
+            continue
+        if index.stat().st_mtime < Path(path).stat().st_mtime:
+            log.warning("%s: its index %s is older than the file, so it may not match; reading without it "
+                        "(streamed). Re-index for fast region queries: bcftools index -f %s", path, index, path)
+            return False
+        return True
+    return False
 
 
 @dataclass
@@ -158,6 +172,39 @@ class ScanTask:
     rows_path: str
 
 
+class SortCheck:
+    """Raises :class:`InputError` at the first record out of position order.
+
+    A VCF must be sorted (records of a contig together, positions non-decreasing within it)
+    for an index, region queries and the LD metrics, which pair neighbouring sites; an
+    unsorted file is stopped while it is read, with the ``bcftools sort`` command that fixes it.
+    """
+
+    def __init__(self, path: str):
+        self.path = path
+        self.chrom: str | None = None
+        self.pos = 0
+        self.done: set[str] = set()
+
+    def check(self, chrom: str, pos: int) -> None:
+        """Check the next record's contig and 1-based position (bp)."""
+        if chrom != self.chrom:
+            if chrom in self.done:
+                self._fail(f"record {chrom}:{pos} returns to contig {chrom!r} after {self.chrom}:{self.pos}")
+            if self.chrom is not None:
+                self.done.add(self.chrom)
+            self.chrom = chrom
+        elif pos < self.pos:
+            self._fail(f"record {chrom}:{pos} comes after {chrom}:{self.pos}")
+        self.pos = pos
+
+    def _fail(self, what: str) -> None:
+        raise InputError(
+            f"{self.path}: not sorted by position: {what}; sort it into a new file: "
+            f"bcftools sort -Oz -o sorted.vcf.gz {self.path} && bcftools index sorted.vcf.gz"
+        )
+
+
 def _in_regions(chrom: str, pos: int, regions: tuple[Region, ...]) -> bool:
     return any(r.chrom == chrom and r.start <= pos and (r.end is None or pos <= r.end) for r in regions)
 
@@ -181,8 +228,10 @@ def _scan(task: ScanTask) -> ScanResult:
                 _keep_block(task, block[:k], pending, result, dropped, out)
                 pending.clear()
 
+        order = SortCheck(task.path)
         for rec in records:
             pos = rec.POS
+            order.check(rec.CHROM, pos)
             if task.region is not None and (pos < task.region.start or (task.region.end is not None and pos > task.region.end)):
                 continue  # starts outside this worker's interval (overlapping indel or next worker's site)
             if task.regions_filter and not _in_regions(rec.CHROM, pos, task.regions_filter):
@@ -355,8 +404,8 @@ def read_vcf(
     Raises
     ------
     InputError
-        Unreadable or truncated file, no GT, duplicate or absent samples, a region naming a
-        contig absent from the header or holding no record, unphased data with
+        Unreadable or truncated file, no GT, records out of position order, duplicate or
+        absent samples, a region naming a contig absent from the header or holding no record, unphased data with
         ``encoding="haplotype"``, non-diploid calls, or no site left after the filters.
     """
     import anndata as ad

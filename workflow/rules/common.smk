@@ -17,6 +17,12 @@ def _config_error(err):
     return f"config key '{key}': {cause.message}; see config/README.md"
 
 
+# Datasets given on the command line (--configfile, --config) replace the demo datasets of
+# config/config.yaml instead of being merged into them, as Snakemake merges mappings key by key:
+# a user's config that names only their dataset runs only it. Other sections still merge.
+if "datasets" in workflow.config_settings.overwrite_config:
+    config["datasets"] = workflow.config_settings.overwrite_config["datasets"]
+
 try:
     validate(config, "../schemas/config.schema.yaml")
 except WorkflowError as err:
