@@ -94,13 +94,39 @@ def test_nan_is_rejected_with_cell_and_gene(pbmc):
         prepare_scrna(bad, "bad.h5ad", layer="counts", label_key="bulk_labels")
 
 
-def test_negative_counts_rejected_for_nb(pbmc):
+def test_negative_values_are_scaled_data_and_rejected(pbmc):
     bad = _counts_copy(pbmc)
     bad.layers["counts"][3, 2] = -1
-    with pytest.raises(InputError, match=r"negative value at cell .* likelihood 'nb'.*set likelihood: gaussian"):
-        prepare_scrna(bad, "bad.h5ad", layer="counts", label_key="bulk_labels", likelihood="nb")
-    # under auto, a negative value means the data are not counts: Gaussian on the values
-    assert prepare_scrna(bad, "bad.h5ad", layer="counts", label_key="bulk_labels").uns["omicsgen"]["likelihood"] == "gaussian"
+    for likelihood in ("nb", "auto", "gaussian"):  # scaled (z-scored) values fit no expression likelihood
+        with pytest.raises(InputError, match=rf"bad.h5ad: negative value at cell '{bad.obs_names[3]}'.*scaled.*'layer'"):
+            prepare_scrna(bad, "bad.h5ad", layer="counts", label_key="bulk_labels", likelihood=likelihood)
+
+
+def test_non_integer_values_rejected_for_nb(pbmc):
+    with pytest.raises(InputError, match=r"non-integer value at cell .* likelihood 'nb' .*\(log1p values\).*likelihood: gaussian"):
+        prepare_scrna(pbmc, "x.h5ad", layer=None, label_key="bulk_labels", likelihood="nb")
+
+
+def test_tpm_like_values_are_log1p_transformed(pbmc):
+    """Normalised, not logged (TPM-like, up to ~34,000): log1p is applied, HVG selection works, and uns says so."""
+    tpm = pbmc.copy()
+    counts = pbmc.layers["counts"]
+    tpm.X = sp.csr_matrix(counts.multiply(1e6 / counts.sum(axis=1)))  # transcripts per million, float
+    assert tpm.X.max() > 30_000 and not np.allclose(tpm.X.data, np.round(tpm.X.data))
+    out = prepare_scrna(tpm, "tpm.h5ad", layer=None, label_key="bulk_labels", n_top_genes=200)
+    info = out.uns["omicsgen"]
+    assert info["input_values"] == "normalized (log1p applied)" and info["likelihood"] == "gaussian"
+    assert info["encoding"] == "log1p" and out.n_vars == 200
+    assert np.isfinite(out.X.data).all() and out.X.max() == pytest.approx(np.log1p(tpm.X.max()), rel=1e-5)
+    with pytest.raises(InputError, match=r"tpm.h5ad: values up to .* are not log1p-scale.*set values: normalized"):
+        prepare_scrna(tpm, "tpm.h5ad", layer=None, values="log1p")
+
+
+def test_detected_values_are_stated(pbmc):
+    assert prepare_scrna(pbmc, "x", layer="counts", n_top_genes=100).uns["omicsgen"]["input_values"] == "counts"
+    assert prepare_scrna(pbmc, "x", layer=None, n_top_genes=100).uns["omicsgen"]["input_values"] == "log1p"
+    with pytest.raises(InputError, match=r"non-integer value at cell .* values: counts needs raw counts"):
+        prepare_scrna(pbmc, "x", layer=None, values="counts")
 
 
 def test_missing_label_column(pbmc):

@@ -30,7 +30,7 @@ except WorkflowError as err:
 
 # Keys of each modality with their defaults; a key of another modality is an error.
 MODALITY_DEFAULTS = {
-    "h5ad": {"layer": None, "n_top_genes": 2000, "likelihood": "auto"},
+    "h5ad": {"layer": None, "n_top_genes": 2000, "likelihood": "auto", "values": "auto"},
     "vcf": {
         "sample_sheet": None, "regions": None, "encoding": "dosage",
         "min_maf": 0.01, "min_call_rate": 0.9, "missing": "sample_af",
@@ -146,6 +146,7 @@ def preprocess_params(wildcards):
         "label_key": entry["label"],
         "n_top_genes": entry["n_top_genes"],
         "likelihood": entry["likelihood"],
+        "values": entry["values"],
         **_split_params(),
     }
 

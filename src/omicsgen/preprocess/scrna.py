@@ -21,7 +21,10 @@ from omicsgen.preprocess.split import SPLITS, stratified_split
 log = logging.getLogger(__name__)
 
 LIKELIHOODS = ("auto", "nb", "gaussian")
+VALUES = ("auto", "counts", "normalized", "log1p")
 TARGET_SUM = 1e4  # counts per cell after normalisation (scanpy's normalize_total default, Seurat's)
+# log1p values above this would be expm1(30) ~ 1e13 per cell: values this large are not log-scale
+LOG1P_MAX = 30.0
 
 
 def log1p_normalized(X, encoding: str) -> np.ndarray:
@@ -70,6 +73,67 @@ def _values(matrix) -> np.ndarray:
     return matrix.data if sp.issparse(matrix) else np.asarray(matrix).ravel()
 
 
+def detect_values(adata: ad.AnnData, matrix, source: str, values: str = "auto") -> str:
+    """What the expression values are: raw counts, normalised, or log-normalised.
+
+    ``"auto"`` decides from the values: non-negative integers are ``"counts"``; non-negative
+    values with a maximum above :data:`LOG1P_MAX` (30, i.e. ``expm1(30)`` ~ 1e13 per cell:
+    no log scale) are ``"normalized"`` (TPM, CPM or ``normalize_total`` without ``log1p``);
+    other non-negative values are ``"log1p"`` (``log1p`` of normalised values, as
+    ``scanpy.pp.log1p``). Negative values mean scaled or centred data (``scanpy.pp.scale``),
+    which no expression likelihood fits.
+
+    Parameters
+    ----------
+    adata
+        The cells x genes the matrix belongs to (names cells and genes in errors).
+    matrix
+        float32 array or CSR matrix ``(n_cells, n_genes)``, finite.
+    source
+        File named in errors.
+    values
+        ``"auto"``, or what the user states (``"counts"``, ``"normalized"``, ``"log1p"``),
+        which is checked against the values.
+
+    Returns
+    -------
+    str
+        ``"counts"``, ``"normalized"`` or ``"log1p"``.
+
+    Raises
+    ------
+    InputError
+        Negative values (scaled data), or values that contradict the stated ``values``.
+    """
+    if values not in VALUES:
+        raise InputError(f"{source}: values {values!r} is not one of {VALUES}")
+    data = _values(matrix)
+    neg = _first_bad(adata, lambda v: v < 0, matrix) if data.size and data.min() < 0 else None
+    if neg:
+        raise InputError(
+            f"{source}: negative value at cell {neg[0]!r}, gene {neg[1]!r}: the values look scaled or centred "
+            "(scanpy.pp.scale), which no expression likelihood fits; point the dataset's 'layer' at the raw "
+            "counts (or 'raw' for .raw.X, or a log-normalised layer)"
+        )
+    is_integer = bool(np.all(data == np.round(data)))
+    top = float(data.max()) if data.size else 0.0
+    found = "counts" if is_integer else ("normalized" if top > LOG1P_MAX else "log1p")
+    if values == "auto" or values == found:
+        return found
+    if values == "counts":
+        cell, gene = _first_bad(adata, lambda v: v != np.round(v), matrix)
+        raise InputError(
+            f"{source}: non-integer value at cell {cell!r}, gene {gene!r} but values: counts needs raw counts; "
+            "point 'layer' at the counts or set values: auto"
+        )
+    if values == "log1p" and top > LOG1P_MAX:
+        raise InputError(
+            f"{source}: values up to {top:g} are not log1p-scale (at most {LOG1P_MAX:g}); "
+            "set values: normalized (log1p is then applied) or auto"
+        )
+    return values  # integers stated as normalised or log1p: the user knows their scale
+
+
 def prepare_scrna(
     adata: ad.AnnData,
     source: str,
@@ -78,6 +142,7 @@ def prepare_scrna(
     label_key: str | None = None,
     n_top_genes: int = 2000,
     likelihood: str = "auto",
+    values: str = "auto",
     val_fraction: float = 0.1,
     test_fraction: float = 0.2,
     seed: int = 0,
@@ -104,8 +169,12 @@ def prepare_scrna(
         Number of highly variable genes to keep; all genes when the data have fewer.
     likelihood
         ``"nb"`` (negative binomial on counts, as scVI; Lopez et al. 2018),
-        ``"gaussian"`` (on log-normalised values) or ``"auto"``: ``"nb"`` when every value is
-        a non-negative integer, else ``"gaussian"``.
+        ``"gaussian"`` (on log-normalised values) or ``"auto"``: ``"nb"`` on counts, else
+        ``"gaussian"``.
+    values
+        What the values are (:func:`detect_values`): ``"auto"`` (decided from them),
+        ``"counts"``, ``"normalized"`` (not log-transformed: ``log1p`` is applied) or
+        ``"log1p"``. Stored in ``uns["omicsgen"]["input_values"]``.
     val_fraction, test_fraction
         Fractions of cells per label for validation and test (see :func:`stratified_split`).
     seed
@@ -122,7 +191,8 @@ def prepare_scrna(
     ------
     InputError
         Missing layer or label column, labels missing for some cells, NaN or infinite
-        values, negative or non-integer values where counts are required, no cell left.
+        values, negative (scaled) values, non-integer values where counts are required,
+        values that contradict ``values``, no cell left.
     """
     if likelihood not in LIKELIHOODS:
         raise InputError(f"{source}: likelihood {likelihood!r} is not one of {LIKELIHOODS}")
@@ -152,18 +222,18 @@ def prepare_scrna(
             f"{source}: NaN or infinite value at cell {bad[0]!r}, gene {bad[1]!r}; "
             "remove or impute such values before running omicsgen"
         )
-    values = _values(matrix)
-    is_counts = bool(np.all(values >= 0) and np.all(values == np.round(values)))
+    values = detect_values(adata, matrix, source, values)
+    is_counts = values == "counts"
+    if values == "normalized":  # to the log1p scale the Gaussian and every metric work on
+        matrix = matrix.log1p() if sp.issparse(matrix) else np.log1p(matrix)
     if likelihood == "auto":
         likelihood = "nb" if is_counts else "gaussian"
     if likelihood == "nb" and not is_counts:
-        neg = _first_bad(adata, lambda v: v < 0, matrix)
         frac = _first_bad(adata, lambda v: v != np.round(v), matrix)
-        cell, gene = neg or frac
-        what = "negative value" if neg else "non-integer value"
+        where = f"non-integer value at cell {frac[0]!r}, gene {frac[1]!r}" if frac else f"values stated as {values}"
         raise InputError(
-            f"{source}: {what} at cell {cell!r}, gene {gene!r} but likelihood 'nb' needs raw "
-            "counts; point 'layer' at the counts or set likelihood: gaussian"
+            f"{source}: {where} but likelihood 'nb' needs raw counts ({values} values); "
+            "point 'layer' at the counts or set likelihood: gaussian"
         )
 
     labels = None
@@ -213,6 +283,7 @@ def prepare_scrna(
         "modality": "scrna",
         "encoding": encoding,
         "likelihood": likelihood,
+        "input_values": values if values != "normalized" else "normalized (log1p applied)",
         "label_key": label_key or "",
         "n_genes_input": int(n_genes_in),
         "n_cells_dropped_zero_counts": n_dropped,
