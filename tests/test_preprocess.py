@@ -179,3 +179,22 @@ def test_zero_count_cells_are_dropped_and_counted(pbmc):
 def test_sparse_input_stays_sparse(pbmc):
     out = prepare_scrna(pbmc, "x", layer="counts", label_key="bulk_labels", n_top_genes=100)
     assert sp.issparse(out.X)
+
+
+def test_too_few_cells_stop_at_preprocessing_with_the_minimum(pbmc, tmp_path):
+    from omicsgen import steps
+
+    tiny = tmp_path / "tiny.h5ad"
+    # 10 cells, two of each of five cell types: stratification leaves no validation or test cell
+    picks = np.concatenate([np.flatnonzero(pbmc.obs["bulk_labels"] == label)[:2]
+                            for label in pbmc.obs["bulk_labels"].cat.categories[:5]])
+    pbmc[picks].copy().write_h5ad(tiny)
+    output = tmp_path / "out" / "preprocessed.h5ad"
+    with pytest.raises(InputError, match=r"tiny.h5ad: 10 cells split into 10 train, 0 val and 0 test .*"
+                                         r"at least 10 train, 2 val, 5 test"):
+        steps.preprocess_h5ad(str(tiny), str(output), layer="counts", label_key="bulk_labels", n_top_genes=100)
+    assert not output.parent.exists()
+    # 40 unlabelled cells give 28 / 4 / 8: enough
+    pbmc[:40].copy().write_h5ad(tiny)
+    steps.preprocess_h5ad(str(tiny), str(output), layer="counts", label_key=None, n_top_genes=100)
+    assert read_h5ad(output).obs["split"].value_counts().to_dict() == {"train": 28, "test": 8, "val": 4}

@@ -17,6 +17,7 @@ from omicsgen.evaluate import COLUMNS, comparison_table, evaluate_model, tidy_me
 from omicsgen.io import read_h5ad, write_h5ad, write_text
 from omicsgen.latent import embed, encoder_latent, pca_latent
 from omicsgen.preprocess import prepare_alignments, prepare_genotypes, prepare_scrna
+from omicsgen.preprocess.split import check_split_sizes
 from omicsgen.provenance import provenance
 from omicsgen.report import build_report
 from omicsgen.simulate import simulate_ooa_panel
@@ -38,8 +39,14 @@ def demo_pbmc68k(output: str) -> None:
 
 
 def preprocess_h5ad(input: str, output: str, **params) -> None:
-    """``.h5ad`` -> model-ready AnnData; ``params`` are :func:`~omicsgen.preprocess.prepare_scrna`'s keywords."""
+    """``.h5ad`` -> model-ready AnnData; ``params`` are :func:`~omicsgen.preprocess.prepare_scrna`'s keywords.
+
+    Raises ``InputError`` for bad input and for a split too small to train and evaluate on
+    (:func:`~omicsgen.preprocess.split.check_split_sizes`); the same holds for the other
+    ``preprocess_*`` steps.
+    """
     adata = prepare_scrna(read_h5ad(input), str(input), **params)
+    check_split_sizes(adata.obs["split"], input, "cells")
     log.info("%s: %d cells x %d genes, likelihood %s, split %s", input, adata.n_obs, adata.n_vars,
              adata.uns["omicsgen"]["likelihood"], adata.obs["split"].value_counts().to_dict())
     write_h5ad(_stamp(adata, {"input": input}, params), output)
@@ -53,6 +60,8 @@ def simulate_panel(vcf: str, sample_sheet: str, **params) -> None:
 def preprocess_vcf(input: str, output: str, *, sample_sheet: str | None = None, threads: int = 1, **params) -> None:
     """VCF/BCF -> model-ready AnnData; ``params`` are :func:`~omicsgen.preprocess.prepare_genotypes`'s keywords."""
     adata = prepare_genotypes(input, sample_sheet=sample_sheet, threads=threads, **params)
+    kind = "haplotypes" if adata.uns["omicsgen"]["encoding"] == "haplotype" else "samples"
+    check_split_sizes(adata.obs["split"], sample_sheet or input, kind)
     log.info("%s: %d x %d sites, likelihood %s, split %s", input, adata.n_obs, adata.n_vars,
              adata.uns["omicsgen"]["likelihood"], adata.obs["split"].value_counts().to_dict())
     inputs = {"input": input, **({"sample_sheet": sample_sheet} if sample_sheet else {})}
@@ -62,6 +71,7 @@ def preprocess_vcf(input: str, output: str, *, sample_sheet: str | None = None, 
 def preprocess_bam(input: str, output: str, *, reference: str | None = None, bed: str | None = None, **params) -> None:
     """BAM/CRAM (or a sample sheet of them) -> model-ready AnnData (:func:`~omicsgen.preprocess.prepare_alignments`)."""
     adata = prepare_alignments(input, reference=reference, bed=bed, **params)
+    check_split_sizes(adata.obs["split"], input, "windows" if adata.uns["bam"]["shape"] == "pileup" else "rows")
     log.info("%s: %s, %d x %d, likelihood %s, split %s", input, adata.uns["bam"]["shape"], adata.n_obs, adata.n_vars,
              adata.uns["omicsgen"]["likelihood"], adata.obs["split"].value_counts().to_dict())
     inputs = {"input": input, **{k: v for k, v in (("reference", reference), ("bed", bed)) if v}}

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from omicsgen.errors import InputError
+
 SPLITS = ("train", "val", "test")
+# What every stage needs: a training set, a validation loss to stop on, and test cells for the
+# 5-fold real-vs-synthetic detection and the nearest-neighbour privacy metrics.
+MIN_PER_SPLIT = {"train": 10, "val": 2, "test": 5}
 
 
 def stratified_split(
@@ -59,3 +64,32 @@ def stratified_split(
         split[idx[:n_test]] = "test"
         split[idx[n_test : n_test + n_val]] = "val"
     return split
+
+
+def check_split_sizes(split, source: str, kind: str) -> None:
+    """Raise :class:`InputError` when a split is too small for training and evaluation.
+
+    Parameters
+    ----------
+    split
+        ``obs["split"]`` values, one per observation (``"train"``, ``"val"``, ``"test"``).
+    source
+        File named in the message.
+    kind
+        What the observations are (``"cells"``, ``"samples"``, ``"windows"``).
+
+    Raises
+    ------
+    InputError
+        Fewer than :data:`MIN_PER_SPLIT` observations in a split.
+    """
+    values = np.asarray(split, dtype=object)
+    sizes = {name: int((values == name).sum()) for name in SPLITS}
+    if all(sizes[name] >= MIN_PER_SPLIT[name] for name in SPLITS):
+        return
+    need = ", ".join(f"{n} {name}" for name, n in MIN_PER_SPLIT.items())
+    raise InputError(
+        f"{source}: {len(values)} {kind} split into {sizes['train']} train, {sizes['val']} val and {sizes['test']} "
+        f"test (per label; labels with fewer than 3 {kind} stay in train); training and evaluation need at least {need}: use more {kind} or raise "
+        "split.val_fraction / split.test_fraction"
+    )
