@@ -1,5 +1,4 @@
-from omicsgen import steps
 from omicsgen.workflow import run_step
 
-run_step(snakemake.log[0], steps.aggregate, **snakemake.input, output_metrics=snakemake.output.metrics,
+run_step(snakemake.log[0], "aggregate", **snakemake.input, output_metrics=snakemake.output.metrics,
          output_per_label=snakemake.output.per_label)

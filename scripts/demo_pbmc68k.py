@@ -1,4 +1,3 @@
-from omicsgen import steps
 from omicsgen.workflow import run_step
 
-run_step(snakemake.log[0], steps.demo_pbmc68k, snakemake.output[0])
+run_step(snakemake.log[0], "demo_pbmc68k", snakemake.output[0])

@@ -1,7 +1,6 @@
-from omicsgen import steps
 from omicsgen.workflow import run_step
 
 run_step(
-    snakemake.log[0], steps.latent, **snakemake.input, output=snakemake.output[0], family=snakemake.wildcards.model,
+    snakemake.log[0], "latent", **snakemake.input, output=snakemake.output[0], family=snakemake.wildcards.model,
     **snakemake.params,
 )

@@ -1,9 +1,8 @@
-from omicsgen import steps
 from omicsgen.workflow import run_step
 
 run_step(
     snakemake.log[0],
-    steps.preprocess_bam,
+    "preprocess_bam",
     snakemake.input.alignments,
     snakemake.output[0],
     reference=snakemake.input.get("reference"),

@@ -1,4 +1,3 @@
-from omicsgen import steps
 from omicsgen.workflow import run_step
 
-run_step(snakemake.log[0], steps.preprocess_h5ad, snakemake.input[0], snakemake.output[0], **snakemake.params.preprocess)
+run_step(snakemake.log[0], "preprocess_h5ad", snakemake.input[0], snakemake.output[0], **snakemake.params.preprocess)

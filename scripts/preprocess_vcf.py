@@ -1,9 +1,8 @@
-from omicsgen import steps
 from omicsgen.workflow import run_step
 
 run_step(
     snakemake.log[0],
-    steps.preprocess_vcf,
+    "preprocess_vcf",
     snakemake.input.vcf,
     snakemake.output[0],
     sample_sheet=snakemake.input.get("sample_sheet"),

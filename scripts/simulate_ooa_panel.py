@@ -1,4 +1,3 @@
-from omicsgen import steps
 from omicsgen.workflow import run_step
 
-run_step(snakemake.log[0], steps.simulate_panel, snakemake.output.vcf, snakemake.output.sample_sheet, **snakemake.params.panel)
+run_step(snakemake.log[0], "simulate_panel", snakemake.output.vcf, snakemake.output.sample_sheet, **snakemake.params.panel)

@@ -1,9 +1,8 @@
-from omicsgen import steps
 from omicsgen.workflow import run_step
 
 run_step(
     snakemake.log[0],
-    steps.train,
+    "train",
     snakemake.input[0],
     **snakemake.output,
     **snakemake.params,

@@ -234,6 +234,7 @@ def test_bad_data_one_line_error_no_output(tmp_path, pbmc, kind, changes, messag
     assert result.returncode != 0
     lines = [line for line in result.stderr.splitlines() if line.startswith("omicsgen: error:")]
     assert len(lines) == 1 and message in lines[0] and str(data) in lines[0]
+    assert lines[0] in (tmp_path / "results" / "logs" / "preprocess" / "pbmc68k.log").read_text()  # the rule's log too
     # nothing half-written either: no output, no temporary file
     assert not list(tmp_path.glob("results/pbmc68k/*.h5ad")) and not list(tmp_path.glob("results/pbmc68k/.*.tmp"))
 
