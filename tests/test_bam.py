@@ -217,3 +217,50 @@ def test_unindexed_input_is_indexed_on_the_fly(ex1):
         assert handle.has_index() and handle.mapped > 0
     assert not Path(f"{bam}.bai").exists()
     assert gzip.open(EX1 / "ex1.sam.gz", "rt").readline().startswith("B7_")  # the shipped SAM has no header
+
+
+def test_sam_named_bam_gets_a_fix_that_keeps_the_input(ex1, tmp_path):
+    bam, _ = ex1
+    sam = tmp_path / "reads.bam"  # SAM text under a BAM name
+    with pysam.AlignmentFile(str(bam)) as src, pysam.AlignmentFile(str(sam), "w", template=src) as out:
+        for read in src.fetch(until_eof=True):
+            out.write(read)
+    message = _fails(tmp_path, "SAM text", str(sam), shape="depth")
+    assert f"samtools sort -o reads.sorted.bam {sam}" in message
+
+
+def test_fasta_without_index_is_indexed_outside_the_input_folder(ex1, tmp_path):
+    bam, fasta = ex1
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    bare = inputs / "ref.fa"
+    shutil.copy(fasta, bare)  # no .fai beside it
+    pileup = prepare_alignments(str(bam), shape="pileup", reference=str(bare), regions=["seq1"], window=50)
+    cram = tmp_path / "ex1.cram"
+    pysam.view("-C", "-T", str(fasta), "-o", str(cram), str(bam), catch_stdout=False)
+    depth = prepare_alignments(str(cram), shape="depth", reference=str(bare), bin_size=200)
+    assert sorted(p.name for p in inputs.iterdir()) == ["ref.fa"]  # the user's folder is untouched
+    assert depth.X[0].tolist() == EX1_COUNTS and pileup.n_obs == 1575 // 50
+
+
+def test_windows_without_reads_are_dropped_with_a_warning(ex1, tmp_path, caplog):
+    bam, fasta = ex1
+    front = tmp_path / "front.bam"  # only the reads starting in seq1's first 800 bp
+    with pysam.AlignmentFile(str(bam)) as src, pysam.AlignmentFile(str(front), "wb", template=src) as out:
+        for read in src.fetch(until_eof=True):
+            if read.reference_name == "seq1" and 0 <= read.reference_start < 800:
+                out.write(read)
+    adata = prepare_alignments(str(front), shape="pileup", reference=str(fasta), regions=["seq1"], window=50)
+    n_empty = adata.uns["bam"]["n_windows_dropped_no_reads"]
+    assert n_empty > 0 and adata.n_obs == 1575 // 50 - n_empty
+    assert adata.X.reshape(adata.n_obs, 50, 9)[:, :, :5].sum(axis=(1, 2)).min() > 0
+    assert f"dropping {n_empty} of {1575 // 50} windows with no read" in caplog.text
+
+
+def test_no_read_passing_the_filters_names_the_region(ex1, tmp_path):
+    bam, fasta = ex1
+    message = _fails(tmp_path, "no read passed the filters in seq2:1-500", str(bam), shape="depth",
+                     regions=["seq2:1-500"], min_mapq=255)
+    assert "min MAPQ 255" in message
+    _fails(tmp_path, "no read passed the filters in seq1:1-500", str(bam), shape="pileup", reference=str(fasta),
+           regions=["seq1:1-500"], min_mapq=255)

@@ -198,3 +198,14 @@ def test_too_few_cells_stop_at_preprocessing_with_the_minimum(pbmc, tmp_path):
     pbmc[:40].copy().write_h5ad(tiny)
     steps.preprocess_h5ad(str(tiny), str(output), layer="counts", label_key=None, n_top_genes=100)
     assert read_h5ad(output).obs["split"].value_counts().to_dict() == {"train": 28, "test": 8, "val": 4}
+
+
+def test_duplicate_cell_names_are_an_error(pbmc, caplog):
+    joined = ad.concat([pbmc[:50], pbmc[:30]])  # two samples joined without index_unique
+    with pytest.raises(InputError, match=rf"joined.h5ad: 30 duplicate cell names in obs \(first: '{pbmc.obs_names[0]}'\)"
+                                         r".*index_unique"):
+        prepare_scrna(joined, "joined.h5ad", layer="counts")
+    genes = pbmc.copy()
+    genes.var_names = list(genes.var_names[:-1]) + [genes.var_names[0]]
+    out = prepare_scrna(genes, "genes.h5ad", layer="counts", n_top_genes=5000)
+    assert out.var_names.is_unique and "1 duplicate gene names" in caplog.text

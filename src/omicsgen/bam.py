@@ -82,7 +82,10 @@ def open_alignments(path: str | os.PathLike, reference: str | os.PathLike | None
     if order not in (None, "coordinate"):
         raise InputError(f"{path}: not coordinate-sorted (@HD SO:{order}); sort it: samtools sort -o sorted.bam {path}")
     if is_sam:
-        raise InputError(f"{path}: SAM text cannot be indexed; convert it: samtools sort -o {path.stem}.bam {path}")
+        raise InputError(
+            f"{path}: SAM text (whatever its name) cannot be indexed; convert it into a new file: "
+            f"samtools sort -o {path.stem}.sorted.bam {path}"
+        )
     with tempfile.TemporaryDirectory(prefix="omicsgen-bam-") as tmp:
         index = _index_of(path)
         if index is None:
@@ -106,6 +109,56 @@ def open_alignments(path: str | os.PathLike, reference: str | os.PathLike | None
             handle.close()
 
 
+@contextmanager
+def indexed_fasta(reference: str | os.PathLike | None):
+    """The FASTA path to hand htslib, with a ``.fai`` index that is never written next to the user's file.
+
+    htslib indexes a FASTA without ``.fai`` by writing one beside it; user inputs must stay
+    untouched, so such a FASTA is linked into a temporary folder and indexed there (as
+    ``samtools faidx``) for the duration of the ``with`` block. A FASTA with its ``.fai`` (and,
+    when bgzipped, ``.gzi``) is used as it is.
+
+    Yields
+    ------
+    str or None
+        Path of the FASTA (or of its link), or None when ``reference`` is None.
+
+    Raises
+    ------
+    InputError
+        Missing FASTA, or one that cannot be indexed (not FASTA, or gzip instead of bgzip).
+    """
+    import pysam
+
+    if reference is None:
+        yield None
+        return
+    reference = Path(reference)
+    if not reference.exists():
+        raise InputError(f"{reference}: reference FASTA not found; check the dataset's 'reference'")
+    indexes = [Path(f"{reference}.fai")] + ([Path(f"{reference}.gzi")] if _is_gzip(reference) else [])
+    if all(index.exists() for index in indexes):
+        yield str(reference)
+        return
+    with tempfile.TemporaryDirectory(prefix="omicsgen-fasta-") as tmp:
+        link = Path(tmp) / reference.name
+        link.symlink_to(reference.resolve())
+        try:
+            pysam.faidx(str(link))
+        except pysam.utils.SamtoolsError as err:
+            raise InputError(
+                f"{reference}: cannot index the reference FASTA ({str(err).strip()[:200]}); check that it is FASTA, "
+                "plain or bgzipped (bgzip, not gzip)"
+            ) from None
+        log.info("%s: no .fai index; indexed into a temporary folder (samtools faidx %s avoids this)", reference, reference)
+        yield str(link)
+
+
+def _is_gzip(path: Path) -> bool:
+    with open(path, "rb") as handle:
+        return handle.read(2) == b"\x1f\x8b"
+
+
 def _index_of(path: Path) -> Path | None:
     for candidate in (f"{path}.bai", f"{path}.csi", f"{path}.crai", path.with_suffix(".bai")):
         if Path(candidate).exists():
@@ -118,17 +171,20 @@ def contig_lengths(handle) -> dict[str, int]:
     return dict(zip(handle.references, handle.lengths))
 
 
-def check_reference(handle, reference: str | os.PathLike, regions: list[Region], source: str) -> None:
+def check_reference(handle, reference: str | os.PathLike, regions: list[Region], source: str,
+                    shown: str | os.PathLike | None = None) -> None:
     """Raise ``InputError`` when a region's contig is missing from the FASTA or has another length there.
 
     A different length means the reads were aligned to another assembly (or the FASTA is
-    truncated), so reference bases would be misplaced.
+    truncated), so reference bases would be misplaced. ``shown`` is the FASTA's name in
+    messages (the user's path, where ``reference`` is its link from :func:`indexed_fasta`).
     """
     import pysam
 
     lengths = contig_lengths(handle)
     with pysam.FastaFile(str(reference)) as fasta:
         fasta_lengths = dict(zip(fasta.references, fasta.lengths))
+    reference = shown or reference
     for region in regions:
         if region.chrom not in fasta_lengths:
             raise InputError(

@@ -28,6 +28,7 @@ from omicsgen.bam import (
     binned_depth,
     check_reference,
     contig_lengths,
+    indexed_fasta,
     open_alignments,
     parse_regions,
     pileup_counts,
@@ -146,6 +147,13 @@ def prepare_depth(
         raise InputError(f"{source}: group_by {group_by!r} is not one of {GROUP_BY}")
     if value not in VALUES:
         raise InputError(f"{source}: value {value!r} is not one of {VALUES}")
+    with indexed_fasta(reference) as fasta:
+        return _prepare_depth(files, source, fasta, labels, label_key, regions, bed, bin_size, group_by, value,
+                              read_filter, val_fraction, test_fraction, seed)
+
+
+def _prepare_depth(files, source, reference, labels, label_key, regions, bed, bin_size, group_by, value,
+                   read_filter, val_fraction, test_fraction, seed) -> ad.AnnData:
     rows, counts_blocks, depth_blocks, row_samples = [], [], [], []
     bins, lengths, n_unassigned = None, None, 0
     for sample, path in files.items():
@@ -167,8 +175,9 @@ def prepare_depth(
         counts_blocks.append(counts)
         depth_blocks.append(depth)
     if not rows:
+        where = f"the bins of {bed}" if bed else _describe(regions or ["every contig"])
         raise InputError(
-            f"{source}: no read passed the filters (min MAPQ {read_filter.min_mapq}, excluded flags "
+            f"{source}: no read passed the filters in {where} (min MAPQ {read_filter.min_mapq}, excluded flags "
             f"{read_filter.exclude_flags:#x}{', proper pairs' if read_filter.proper_pairs else ''}"
             f"{', with a ' + group_by + ' tag' if group_by != 'file' else ''}); relax them or check 'regions'"
         )
@@ -240,7 +249,9 @@ def prepare_pileup(
     anndata.AnnData
         ``X`` float32 ``(n_windows, window * 9)`` counts, position-major (position 0's nine
         channels, then position 1's, ...); ``obs``: ``chrom``, ``start``, ``end`` (0-based
-        half-open); ``uns["bam"]["tensor_shape"] == [window, 9]``.
+        half-open); ``uns["bam"]["tensor_shape"] == [window, 9]``. Windows without any read
+        passing the filters are dropped with a warning (counted in
+        ``uns["bam"]["n_windows_dropped_no_reads"]``).
 
     Raises
     ------
@@ -250,14 +261,14 @@ def prepare_pileup(
     """
     stride = stride or window
     blocks, starts, chroms, n_tail = [], [], [], 0
-    with open_alignments(path, reference) as handle:
+    with indexed_fasta(reference) as fasta, open_alignments(path, fasta) as handle:
         lengths = contig_lengths(handle)
         if regions:
             parsed = parse_regions(regions, lengths, str(path))
         else:
             mapped = {stat.contig for stat in handle.get_index_statistics() if stat.mapped > 0}
             parsed = [r for r in parse_regions(None, lengths, str(path)) if r.chrom in mapped]
-        check_reference(handle, reference, parsed, str(path))
+        check_reference(handle, fasta, parsed, str(path), shown=reference)
         for region in parsed:
             first = np.arange(region.start - 1, region.end - window + 1, stride)
             if len(first) == 0:
@@ -267,16 +278,23 @@ def prepare_pileup(
             for k in range(0, len(first), batch):
                 chunk = first[k : k + batch]
                 span = pileup_counts(handle, Region(region.chrom, int(chunk[0]) + 1, int(chunk[-1]) + window),
-                                     reference, read_filter, min_baseq)
+                                     fasta, read_filter, min_baseq)
                 offsets = chunk - chunk[0]
                 blocks.append(np.stack([span[o : o + window].ravel() for o in offsets]))
                 starts.extend(chunk.tolist())
                 chroms.extend([region.chrom] * len(chunk))
     X = np.vstack(blocks).astype(np.float32)
     n_channels = len(PILEUP_CHANNELS)
-    if X.reshape(len(X), window, n_channels)[:, :, :5].sum() == 0:
-        raise InputError(f"{path}: no read passed the filters in the windows; relax min_mapq/min_baseq or check 'regions'")
-    starts = np.asarray(starts)
+    reads = X.reshape(len(X), window, n_channels)[:, :, :5].sum(axis=(1, 2))  # A, C, G, T, deletions
+    if reads.sum() == 0:
+        raise InputError(f"{path}: no read passed the filters in {_describe(parsed)}; relax min_mapq/min_baseq "
+                         "or check 'regions'")
+    starts, chroms = np.asarray(starts), np.asarray(chroms, dtype=object)
+    empty = reads == 0
+    if empty.any():  # reference bases alone: nothing to model, as cells with no counts
+        log.warning("%s: dropping %d of %d windows with no read passing the filters (first: %s:%d-%d)", path,
+                    int(empty.sum()), len(X), chroms[empty][0], starts[empty][0] + 1, starts[empty][0] + window)
+        X, starts, chroms = X[~empty], starts[~empty], chroms[~empty]
     obs = pd.DataFrame({"chrom": chroms, "start": starts, "end": starts + window})
     obs.index = [f"{c}:{s + 1}-{s + window}" for c, s in zip(chroms, starts)]
     var = pd.DataFrame({"position": np.repeat(np.arange(window), n_channels), "channel": np.tile(PILEUP_CHANNELS, window)})
@@ -293,6 +311,7 @@ def prepare_pileup(
         "min_baseq": int(min_baseq),
         "read_filter": _filter_description(read_filter),
         "bases_left_out_at_region_ends": int(n_tail),
+        "n_windows_dropped_no_reads": int(empty.sum()),
     }
     log.info("%s: %d windows of %d bp (stride %d) x %d channels; %d bp at region ends left out",
              path, adata.n_obs, window, stride, n_channels, n_tail)
@@ -352,6 +371,12 @@ def prepare_alignments(
     return prepare_depth(files, source=str(path), reference=reference, labels=labels, label_key=label_key,
                          regions=regions, bed=bed, bin_size=bin_size, group_by=group_by, value=value,
                          read_filter=read_filter, **split)
+
+
+def _describe(regions, n: int = 3) -> str:
+    """The first ``n`` regions as text, for messages."""
+    names = [str(r) for r in regions]
+    return ", ".join(names[:n]) + (f" and {len(names) - n} more regions" if len(names) > n else "")
 
 
 def _filter_description(read_filter: ReadFilter) -> dict:

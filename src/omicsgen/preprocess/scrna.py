@@ -190,7 +190,7 @@ def prepare_scrna(
     Raises
     ------
     InputError
-        Missing layer or label column, labels missing for some cells, NaN or infinite
+        Duplicate cell names, missing layer or label column, labels missing for some cells, NaN or infinite
         values, negative (scaled) values, non-integer values where counts are required,
         values that contradict ``values``, no cell left.
     """
@@ -212,6 +212,13 @@ def prepare_scrna(
         )
     if matrix is None or adata.n_obs == 0 or adata.n_vars == 0:
         raise InputError(f"{source}: the matrix is empty ({adata.n_obs} cells x {adata.n_vars} genes)")
+    duplicated = adata.obs_names[adata.obs_names.duplicated()]
+    if len(duplicated):
+        raise InputError(
+            f"{source}: {len(duplicated)} duplicate cell names in obs (first: {duplicated[0]!r}), so cells cannot be "
+            "told apart in the outputs; make them unique (adata.obs_names_make_unique(), or "
+            "anndata.concat(..., index_unique='-') when joining samples)"
+        )
     matrix = matrix.astype(np.float32) if sp.issparse(matrix) else np.asarray(matrix, dtype=np.float32)
     if sp.issparse(matrix):
         matrix = sp.csr_matrix(matrix)
@@ -253,7 +260,10 @@ def prepare_scrna(
 
     out = ad.AnnData(X=matrix, obs=pd.DataFrame(index=adata.obs_names.astype(str)), var=adata.var.copy())
     out.var_names = adata.var_names.astype(str)
-    out.var_names_make_unique()
+    if not out.var_names.is_unique:
+        log.warning("%s: %d duplicate gene names (first: %r) made unique with suffixes -1, -2, ...", source,
+                    int(out.var_names.duplicated().sum()), out.var_names[out.var_names.duplicated()][0])
+        out.var_names_make_unique()
     if labels is not None:
         out.obs[label_key] = pd.Categorical(labels.astype(str).values)
 
