@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from omicsgen.errors import InputError
+from omicsgen.io import is_gzip
 from omicsgen.regions import Region, parse_region
 
 log = logging.getLogger(__name__)
@@ -136,7 +137,7 @@ def indexed_fasta(reference: str | os.PathLike | None):
     reference = Path(reference)
     if not reference.exists():
         raise InputError(f"{reference}: reference FASTA not found; check the dataset's 'reference'")
-    indexes = [Path(f"{reference}.fai")] + ([Path(f"{reference}.gzi")] if _is_gzip(reference) else [])
+    indexes = [Path(f"{reference}.fai")] + ([Path(f"{reference}.gzi")] if is_gzip(reference) else [])
     if all(index.exists() for index in indexes):
         yield str(reference)
         return
@@ -152,11 +153,6 @@ def indexed_fasta(reference: str | os.PathLike | None):
             ) from None
         log.info("%s: no .fai index; indexed into a temporary folder (samtools faidx %s avoids this)", reference, reference)
         yield str(link)
-
-
-def _is_gzip(path: Path) -> bool:
-    with open(path, "rb") as handle:
-        return handle.read(2) == b"\x1f\x8b"
 
 
 def _index_of(path: Path) -> Path | None:

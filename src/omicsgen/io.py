@@ -76,6 +76,12 @@ def write_text(text: str, path: str | os.PathLike) -> None:
     os.replace(tmp, path)
 
 
+def is_gzip(path: str | os.PathLike) -> bool:
+    """True when the file starts with the gzip magic bytes (gzip or BGZF: ``.vcf.gz``, ``.fa.gz``, BCF)."""
+    with open(path, "rb") as handle:
+        return handle.read(2) == b"\x1f\x8b"
+
+
 def dense(matrix) -> np.ndarray:
     """Return ``matrix`` (numpy array or scipy sparse matrix) as a dense float32 array.
 

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from omicsgen.errors import InputError
+from omicsgen.io import is_gzip
 from omicsgen.regions import Region, parse_region
 
 log = logging.getLogger(__name__)
@@ -125,7 +126,7 @@ def _duplicate_samples(path: Path) -> list[str]:
 
     if path.suffix == ".bcf":
         return []  # htslib cannot write a BCF with duplicate samples
-    opener = pysam.BGZFile if _is_gzip(path) else open
+    opener = pysam.BGZFile if is_gzip(path) else open
     with opener(str(path), "rb") as handle:
         for raw in handle:
             line = raw.decode() if isinstance(raw, bytes) else raw
@@ -140,11 +141,6 @@ def _duplicate_samples(path: Path) -> list[str]:
             if not line.startswith("#"):
                 break
     return []
-
-
-def _is_gzip(path: Path) -> bool:
-    with open(path, "rb") as handle:
-        return handle.read(2) == b"\x1f\x8b"
 
 
 @dataclass
