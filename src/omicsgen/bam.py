@@ -151,7 +151,8 @@ def indexed_fasta(reference: str | os.PathLike | None):
                 f"{reference}: cannot index the reference FASTA ({str(err).strip()[:200]}); check that it is FASTA, "
                 "plain or bgzipped (bgzip, not gzip)"
             ) from None
-        log.info("%s: no .fai index; indexed into a temporary folder (samtools faidx %s avoids this)", reference, reference)
+        log.info("%s: no .fai index; indexed into a temporary folder (samtools faidx %s avoids this)",
+                 reference, reference)
         yield str(link)
 
 

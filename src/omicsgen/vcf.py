@@ -401,8 +401,9 @@ def read_vcf(
     ------
     InputError
         Unreadable or truncated file, no GT, records out of position order, duplicate or
-        absent samples, a region naming a contig absent from the header or holding no record, unphased data with
-        ``encoding="haplotype"``, non-diploid calls, or no site left after the filters.
+        absent samples, a region naming a contig absent from the header or holding no
+        record, unphased data with ``encoding="haplotype"``, non-diploid calls, or no site
+        left after the filters.
     """
     import anndata as ad
 

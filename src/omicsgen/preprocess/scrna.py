@@ -190,9 +190,9 @@ def prepare_scrna(
     Raises
     ------
     InputError
-        Duplicate cell names, missing layer or label column, labels missing for some cells, NaN or infinite
-        values, negative (scaled) values, non-integer values where counts are required,
-        values that contradict ``values``, no cell left.
+        Duplicate cell names, missing layer or label column, labels missing for some cells,
+        NaN or infinite values, negative (scaled) values, non-integer values where counts are
+        required, values that contradict ``values``, no cell left.
     """
     if likelihood not in LIKELIHOODS:
         raise InputError(f"{source}: likelihood {likelihood!r} is not one of {LIKELIHOODS}")

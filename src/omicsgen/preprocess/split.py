@@ -90,6 +90,6 @@ def check_split_sizes(split, source: str, kind: str) -> None:
     need = ", ".join(f"{n} {name}" for name, n in MIN_PER_SPLIT.items())
     raise InputError(
         f"{source}: {len(values)} {kind} split into {sizes['train']} train, {sizes['val']} val and {sizes['test']} "
-        f"test (per label; labels with fewer than 3 {kind} stay in train); training and evaluation need at least {need}: use more {kind} or raise "
-        "split.val_fraction / split.test_fraction"
+        f"test (per label; labels with fewer than 3 {kind} stay in train); training and evaluation need at least "
+        f"{need}: use more {kind} or raise split.val_fraction / split.test_fraction"
     )
