@@ -147,33 +147,28 @@ def prepare_depth(
         raise InputError(f"{source}: group_by {group_by!r} is not one of {GROUP_BY}")
     if value not in VALUES:
         raise InputError(f"{source}: value {value!r} is not one of {VALUES}")
-    with indexed_fasta(reference) as fasta:
-        return _prepare_depth(files, source, fasta, labels, label_key, regions, bed, bin_size, group_by, value,
-                              read_filter, val_fraction, test_fraction, seed)
-
-
-def _prepare_depth(files, source, reference, labels, label_key, regions, bed, bin_size, group_by, value,
-                   read_filter, val_fraction, test_fraction, seed) -> ad.AnnData:
     rows, counts_blocks, depth_blocks, row_samples = [], [], [], []
     bins, lengths, n_unassigned = None, None, 0
-    for sample, path in files.items():
-        with open_alignments(path, reference) as handle:
-            if lengths is None:
-                lengths = contig_lengths(handle)
-                if bed:
-                    bins = read_bed(bed, lengths)
-                else:
-                    bins = tile_bins(parse_regions(regions, lengths, str(path)), bin_size)
-            elif contig_lengths(handle) != lengths:
-                raise InputError(f"{path}: its contigs differ from those of {next(iter(files.values()))}; align all files to one reference")
-            groups, counts, depth, unassigned = binned_depth(
-                handle, bins, _group_function(group_by, sample, len(files) > 1), read_filter
-            )
-        n_unassigned += unassigned
-        rows += groups
-        row_samples += [sample] * len(groups)
-        counts_blocks.append(counts)
-        depth_blocks.append(depth)
+    with indexed_fasta(reference) as fasta:
+        for sample, path in files.items():
+            with open_alignments(path, fasta) as handle:
+                if lengths is None:
+                    lengths = contig_lengths(handle)
+                    if bed:
+                        bins = read_bed(bed, lengths)
+                    else:
+                        bins = tile_bins(parse_regions(regions, lengths, str(path)), bin_size)
+                elif contig_lengths(handle) != lengths:
+                    raise InputError(f"{path}: its contigs differ from those of {next(iter(files.values()))}; "
+                                     "align all files to one reference")
+                groups, counts, depth, unassigned = binned_depth(
+                    handle, bins, _group_function(group_by, sample, len(files) > 1), read_filter
+                )
+            n_unassigned += unassigned
+            rows += groups
+            row_samples += [sample] * len(groups)
+            counts_blocks.append(counts)
+            depth_blocks.append(depth)
     if not rows:
         where = f"the bins of {bed}" if bed else _describe(regions or ["every contig"])
         raise InputError(
