@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 
 BIN := $(VENV)/bin
 
-.PHONY: install run test lint benchmark clean
+.PHONY: install run test test-fast lint benchmark clean
 
 install: $(VENV)/.installed
 
@@ -30,6 +30,11 @@ run: install
 test: install
 	bash tests/tools/install_debian_tools.sh
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# unit tests only (no workflow runs, no SLURM): a minute or two while developing
+test-fast: install
+	bash tests/tools/install_debian_tools.sh
+	$(BIN)/python -m pytest -m "not e2e and not slurm" $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/snakemake --lint

@@ -68,14 +68,17 @@ def snakemake(workdir: Path, *args: str, timeout: int = 900) -> subprocess.Compl
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
 
 
-def write_test_config(tmp_path: Path, datasets: tuple[str, ...] | None = None, **changes) -> Path:
+def write_test_config(tmp_path: Path, datasets: tuple[str, ...] | None = None, models: list[str] | None = None,
+                      **changes) -> Path:
     """Write the fast test config with dotted-key ``changes`` (``vae.max_epochs=3``) to ``tmp_path``.
 
-    ``datasets`` keeps only the named datasets (all when None).
+    ``datasets`` keeps only the named datasets (all when None); ``models`` replaces the model families.
     """
     config = yaml.safe_load(TEST_CONFIG.read_text())
     if datasets is not None:
         config["datasets"] = {name: config["datasets"][name] for name in datasets}
+    if models is not None:
+        config["models"] = models
     for dotted, value in changes.items():
         node = config
         *parents, last = dotted.split(".")

@@ -7,6 +7,8 @@ haplotypes.
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -18,6 +20,7 @@ from omicsgen.latent import embed, encoder_latent
 from omicsgen.preprocess import GENOTYPE_ENCODINGS, prepare_alignments, prepare_genotypes
 from omicsgen.simulate import simulate_ooa_panel
 from omicsgen.synthesize import synthesize, synthesize_marginals, synthetic_counts, training_groups
+from omicsgen.budget import gan_epochs
 from omicsgen.train import train_model
 from tests.conftest import FAST_VAE, REPO
 
@@ -25,7 +28,7 @@ FAST = {
     "ae": {key: FAST_VAE[key] for key in FAST_VAE if key != "kl_warmup_epochs"},
     "vae": FAST_VAE,
     "gan": {"n_noise": 16, "n_hidden": 64, "n_layers": 2, "lr": 2e-4, "n_critic": 5, "gp_weight": 10.0,
-            "batch_size": 64, "max_epochs": 15},
+            "batch_size": 64, "max_steps": 24},
 }
 HISTORY_COLUMNS = {
     "ae": {"train_loss", "val_loss"},
@@ -112,7 +115,7 @@ def test_family_trains_generates_and_scores(datasets, kind, family, tmp_path):
 
 @pytest.mark.parametrize("family", ["ae", "vae", "gan"])
 def test_conditional_decoder_uses_the_label(prepared, family, tmp_path):
-    params = {**FAST[family], "max_epochs": 3}
+    params = {**FAST[family], **({"max_steps": 5} if family == "gan" else {"max_epochs": 3})}
     model = train_model(prepared, family, tmp_path / "m.ckpt", tmp_path / "h.csv", params=params, seed=0, threads=2)
     assert model.labels == list(prepared.obs["bulk_labels"].cat.categories)
     n_latent = model.hparams.get("n_latent", model.hparams.get("n_noise"))
@@ -143,10 +146,15 @@ def test_top_up_counts(prepared, trained):
 def test_gan_training_is_stable_on_default_settings(prepared, tmp_path):
     """The default config's GAN section on real pbmc68k counts: no NaN, both losses logged every epoch."""
     params = yaml.safe_load((REPO / "config" / "config.yaml").read_text())["gan"]
-    params = {**params, "max_epochs": 60}  # the first tenth of the default run
-    train_model(prepared, "gan", tmp_path / "gan.ckpt", tmp_path / "history.csv", params=params, seed=0, threads=2)
+    params = {**params, "max_steps": 96}  # about a sixth of the default budget on these cells
+    n_train = int((prepared.obs["split"] == "train").sum())
+    train_model(prepared, "gan", tmp_path / "gan.ckpt", tmp_path / "history.csv", params=params, seed=0, threads=2,
+                training=tmp_path / "training.json")
     history = pd.read_csv(tmp_path / "history.csv")
-    assert len(history) == 60 and np.isfinite(history.drop(columns="epoch").to_numpy()).all()
+    run = json.loads((tmp_path / "training.json").read_text())
+    assert run["budget"] == {"rule": "config", "generator_steps": 96, "max_epochs": gan_epochs(n_train, 64, 5, 96)}
+    assert run["generator_steps_run"] == 96 and run["stopped_by"] == "generator step budget"
+    assert len(history) == run["epochs_run"] == run["budget"]["max_epochs"] and np.isfinite(history.drop(columns="epoch").to_numpy()).all()
     assert history["train_generator_loss"].notna().all() and history["train_critic_loss"].notna().all()
     # after the first epochs the gradient penalty holds the critic near 1-Lipschitz
     assert history["train_gradient_penalty"].iloc[10:].max() < 5

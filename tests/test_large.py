@@ -9,45 +9,16 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import anndata as ad
 import numpy as np
 import pandas as pd
 import pytest
-import scipy.sparse as sp
 import yaml
 
-from omicsgen.datasets import pbmc68k_counts
+from omicsgen.datasets import pbmc_like_counts
 from omicsgen.io import read_h5ad
 from tests.conftest import REPO, snakemake
 
 N_CELLS = 12_000
-
-
-def pbmc_like_counts(n_cells: int, seed: int = 0) -> ad.AnnData:
-    """Counts drawn from pbmc68k's per-cell-type gene profiles (generated, not real cells).
-
-    Cell types in pbmc68k's proportions; each cell's counts are Gamma-Poisson (negative
-    binomial, inverse dispersion 2) around its type's mean proportions times a library size
-    drawn from the log-normal of pbmc68k's library sizes.
-
-    Returns
-    -------
-    anndata.AnnData
-        ``X`` float32 CSR counts ``(n_cells, 765)``, ``obs["cell_type"]``.
-    """
-    real = pbmc68k_counts()
-    counts = real.layers["counts"].toarray()
-    labels = real.obs["bulk_labels"].astype(str).to_numpy()
-    types, freq = np.unique(labels, return_counts=True)
-    profiles = np.stack([counts[labels == t].sum(axis=0) / counts[labels == t].sum() for t in types])
-    log_library = np.log(counts.sum(axis=1))
-    rng = np.random.default_rng(seed)
-    drawn = rng.choice(len(types), size=n_cells, p=freq / freq.sum())
-    library = np.exp(rng.normal(log_library.mean(), log_library.std(), size=n_cells))
-    mean = profiles[drawn] * library[:, None]
-    x = rng.poisson(rng.gamma(2.0, mean / 2.0)).astype(np.float32)
-    obs = pd.DataFrame({"cell_type": pd.Categorical(types[drawn])}, index=[f"cell{i:06d}" for i in range(n_cells)])
-    return ad.AnnData(X=sp.csr_matrix(x), obs=obs, var=real.var[[]].copy())
 
 
 def _user_workdir(tmp_path: Path) -> Path:
@@ -62,7 +33,7 @@ def _user_config(tmp_path: Path, data: Path) -> Path:
         "datasets": {"big": {"modality": "h5ad", "path": str(data), "label": "cell_type", "n_top_genes": 200}},
         "vae": {"max_epochs": 2, "kl_warmup_epochs": 1, "patience": 2},
         "ae": {"max_epochs": 2, "patience": 2},
-        "gan": {"max_epochs": 2},
+        "gan": {"max_steps": 10},
         "synthesize": {"n_per_label": 50},
         "evaluate": {"detection_trees": 50},
     }

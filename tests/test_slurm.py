@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO, snakemake, write_test_config
-from tests.test_reproducibility import assert_same_outputs, planned_jobs
+from tests.test_reproducibility import SMALLEST, assert_same_outputs, planned_jobs
 
 SLURM_SCRIPTS = Path(__file__).parent / "slurm"
 
@@ -33,7 +33,7 @@ def slurm_cluster(tmp_path_factory):
 @pytest.mark.slurm
 @pytest.mark.e2e
 def test_workflow_runs_as_slurm_jobs(slurm_cluster, run_dir, tmp_path):
-    config = write_test_config(tmp_path, datasets=("pbmc68k",))
+    config = write_test_config(tmp_path, **SMALLEST)
     n_jobs = sum(planned_jobs(tmp_path, config).values()) - 1
     result = snakemake(
         tmp_path,

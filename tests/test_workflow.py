@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import re
 import shutil
 import subprocess
@@ -74,8 +75,13 @@ def test_outputs_content(run_dir):
     for model, epochs in (("ae", 8), ("vae", 8)):
         history = pd.read_csv(results / model / "history.csv")
         assert 1 <= len(history) <= epochs and history["val_loss"].notna().all()
+        run = json.loads((results / model / "training.json").read_text())
+        assert run["budget"]["max_epochs"] == epochs and run["epochs_run"] == len(history) and run["n_train"] == 490
     gan = pd.read_csv(results / "gan" / "history.csv")
-    assert len(gan) == 20 and np.isfinite(gan[["train_critic_loss", "train_generator_loss", "val_wasserstein"]]).all().all()
+    run = json.loads((results / "gan" / "training.json").read_text())
+    assert run["budget"]["generator_steps"] == run["generator_steps_run"] == 30  # max_steps of the test config
+    assert len(gan) == run["epochs_run"] == 19  # 30 x 5 critic batches at 8 batches (490 cells / 64) per epoch
+    assert np.isfinite(gan[["train_critic_loss", "train_generator_loss", "val_wasserstein"]]).all().all()
     for model in ("ae", "vae", "gan"):
         assert (results / model / "model.ckpt").stat().st_size > 0
 
@@ -175,6 +181,7 @@ def test_report_is_self_contained(run_dir):
     assert re.search(r"vae (beats|does NOT beat) pca on knn_accuracy", html)
     assert re.search(r"gan (beats|does NOT beat) marginals on detection_auroc", html)
     assert "gan has no encoder" in html and "Augmentation experiment" in html
+    assert "gan 30 of 30 generator steps in 19 epochs (config budget for 490 training observations)" in html
     assert html.count("does NOT beat its baseline on") >= 1 or "Every model beats its baseline" in html
     # nothing loaded from outside (images removed first: base64 data can spell "http" by chance)
     text = re.sub(r'src="data:image/png;base64,[A-Za-z0-9+/=]+"', "", html)
@@ -192,7 +199,7 @@ def test_rerun_is_noop(run_dir):
 @pytest.mark.parametrize(
     "changes, message",
     [
-        ({"vae.max_epochs": "ten"}, "config key 'vae.max_epochs': 'ten' is not of type 'integer'; see config/README.md"),
+        ({"vae.max_epochs": "ten"}, "config key 'vae.max_epochs': 'ten' is not valid under any of the given schemas; see config/README.md"),
         ({"vae.n_latnt": 4}, "config key 'vae': Additional properties are not allowed ('n_latnt' was unexpected)"),
         ({"datasets.pbmc68k.path": "data/missing.h5ad"}, "config key 'datasets.pbmc68k.path': file 'data/missing.h5ad' not found"),
         ({"datasets.eur_1kg.n_top_genes": 100}, "config key 'datasets.eur_1kg.n_top_genes': applies to modality 'h5ad', not 'vcf'"),

@@ -9,29 +9,7 @@ import scipy.sparse as sp
 import torch
 from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, SequentialSampler
 
-
-def label_categories(adata: ad.AnnData) -> list[str]:
-    """The label categories a conditional model is given, in code order; empty when unlabelled."""
-    key = adata.uns["omicsgen"]["label_key"]
-    return [str(c) for c in adata.obs[key].cat.categories] if key else []
-
-
-def label_codes(adata: ad.AnnData, categories: list[str]) -> np.ndarray:
-    """int64 ``(n_obs,)`` codes of each observation's label in ``categories`` (zeros when there are none).
-
-    Raises
-    ------
-    ValueError
-        A label of ``adata`` is not among ``categories`` (the model was trained on other labels).
-    """
-    if not categories:
-        return np.zeros(adata.n_obs, dtype=np.int64)
-    labels = adata.obs[adata.uns["omicsgen"]["label_key"]].astype(str).to_numpy()
-    unknown = sorted(set(labels) - set(categories))
-    if unknown:
-        raise ValueError(f"labels {unknown} are not among the model's labels {categories}; retrain on these data")
-    code = {label: i for i, label in enumerate(categories)}
-    return np.array([code[label] for label in labels], dtype=np.int64)
+from omicsgen.contract import label_categories, label_codes
 
 
 class _Rows(Dataset):
@@ -44,6 +22,16 @@ class _Rows(Dataset):
     def __len__(self) -> int:
         return self.matrix.shape[0]
 
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the rows as the float32 tensor a dense matrix is held as (0 for sparse: they stay on the CPU)."""
+        return 0 if sp.issparse(self.matrix) else self.matrix.element_size() * self.matrix.nelement()
+
+    def to(self, device: torch.device) -> None:
+        """Hold a dense matrix and the codes on ``device`` (batches are then sliced there, no transfer)."""
+        if not sp.issparse(self.matrix):
+            self.matrix, self.codes = self.matrix.to(device), self.codes.to(device)
+
     def __getitem__(self, idx) -> tuple[torch.Tensor, torch.Tensor]:
         rows = self.matrix[idx]
         if sp.issparse(rows):
@@ -55,8 +43,10 @@ class AnnDataModule(L.LightningDataModule):
     """Train and validation batches ``(x, y)`` of ``X`` and label codes from the ``split`` column of an AnnData.
 
     ``x`` is float32 ``(batch, n_vars)``, ``y`` int64 ``(batch,)`` codes of the labels in
-    :func:`label_categories` order (zeros when unlabelled). Dense matrices are held as one float32 tensor; sparse (CSR) ones stay sparse and are
-    densified a batch at a time. Shuffling uses a ``torch.Generator`` seeded with ``seed``.
+    :func:`label_categories` order (zeros when unlabelled). Dense matrices are held as one
+    float32 tensor (on the GPU when training there and it fits, :meth:`setup`); sparse (CSR)
+    ones stay sparse on the CPU and are densified a batch at a time (pinned for the transfer
+    on a GPU). Shuffling uses a ``torch.Generator`` seeded with ``seed``.
 
     Parameters
     ----------
@@ -86,6 +76,21 @@ class AnnDataModule(L.LightningDataModule):
             )
         self.batch_size = batch_size
         self.seed = seed
+        self.pin_memory = False
+
+    def setup(self, stage: str) -> None:
+        """On a CUDA device: dense data resident on the GPU when it takes at most half its free memory,
+        else batches through pinned host memory."""
+        device = self.trainer.strategy.root_device if self.trainer is not None else torch.device("cpu")
+        if device.type != "cuda":
+            return
+        free, _ = torch.cuda.mem_get_info(device)
+        needed = self.train_set.nbytes + self.val_set.nbytes
+        if 0 < needed <= free // 2:
+            self.train_set.to(device)
+            self.val_set.to(device)
+        else:
+            self.pin_memory = True
 
     def _loader(self, dataset: _Rows, shuffle: bool) -> DataLoader:
         if shuffle:
@@ -93,7 +98,7 @@ class AnnDataModule(L.LightningDataModule):
         else:
             sampler = SequentialSampler(dataset)
         batches = BatchSampler(sampler, batch_size=self.batch_size, drop_last=False)
-        return DataLoader(dataset, sampler=batches, batch_size=None)
+        return DataLoader(dataset, sampler=batches, batch_size=None, pin_memory=self.pin_memory)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader(self.train_set, shuffle=True)

@@ -7,6 +7,7 @@ Results go into AnnData the scverse way: ``obsm["X_<model>"]`` (latent),
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 import anndata as ad
@@ -14,15 +15,43 @@ import numpy as np
 import scanpy as sc
 from sklearn.decomposition import PCA
 
-from omicsgen.data import label_codes
+from omicsgen.contract import RECONSTRUCTED, label_codes
 from omicsgen.io import dense
 from omicsgen.preprocess import metric_scale
 
 if TYPE_CHECKING:  # torch is imported only by the functions that need it
     from omicsgen.models.base import TrainingPlan
 
-RECONSTRUCTED = "reconstructed"
+log = logging.getLogger(__name__)
 
+
+def cache_umap_compilation() -> int:
+    """Let numba cache umap-learn's compiled functions on disk, so later jobs load them instead of compiling.
+
+    umap-learn's ``numba.njit`` functions are compiled in every process (umap-learn 0.5
+    declares no ``cache=True``): 10-20 s of each latent job on small data. This enables
+    numba's on-disk cache (``Dispatcher.enable_caching``, what ``cache=True`` does) for
+    those of ``umap.umap_`` and ``umap.layouts``; numba keeps it next to the package or in
+    ``NUMBA_CACHE_DIR``, keyed by source and CPU, so a changed install recompiles. Results
+    are unchanged. Returns how many functions were switched; 0 (with a log line) if
+    numba's dispatcher API has changed.
+    """
+    import umap.layouts
+    import umap.umap_
+
+    try:
+        from numba.core.caching import NullCache
+        from numba.core.registry import CPUDispatcher
+    except ImportError:
+        log.info("numba's dispatcher API has changed: umap-learn's functions are compiled in this job")
+        return 0
+    switched = 0
+    for module in (umap.umap_, umap.layouts):
+        for value in vars(module).values():
+            if isinstance(value, CPUDispatcher) and isinstance(getattr(value, "_cache", None), NullCache):
+                value.enable_caching()
+                switched += 1
+    return switched
 
 def encoder_latent(adata: ad.AnnData, model: TrainingPlan, batch_size: int = 1024) -> tuple[np.ndarray, np.ndarray]:
     """Latent codes and reconstructions of every cell by a model with an encoder (AE, VAE).
@@ -127,6 +156,7 @@ def embed(
     anndata.AnnData
         The copy; ``uns["omicsgen"]["latent_key"]`` names the latent.
     """
+    cache_umap_compilation()
     out = adata.copy()
     key = f"X_{model_name}"
     out.obsm[key] = latent.astype(np.float32)

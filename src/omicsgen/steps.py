@@ -3,6 +3,9 @@
 Each function is what one Snakemake rule runs (the scripts in ``scripts/`` only bind
 ``snakemake.input``/``params`` to them), and each can be called from Python without
 Snakemake. Every AnnData written carries ``uns["omicsgen"]["provenance"]``.
+
+Each step imports the libraries it uses when it runs: a job pays for torch, Lightning or
+scanpy only where it needs them (job start-up is most of a small job's time).
 """
 
 from __future__ import annotations
@@ -10,20 +13,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import pandas as pd
-
-from omicsgen.datasets import pbmc68k_counts
-from omicsgen.evaluate import COLUMNS, comparison_table, evaluate_model, tidy_metrics
 from omicsgen.io import read_h5ad, write_h5ad, write_text
-from omicsgen.latent import embed, encoder_latent, pca_latent
-from omicsgen.preprocess import prepare_alignments, prepare_genotypes, prepare_scrna
-from omicsgen.preprocess.split import check_split_sizes
 from omicsgen.provenance import provenance
-from omicsgen.report import build_report
-from omicsgen.simulate import simulate_ooa_panel
-from omicsgen.synthesize import synthesize as synthesize_model
-from omicsgen.synthesize import synthesize_marginals
-from omicsgen.vcf import write_vcf
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +26,8 @@ def _stamp(adata, inputs: dict, params: dict):
 
 def demo_pbmc68k(output: str) -> None:
     """Write the pbmc68k demo AnnData with rebuilt counts (:func:`omicsgen.datasets.pbmc68k_counts`)."""
+    from omicsgen.datasets import pbmc68k_counts
+
     write_h5ad(pbmc68k_counts(), output)
 
 
@@ -45,6 +38,9 @@ def preprocess_h5ad(input: str, output: str, **params) -> None:
     (:func:`~omicsgen.preprocess.split.check_split_sizes`); the same holds for the other
     ``preprocess_*`` steps.
     """
+    from omicsgen.preprocess.scrna import prepare_scrna
+    from omicsgen.preprocess.split import check_split_sizes
+
     adata = prepare_scrna(read_h5ad(input), str(input), **params)
     check_split_sizes(adata.obs["split"], input, "cells")
     log.info("%s: %d cells x %d genes, likelihood %s, split %s", input, adata.n_obs, adata.n_vars,
@@ -54,11 +50,16 @@ def preprocess_h5ad(input: str, output: str, **params) -> None:
 
 def simulate_panel(vcf: str, sample_sheet: str, **params) -> None:
     """Write the simulated YRI/CEU/CHB panel (:func:`omicsgen.simulate.simulate_ooa_panel`)."""
+    from omicsgen.simulate import simulate_ooa_panel
+
     simulate_ooa_panel(vcf, sample_sheet, **params)
 
 
 def preprocess_vcf(input: str, output: str, *, sample_sheet: str | None = None, threads: int = 1, **params) -> None:
     """VCF/BCF -> model-ready AnnData; ``params`` are :func:`~omicsgen.preprocess.prepare_genotypes`'s keywords."""
+    from omicsgen.preprocess.genotypes import prepare_genotypes
+    from omicsgen.preprocess.split import check_split_sizes
+
     adata = prepare_genotypes(input, sample_sheet=sample_sheet, threads=threads, **params)
     kind = "haplotypes" if adata.uns["omicsgen"]["encoding"] == "haplotype" else "samples"
     check_split_sizes(adata.obs["split"], sample_sheet or input, kind)
@@ -70,6 +71,9 @@ def preprocess_vcf(input: str, output: str, *, sample_sheet: str | None = None, 
 
 def preprocess_bam(input: str, output: str, *, reference: str | None = None, bed: str | None = None, **params) -> None:
     """BAM/CRAM (or a sample sheet of them) -> model-ready AnnData (:func:`~omicsgen.preprocess.prepare_alignments`)."""
+    from omicsgen.preprocess.alignments import prepare_alignments
+    from omicsgen.preprocess.split import check_split_sizes
+
     adata = prepare_alignments(input, reference=reference, bed=bed, **params)
     check_split_sizes(adata.obs["split"], input, "windows" if adata.uns["bam"]["shape"] == "pileup" else "rows")
     log.info("%s: %s, %d x %d, likelihood %s, split %s", input, adata.uns["bam"]["shape"], adata.n_obs, adata.n_vars,
@@ -80,21 +84,26 @@ def preprocess_bam(input: str, output: str, *, reference: str | None = None, bed
 
 def synthetic_vcf(input: str, output: str) -> None:
     """Write synthetic genotypes as a bgzipped, indexed VCF (:func:`omicsgen.vcf.write_vcf`)."""
+    from omicsgen.vcf import write_vcf
+
     synthetic = read_h5ad(input)
     method = synthetic.uns["omicsgen"]["synthetic_method"]
     write_vcf(synthetic, output, source=f"omicsgen synthetic genotypes ({method}); not real samples")
 
 
-def train(input: str, checkpoint: str, history: str, *, family: str, model: dict, seed: int, threads: int,
-          gpus: int) -> None:
-    """Train an AE, VAE or GAN (:func:`omicsgen.train.train_model`); writes the checkpoint and the history CSV."""
-    from omicsgen.train import train_model  # torch: imported only by the steps that use it
+def train(input: str, checkpoint: str, history: str, training: str, *, family: str, model: dict, seed: int,
+          threads: int, gpus: int) -> None:
+    """Train an AE, VAE or GAN (:func:`omicsgen.train.train_model`); writes the checkpoint, the history CSV
+    and the run's budget and outcome (JSON)."""
+    from omicsgen.train import train_model
 
-    train_model(read_h5ad(input), family, checkpoint, history, params=model, seed=seed, threads=threads, gpus=gpus)
+    train_model(read_h5ad(input), family, checkpoint, history, params=model, seed=seed, threads=threads, gpus=gpus,
+                training=training)
 
 
 def latent(real: str, checkpoint: str, output: str, *, family: str, n_neighbors: int, seed: int) -> None:
     """Encode every cell with a trained AE or VAE; write latent, its PCA/UMAP and reconstructions."""
+    from omicsgen.latent import embed, encoder_latent
     from omicsgen.train import load_model
 
     adata = read_h5ad(real)
@@ -106,6 +115,8 @@ def latent(real: str, checkpoint: str, output: str, *, family: str, n_neighbors:
 
 def pca_baseline(input: str, output: str, *, n_components: int, n_neighbors: int, seed: int) -> None:
     """PCA baseline latent (:func:`omicsgen.latent.pca_latent`) with its PCA/UMAP and reconstructions."""
+    from omicsgen.latent import embed, pca_latent
+
     adata = read_h5ad(input)
     out = embed(adata, *pca_latent(adata, n_components, seed), "pca", n_neighbors=n_neighbors, seed=seed)
     params = {"n_components": n_components, "n_neighbors": n_neighbors, "seed": seed}
@@ -115,6 +126,7 @@ def pca_baseline(input: str, output: str, *, n_components: int, n_neighbors: int
 def synthesize(real: str, checkpoint: str, output: str, *, family: str, n_per_label: int, strategy: str,
                seed: int) -> None:
     """Sample synthetic cells from a trained AE, VAE or GAN (:func:`omicsgen.synthesize.synthesize`)."""
+    from omicsgen.synthesize import synthesize as synthesize_model
     from omicsgen.train import load_model
 
     out = synthesize_model(read_h5ad(real), load_model(checkpoint, family), family, n_per_label, seed, strategy)
@@ -124,6 +136,8 @@ def synthesize(real: str, checkpoint: str, output: str, *, family: str, n_per_la
 
 def marginals_baseline(input: str, output: str, *, n_per_label: int, strategy: str, seed: int) -> None:
     """Independent-marginals synthetic baseline (:func:`omicsgen.synthesize.synthesize_marginals`)."""
+    from omicsgen.synthesize import synthesize_marginals
+
     out = synthesize_marginals(read_h5ad(input), n_per_label, seed, strategy)
     params = {"n_per_label": n_per_label, "strategy": strategy, "seed": seed}
     write_h5ad(_stamp(out, {"input": input}, params), output)
@@ -131,14 +145,16 @@ def marginals_baseline(input: str, output: str, *, n_per_label: int, strategy: s
 
 def evaluate(real: str, metrics: str, per_label: str, *, dataset: str, model: str, latent: str | None = None,
              synthetic: str | None = None, knn_k: int, detection_trees: int, ld_window_sites: int,
-             ld_window_kb: float, rare_fraction: float, seed: int, threads: int) -> None:
+             ld_window_kb: float, rare_fraction: float, max_cells: int, seed: int, threads: int) -> None:
     """Metrics of one model on one dataset (:func:`omicsgen.evaluate.evaluate_model`) and its per-label recalls, as TSVs."""
+    from omicsgen.evaluate import evaluate_model
+
     table, recalls = evaluate_model(
         read_h5ad(real), dataset=dataset, model=model,
         latent=read_h5ad(latent) if latent else None,
         synthetic=read_h5ad(synthetic) if synthetic else None,
         k=knn_k, n_estimators=detection_trees, seed=seed, threads=threads,
-        ld_window_sites=ld_window_sites, ld_window_kb=ld_window_kb, rare_fraction=rare_fraction,
+        ld_window_sites=ld_window_sites, ld_window_kb=ld_window_kb, rare_fraction=rare_fraction, max_cells=max_cells,
     )
     write_text(table.to_csv(sep="\t", index=False), metrics)
     write_text(recalls.to_csv(sep="\t", index=False), per_label)
@@ -146,6 +162,10 @@ def evaluate(real: str, metrics: str, per_label: str, *, dataset: str, model: st
 
 def aggregate(metrics: list[str], per_label: list[str], output_metrics: str, output_per_label: str) -> None:
     """Join per-model TSVs: the comparison table (:func:`omicsgen.evaluate.comparison_table`) and the per-label recalls."""
+    import pandas as pd
+
+    from omicsgen.evaluate import COLUMNS, comparison_table
+
     tidy = pd.concat([pd.read_csv(p, sep="\t") for p in metrics], ignore_index=True)[COLUMNS]
     write_text(comparison_table(tidy).to_csv(sep="\t", index=False), output_metrics)
     recalls = pd.concat([pd.read_csv(p, sep="\t") for p in per_label], ignore_index=True)
@@ -155,6 +175,11 @@ def aggregate(metrics: list[str], per_label: list[str], output_metrics: str, out
 def report(metrics: str, per_label: str, output: str, *, layout: dict, ld_window_sites: int = 50,
            ld_window_kb: float = 1000) -> None:
     """Write the HTML report (:func:`omicsgen.report.build_report`) from the comparison table."""
+    import pandas as pd
+
+    from omicsgen.evaluate import tidy_metrics
+    from omicsgen.report import build_report
+
     build_report(
         tidy_metrics(pd.read_csv(metrics, sep="\t")), pd.read_csv(per_label, sep="\t"), layout, Path(output),
         ld_window=(ld_window_sites, ld_window_kb),

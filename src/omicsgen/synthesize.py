@@ -16,20 +16,17 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from omicsgen.contract import obs_labels
 from omicsgen.io import dense
 from omicsgen.preprocess import GENOTYPE_ENCODINGS
 
 if TYPE_CHECKING:  # torch is imported only by the functions that need it
     from omicsgen.models.base import TrainingPlan
 
-UNLABELLED = "all"
-
-
 def training_groups(adata: ad.AnnData) -> dict[str, np.ndarray]:
     """Indices of the training cells of each label (one group ``"all"`` when unlabelled)."""
     train = adata.obs["split"].to_numpy() == "train"
-    key = adata.uns["omicsgen"]["label_key"]
-    labels = adata.obs[key].astype(str).to_numpy() if key else np.full(adata.n_obs, UNLABELLED)
+    labels = obs_labels(adata)
     return {label: np.flatnonzero(train & (labels == label)) for label in sorted(set(labels[train]))}
 
 

@@ -15,17 +15,20 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 import torch
-from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 
-from omicsgen.data import AnnDataModule, label_categories
+from omicsgen.budget import AUTO, epoch_budget, gan_epochs, generator_step_budget
+from omicsgen.contract import label_categories
+from omicsgen.data import AnnDataModule
 from omicsgen.io import write_text
 from omicsgen.models import FAMILIES
 from omicsgen.models.base import TrainingPlan
 
 log = logging.getLogger(__name__)
 
-TRAINING_KEYS = ("batch_size", "max_epochs", "patience")  # config keys of the Trainer, not of the model
+RESUME_CHECKPOINTS = 20  # resumable checkpoints written in a run's epoch budget
+TRAINING_KEYS = ("batch_size", "max_epochs", "max_steps", "patience")  # config keys of the Trainer, not of the model
 
 
 def model_keys(family: str) -> tuple[str, ...]:
@@ -75,6 +78,51 @@ def epoch_history(metrics_csvs: list[Path]) -> pd.DataFrame:
     return history.sort_values("epoch").reset_index(drop=True)
 
 
+class GeneratorStepBudget(Callback):
+    """Stop a GAN's training after ``generator_steps`` generator steps (one per ``n_critic`` batches).
+
+    The count is derived from the epoch and batch index, so it holds across a resume.
+    """
+
+    def __init__(self, generator_steps: int, n_critic: int):
+        self.n_critic = n_critic
+        self.batches = generator_steps * n_critic
+        self.batches_seen = 0
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        self.batches_seen = trainer.current_epoch * trainer.num_training_batches + batch_idx + 1
+        if self.batches_seen >= self.batches:
+            trainer.should_stop = True
+
+    @property
+    def generator_steps(self) -> int:
+        """Generator steps taken so far."""
+        return self.batches_seen // self.n_critic
+
+
+def training_budget(family: str, n_train: int, params: dict) -> dict:
+    """The budget a model of ``family`` gets on ``n_train`` training observations (:mod:`omicsgen.budget`).
+
+    Returns
+    -------
+    dict
+        ``rule`` (``"auto"`` or ``"config"``) and ``max_epochs``; AE and VAE: ``patience``;
+        VAE: ``kl_warmup_epochs``, the configured warm-up capped at half the epoch budget so
+        that the KL term reaches full weight; GAN: ``generator_steps``.
+    """
+    if "max_steps" in params:  # a budget in generator steps (the GAN)
+        key, n_critic = params["max_steps"], params["n_critic"]
+        steps = generator_step_budget(n_train, params["batch_size"], n_critic, key)
+        epochs = gan_epochs(n_train, params["batch_size"], n_critic, steps)
+        return {"rule": "auto" if key == AUTO else "config", "generator_steps": steps, "max_epochs": epochs}
+    epochs = epoch_budget(n_train, params["max_epochs"])
+    budget = {"rule": "auto" if params["max_epochs"] == AUTO else "config", "max_epochs": epochs,
+              "patience": params["patience"]}
+    if "kl_warmup_epochs" in params:
+        budget["kl_warmup_epochs"] = min(params["kl_warmup_epochs"], max(1, epochs // 2))
+    return budget
+
+
 def train_model(
     adata: ad.AnnData,
     family: str,
@@ -85,6 +133,7 @@ def train_model(
     seed: int = 0,
     threads: int = 1,
     gpus: int = 0,
+    training: str | Path | None = None,
 ) -> TrainingPlan:
     """Fit a model of ``family`` on the training split (AE and VAE early-stopped on validation).
 
@@ -108,14 +157,20 @@ def train_model(
         ``train_critic_loss``, ``train_wasserstein``, ``train_gradient_penalty``,
         ``train_generator_loss``, ``val_wasserstein``).
     params
-        Model keys (:func:`model_keys`) plus ``batch_size``, ``max_epochs`` and, for AE and
-        VAE, ``patience`` (epochs without improvement of ``val_loss`` before stopping).
+        Model keys (:func:`model_keys`) plus ``batch_size`` and the budget
+        (:func:`training_budget`): for AE and VAE ``max_epochs`` (integer or ``"auto"``) and
+        ``patience`` (epochs without improvement of ``val_loss`` before stopping); for the
+        GAN ``max_steps``, generator steps (integer or ``"auto"``).
     seed
         Passed to ``lightning.seed_everything``; training runs with ``deterministic=True``.
     threads
         CPU threads for torch.
     gpus
         GPUs granted to the job (see :func:`device_settings`).
+    training
+        Where a JSON summary of the run is written (optional): ``n_train``, the ``budget``,
+        ``epochs_run``, ``stopped_by``, ``device``, ``threads``; ``best_val_loss`` (AE, VAE)
+        or ``generator_steps_run`` (GAN).
 
     Returns
     -------
@@ -129,36 +184,46 @@ def train_model(
 
     Notes
     -----
-    Lightning's checkpoints (best and last, every epoch) and its CSV log live in
+    Lightning's checkpoints (the best whenever ``val_loss`` improves; the last, to resume
+    from, every ``max_epochs // 20`` epochs) and its CSV log live in
     ``.<checkpoint stem>_training/`` beside ``checkpoint`` while training runs. A run that is
     killed leaves it behind, and the next call with the same data, params and seed resumes
     from ``last.ckpt`` (``Trainer.fit(ckpt_path=...)``), optimiser, early-stopping and
     checkpoint state included. The folder is removed when training ends.
     """
     checkpoint, history = Path(checkpoint), Path(history)
+    training = Path(training) if training is not None else None
     L.seed_everything(seed, workers=True, verbose=False)
     torch.set_num_threads(max(1, threads))
     devices = device_settings(gpus)
     log.info("training on %s (devices=%s, strategy=%s)", devices["accelerator"], devices["devices"], devices["strategy"])
 
     data = AnnDataModule(adata, batch_size=params["batch_size"], seed=seed)
+    budget = training_budget(family, len(data.train_set), params)
+    log.info("budget for %d training observations: %s", len(data.train_set), budget)
     model = FAMILIES[family](
         n_input=adata.n_vars,
         likelihood=adata.uns["omicsgen"]["likelihood"],
         labels=label_categories(adata),
-        **{key: params[key] for key in model_keys(family)},
+        **{key: budget.get(key, params[key]) for key in model_keys(family)},
     )
     workdir = checkpoint.parent / f".{checkpoint.stem}_training"
     resume_from = _resumable_checkpoint(workdir, _fingerprint(adata, params, seed))
     early_stopped = model.automatic_optimization  # the GAN has no validation likelihood to stop on
-    saver = ModelCheckpoint(
-        dirpath=workdir / "checkpoints", filename="best", monitor="val_loss" if early_stopped else None, mode="min",
-        save_top_k=1, save_last=True, enable_version_counter=False,
-    )
-    stopper = [EarlyStopping(monitor="val_loss", mode="min", patience=params["patience"])] if early_stopped else []
+    # last.ckpt, to resume from, about RESUME_CHECKPOINTS times a run (not every epoch: a GAN's
+    # checkpoint holds two networks and two optimisers); the best one whenever val_loss improves
+    savers = [ModelCheckpoint(dirpath=workdir / "checkpoints", save_top_k=0, save_last=True, enable_version_counter=False,
+                              every_n_epochs=max(1, budget["max_epochs"] // RESUME_CHECKPOINTS))]
+    if early_stopped:
+        savers.append(ModelCheckpoint(dirpath=workdir / "checkpoints", filename="best", monitor="val_loss", mode="min",
+                                      save_top_k=1, enable_version_counter=False))
+    if early_stopped:
+        stopper = [EarlyStopping(monitor="val_loss", mode="min", patience=params["patience"])]
+    else:
+        stopper = [GeneratorStepBudget(budget["generator_steps"], params["n_critic"])]
     trainer = L.Trainer(
-        max_epochs=params["max_epochs"],
-        callbacks=[*stopper, saver],
+        max_epochs=budget["max_epochs"],
+        callbacks=[*stopper, *savers],
         logger=CSVLogger(workdir, name="csv", version=0, flush_logs_every_n_steps=1),
         deterministic=True,
         enable_progress_bar=False,
@@ -170,13 +235,24 @@ def train_model(
     if resume_from is not None and metrics_csv.exists():  # Lightning's CSVLogger would overwrite it
         metrics_csv.rename(workdir / f"metrics_before_resume_{len(list(workdir.glob('metrics_before_resume_*')))}.csv")
     trainer.fit(model, datamodule=data, ckpt_path=resume_from)
-    if early_stopped:
-        log.info("stopped after %d epochs; best val_loss %.4f", trainer.current_epoch, float(saver.best_model_score))
-    else:
-        log.info("trained %d epochs; keeping the last", trainer.current_epoch)
     parts = sorted(workdir.glob("metrics_before_resume_*.csv"), key=lambda p: int(p.stem.rsplit("_", 1)[1]))
-    write_text(epoch_history([*parts, metrics_csv]).to_csv(index=False), history)
-    shutil.move(saver.best_model_path if early_stopped else saver.last_model_path, checkpoint)
+    epochs = epoch_history([*parts, metrics_csv])
+    write_text(epochs.to_csv(index=False), history)
+    run = {"family": family, "n_train": len(data.train_set), "budget": budget, "epochs_run": int(epochs["epoch"].max()) + 1,
+           "device": devices["accelerator"], "threads": threads}
+    if early_stopped:
+        run["stopped_by"] = "early stopping" if run["epochs_run"] < budget["max_epochs"] else "epoch budget"
+        run["best_val_loss"] = float(savers[1].best_model_score)
+    else:
+        run["stopped_by"] = "generator step budget"
+        run["generator_steps_run"] = stopper[0].generator_steps
+    log.info("training ended: %s", run)
+    if training is not None:
+        write_text(json.dumps(run, indent=2) + "\n", training)
+    final = Path(savers[1].best_model_path) if early_stopped else workdir / "final.ckpt"
+    if not early_stopped:
+        trainer.save_checkpoint(final)
+    shutil.move(final, checkpoint)
     shutil.rmtree(workdir)
     return load_model(checkpoint, family)
 

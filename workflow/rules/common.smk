@@ -101,6 +101,32 @@ wildcard_constraints:
     model="|".join(ALL_MODELS),
 
 
+# Resource requests from the data (Snakemake resource callables), so that a cluster job asks for
+# what it needs: memory and run time grow with the job's input files, and each retry
+# (--retries) asks for that much more again. Threads: 1 for a dataset whose input file is under
+# THREADED_FROM_MB (small models gain little from a second thread, and jobs then run side by
+# side), else resources.threads. Threads cannot wait for inputs built during the run, so they
+# follow the dataset's input file; memory and time follow the job's actual inputs.
+THREADED_FROM_MB = 50
+
+
+def mem_mb(base_mb, per_input_mb):
+    """``mem_mb`` callable: ``(base_mb + per_input_mb x input MB) x attempt``."""
+    return lambda wildcards, input, attempt: int((base_mb + per_input_mb * input.size_mb) * attempt)
+
+
+def runtime(base_min, per_input_gb_min):
+    """``runtime`` callable (minutes): ``(base_min + per_input_gb_min x input GB) x attempt``."""
+    return lambda wildcards, input, attempt: int((base_min + per_input_gb_min * input.size_mb / 1024) * attempt)
+
+
+def dataset_threads(wildcards):
+    """Threads of a dataset's compute-heavy jobs (training, latent, evaluation)."""
+    path = Path(DATASETS[wildcards.dataset]["path"])
+    size_mb = path.stat().st_size / 2**20 if path.exists() else 0.0
+    return 1 if size_mb < THREADED_FROM_MB else config["resources"]["threads"]
+
+
 def trained_model_params(wildcards):
     """The model's config section with sorted keys: Snakemake compares params by their text,
     so key order in the config file must not trigger reruns."""
@@ -217,6 +243,7 @@ def report_layout():
             "modality": DATASETS[dataset]["modality"],
             "preprocessed": f"{base}/preprocessed.h5ad",
             "history": {m: f"{base}/{m}/history.csv" for m in ALL_MODELS if m in TORCH_MODELS},
+            "training": {m: f"{base}/{m}/training.json" for m in ALL_MODELS if m in TORCH_MODELS},
             "latent": {m: f"{base}/{m}/latent.h5ad" for m in ALL_MODELS if m in ENCODERS},
             "synthetic": {m: f"{base}/{m}/synthetic.h5ad" for m in ALL_MODELS if m in GENERATORS},
         }
@@ -227,6 +254,6 @@ def report_files(wildcards):
     files = []
     for entry in report_layout().values():
         files.append(entry["preprocessed"])
-        for kind in ("history", "latent", "synthetic"):
+        for kind in ("history", "training", "latent", "synthetic"):
             files.extend(entry[kind].values())
     return files

@@ -10,15 +10,16 @@ rule evaluate:
         detection_trees=config["evaluate"]["detection_trees"],
         ld_window_sites=config["evaluate"]["ld_window_sites"],
         ld_window_kb=config["evaluate"]["ld_window_kb"],
+        max_cells=config["evaluate"]["max_cells"],
         seed=config["seed"],
     log:
         "results/logs/evaluate/{dataset}_{model}.log",
     benchmark:
         "results/benchmarks/evaluate/{dataset}_{model}.tsv"
-    threads: config["resources"]["threads"]
+    threads: dataset_threads
     resources:
-        mem_mb=8000,
-        runtime=30,
+        mem_mb=mem_mb(2000, 8),
+        runtime=runtime(10, 60),
     conda:
         "../../envs/evaluate.yaml"
     script:

@@ -14,10 +14,10 @@ rule latent:
         "results/logs/latent/{dataset}_{model}.log",
     benchmark:
         "results/benchmarks/latent/{dataset}_{model}.tsv"
-    threads: config["resources"]["threads"]
+    threads: dataset_threads
     resources:
-        mem_mb=8000,
-        runtime=30,
+        mem_mb=mem_mb(2000, 12),
+        runtime=runtime(10, 120),
         gpu=0,
     conda:
         "../../envs/torch.yaml"
@@ -38,10 +38,10 @@ rule baseline_pca:
         "results/logs/latent/{dataset}_pca.log",
     benchmark:
         "results/benchmarks/latent/{dataset}_pca.tsv"
-    threads: config["resources"]["threads"]
+    threads: dataset_threads
     resources:
-        mem_mb=8000,
-        runtime=30,
+        mem_mb=mem_mb(2000, 12),
+        runtime=runtime(10, 120),
     conda:
         "../../envs/evaluate.yaml"
     script:

@@ -30,8 +30,8 @@ rule preprocess_h5ad:
         "results/benchmarks/preprocess/{dataset}.tsv"
     threads: 1
     resources:
-        mem_mb=8000,
-        runtime=30,
+        mem_mb=mem_mb(2000, 6),
+        runtime=runtime(10, 30),
     conda:
         "../../envs/preprocess.yaml"
     script:
@@ -72,10 +72,10 @@ rule preprocess_vcf:
         "results/logs/preprocess/{dataset}.log",
     benchmark:
         "results/benchmarks/preprocess/{dataset}.tsv"
-    threads: config["resources"]["threads"]
+    threads: dataset_threads
     resources:
-        mem_mb=8000,
-        runtime=60,
+        mem_mb=mem_mb(2000, 10),
+        runtime=runtime(10, 60),
     conda:
         "../../envs/preprocess.yaml"
     script:
@@ -97,8 +97,8 @@ rule preprocess_bam:
         "results/benchmarks/preprocess/{dataset}.tsv"
     threads: 1
     resources:
-        mem_mb=8000,
-        runtime=60,
+        mem_mb=mem_mb(4000, 1),
+        runtime=runtime(10, 60),
     conda:
         "../../envs/preprocess.yaml"
     script:

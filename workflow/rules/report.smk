@@ -15,8 +15,8 @@ rule report:
         "results/benchmarks/report.tsv"
     threads: 1
     resources:
-        mem_mb=4000,
-        runtime=15,
+        mem_mb=mem_mb(2000, 2),
+        runtime=runtime(15, 30),
     conda:
         "../../envs/report.yaml"
     script:

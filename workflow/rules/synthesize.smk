@@ -16,8 +16,8 @@ rule synthesize:
         "results/benchmarks/synthesize/{dataset}_{model}.tsv"
     threads: 1
     resources:
-        mem_mb=8000,
-        runtime=30,
+        mem_mb=mem_mb(2000, 3),
+        runtime=runtime(10, 30),
         gpu=0,
     conda:
         "../../envs/torch.yaml"
@@ -40,8 +40,8 @@ rule baseline_marginals:
         "results/benchmarks/synthesize/{dataset}_marginals.tsv"
     threads: 1
     resources:
-        mem_mb=8000,
-        runtime=30,
+        mem_mb=mem_mb(2000, 3),
+        runtime=runtime(10, 30),
     conda:
         "../../envs/evaluate.yaml"
     script:
@@ -60,8 +60,8 @@ rule synthetic_vcf:
         "results/benchmarks/synthesize/{dataset}_{model}_vcf.tsv"
     threads: 1
     resources:
-        mem_mb=4000,
-        runtime=30,
+        mem_mb=mem_mb(1000, 3),
+        runtime=runtime(10, 30),
     conda:
         "../../envs/preprocess.yaml"
     script:

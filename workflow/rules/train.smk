@@ -9,6 +9,7 @@ rule train:
             caption="../report/history.rst",
             category="Training",
         ),
+        training="results/{dataset}/{model}/training.json",
     wildcard_constraints:
         model=_alternatives(TRAINED_MODELS),
     params:
@@ -18,10 +19,10 @@ rule train:
         "results/logs/train/{dataset}_{model}.log",
     benchmark:
         "results/benchmarks/train/{dataset}_{model}.tsv"
-    threads: config["resources"]["threads"]
+    threads: dataset_threads
     resources:
-        mem_mb=8000,
-        runtime=120,
+        mem_mb=mem_mb(2000, 6),
+        runtime=runtime(60, 1500),
         gpu=config["resources"]["gpu"],
     conda:
         "../../envs/torch.yaml"

@@ -9,6 +9,7 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 
+from omicsgen.contract import RECONSTRUCTED, obs_labels
 from omicsgen.evaluate.fidelity import (
     detection_auroc,
     matched_by_label,
@@ -27,9 +28,7 @@ from omicsgen.evaluate.popgen import (
 )
 from omicsgen.evaluate.privacy import aats, distance_to_closest_record, n_identical, privacy_loss
 from omicsgen.evaluate.utility import PER_LABEL_COLUMNS, rare_labels, utility_metrics
-from omicsgen.latent import RECONSTRUCTED
 from omicsgen.preprocess import GENOTYPE_ENCODINGS, metric_scale
-from omicsgen.synthesize import UNLABELLED
 
 COLUMNS = ["dataset", "model", "metric", "value"]
 # metric -> the value it is best at: +inf (higher is better), -inf (lower) or a target value
@@ -98,14 +97,39 @@ def tidy_metrics(wide: pd.DataFrame) -> pd.DataFrame:
 __all__ = [
     "BEST_VALUE", "COLUMNS", "aats", "af_correlation", "ld_correlation", "pairwise_distance_wasserstein",
     "pca_wasserstein", "better", "comparison_table", "detection_auroc", "direction", "distance_to_closest_record",
-    "evaluate_model", "knn_accuracy", "matched_by_label", "mean_correlation", "mmd", "n_identical", "privacy_loss",
+    "evaluate_model", "evaluation_cells", "knn_accuracy", "matched_by_label", "mean_correlation", "mmd", "n_identical", "privacy_loss",
     "rare_labels", "reconstruction_error", "shortfall", "silhouette", "tidy_metrics", "utility_metrics", "variance_correlation",
 ]
 
 
-def _labels(adata: ad.AnnData) -> np.ndarray:
-    key = adata.uns["omicsgen"]["label_key"]
-    return adata.obs[key].astype(str).to_numpy() if key else np.full(adata.n_obs, UNLABELLED)
+def evaluation_cells(split: np.ndarray, max_cells: int, seed: int) -> np.ndarray:
+    """Rows the metrics are computed on: the training and test cells, at most ``max_cells`` of each.
+
+    Metrics with pairwise cost (MMD, AATS, DCR, silhouette, k-NN) are bounded this way on
+    large data. A split with more cells is subsampled uniformly without replacement (label
+    proportions kept in expectation), with ``numpy.random.default_rng(seed)``; validation
+    cells are not used by any metric.
+
+    Parameters
+    ----------
+    split
+        str ``(n_obs,)`` values ``"train"``, ``"val"``, ``"test"``.
+    max_cells
+        Cap per split, >= 1.
+    seed
+        Seed of the subsample.
+
+    Returns
+    -------
+    numpy.ndarray
+        int64 sorted row indices.
+    """
+    rng = np.random.default_rng(seed)
+    keep = []
+    for name in ("train", "test"):
+        rows = np.flatnonzero(split == name)
+        keep.append(rng.choice(rows, max_cells, replace=False) if len(rows) > max_cells else rows)
+    return np.sort(np.concatenate(keep)).astype(np.int64)
 
 
 def evaluate_model(
@@ -122,8 +146,12 @@ def evaluate_model(
     ld_window_sites: int = 50,
     ld_window_kb: float = 1000,
     rare_fraction: float = 0.05,
+    max_cells: int = 20_000,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """All metrics that apply to one model on one dataset, on the held-out test split.
+
+    On large data the training and test splits are each capped at ``max_cells`` cells
+    (:func:`evaluation_cells`), so cost and memory stay bounded as the data grow.
 
     Parameters
     ----------
@@ -158,6 +186,8 @@ def evaluate_model(
     rare_fraction
         Labels with fewer than this fraction of the training cells are rare (their recall
         gain is ``augmentation_recall_gain``).
+    max_cells
+        Training and test cells used at most, each (``evaluate.max_cells``).
 
     Returns
     -------
@@ -169,9 +199,13 @@ def evaluate_model(
     """
     encoding = real.uns["omicsgen"]["encoding"]
     per_label = pd.DataFrame(columns=PER_LABEL_COLUMNS)
+    cells = evaluation_cells(real.obs["split"].astype(str).to_numpy(), max_cells, seed)
+    if len(cells) < real.n_obs:
+        real = real[cells]
+        latent = latent[cells] if latent is not None else None
     split = real.obs["split"].astype(str).to_numpy()
     test = split == "test"
-    labels = _labels(real)
+    labels = obs_labels(real)
     expression = metric_scale(real.X, encoding)
     genotypes = encoding in GENOTYPE_ENCODINGS
     distance = "cityblock" if genotypes else "euclidean"
@@ -190,7 +224,7 @@ def evaluate_model(
             rows.append(("mean_correlation", mean_correlation(expression[test], synth)))
             rows.append(("variance_correlation", variance_correlation(expression[test], synth)))
         rows.append(("mmd", mmd(expression[test], synth, seed=seed)))
-        real_idx, synth_idx = matched_by_label(labels[test], _labels(synthetic), seed)
+        real_idx, synth_idx = matched_by_label(labels[test], obs_labels(synthetic), seed)
         real_test, synth_matched = expression[test][real_idx], synth[synth_idx]
         rows.append((
             "detection_auroc",
@@ -207,7 +241,7 @@ def evaluate_model(
         rows.append(("n_identical_to_train", float(n_identical(expression[train], synth))))
         if real.uns["omicsgen"]["label_key"]:
             scores, per_label = utility_metrics(
-                expression[train], labels[train], expression[test], labels[test], synth, _labels(synthetic),
+                expression[train], labels[train], expression[test], labels[test], synth, obs_labels(synthetic),
                 rare=rare_labels(labels[train], rare_fraction), seed=seed,
             )
             rows.extend(scores.items())

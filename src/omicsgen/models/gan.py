@@ -29,7 +29,8 @@ class GAN(TrainingPlan):
     betas (0.5, 0.9) for both. Logged per epoch: ``train_critic_loss``, ``train_wasserstein``
     (the critic's estimate, mean D(x) - mean D(G(z))), ``train_gradient_penalty``,
     ``train_generator_loss`` and, on the validation cells, ``val_wasserstein``. There is no
-    validation likelihood: training runs ``max_epochs`` and keeps the last state. The
+    validation likelihood: training runs its budget of generator steps
+    (:func:`omicsgen.budget.generator_step_budget`) and keeps the last state. The
     generator starts at the mean training sample (:meth:`on_fit_start`).
 
     Parameters

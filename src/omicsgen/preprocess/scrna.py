@@ -12,7 +12,6 @@ import logging
 import anndata as ad
 import numpy as np
 import pandas as pd
-import scanpy as sc
 import scipy.sparse as sp
 
 from omicsgen.errors import InputError
@@ -270,7 +269,14 @@ def prepare_scrna(
     encoding = "counts" if likelihood == "nb" else "log1p"
     n_genes_in = out.n_vars
     if n_top_genes < out.n_vars:
-        scored = ad.AnnData(X=sp.csr_matrix(log1p_normalized(out.X, encoding)), obs=out.obs[[]], var=out.var[[]])
+        import scanpy as sc  # imported here: every stage reads this module, only preprocessing needs scanpy
+
+        # scored on log1p-normalised values, sparse when the input is (no dense cells x genes copy)
+        matrix = out.X.astype(np.float32) if sp.issparse(out.X) else sp.csr_matrix(out.X, dtype=np.float32)
+        scored = ad.AnnData(X=matrix, obs=out.obs[[]], var=out.var[[]])
+        if encoding == "counts":
+            sc.pp.normalize_total(scored, target_sum=TARGET_SUM)
+            sc.pp.log1p(scored)
         sc.pp.highly_variable_genes(scored, n_top_genes=n_top_genes, flavor="seurat")
         out = out[:, scored.var["highly_variable"].values].copy()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import json
 from pathlib import Path
 
 import jinja2
@@ -37,6 +38,19 @@ BASELINE_FOR = {
     "pairwise_distance_wasserstein": "marginals",
 }
 BASELINES = frozenset(BASELINE_FOR.values())
+
+
+def budget_text(run: dict) -> str:
+    """One phrase on a model's training budget and how it ended, from its ``training.json``.
+
+    Examples: ``"64 of 400 epochs (auto budget for 490 training cells), early stopping"``;
+    ``"640 generator steps in 400 epochs (auto budget for 490 training cells)"``.
+    """
+    budget = run["budget"]
+    rule = f"{budget['rule']} budget for {run['n_train']} training observations"
+    if "generator_steps" in budget:
+        return f"{run['generator_steps_run']} of {budget['generator_steps']} generator steps in {run['epochs_run']} epochs ({rule})"
+    return f"{run['epochs_run']} of {budget['max_epochs']} epochs ({rule}), ended by {run['stopped_by']}"
 
 
 def verdicts(metrics: pd.DataFrame) -> list[dict]:
@@ -142,7 +156,8 @@ def _dataset_section(name: str, files: dict, metrics: pd.DataFrame, per_label: p
     if files.get("history"):
         histories = {m: pd.read_csv(p) for m, p in files["history"].items()}
         section["figures"].append(("Training curves", plots.training_curves(histories)))
-        section["epochs"] = {m: int(h["epoch"].max()) + 1 for m, h in histories.items()}
+    if files.get("training"):
+        section["budgets"] = {m: budget_text(json.loads(Path(p).read_text())) for m, p in files["training"].items()}
     section["no_encoder"] = sorted(set(files.get("synthetic", {})) - set(files.get("latent", {})) - BASELINES)
     if files.get("latent") and label_key:
         umaps, labels = {}, None
@@ -206,7 +221,7 @@ def build_report(metrics: pd.DataFrame, per_label: pd.DataFrame, datasets: dict[
     per_label
         The augmentation experiment per label (``results/augmentation.tsv``).
     datasets
-        Dataset name -> ``{"preprocessed": path, "history": {model: csv},
+        Dataset name -> ``{"preprocessed": path, "history": {model: csv}, "training": {model: json},
         "latent": {model: h5ad}, "synthetic": {model: h5ad}}``.
     out
         Destination ``.html``; written atomically.
