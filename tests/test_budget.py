@@ -1,0 +1,54 @@
+"""Training budgets from the data's size (scVI's rule) and the evaluation's cap on cells."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from omicsgen.budget import epoch_budget, gan_epochs, generator_step_budget
+from omicsgen.evaluate import evaluation_cells
+from omicsgen.train import training_budget
+
+
+def test_epoch_budget_follows_scvi_and_bounds_cells_seen():
+    # scvi-tools: min(400, round(20000 / n_cells * 400))
+    assert [epoch_budget(n) for n in (700, 20_000, 100_000, 1_000_000, 10_000_000)] == [400, 400, 80, 8, 1]
+    for n in (50_000, 100_000, 1_000_000):
+        assert epoch_budget(n) * n == pytest.approx(8e6, rel=0.07)  # cells seen stay about constant
+    assert epoch_budget(1_000_000, 3) == 3
+    for bad in (0, -1, 2.5, "ten", True):
+        with pytest.raises(ValueError, match="max_epochs must be a positive integer or 'auto'"):
+            epoch_budget(1000, bad)
+    with pytest.raises(ValueError, match="n_train must be positive"):
+        epoch_budget(0)
+
+
+def test_gan_budget_in_generator_steps():
+    # 488 cells, batches of 64: 8 batches an epoch, 400 epochs, one generator step per 5 batches
+    assert generator_step_budget(488, 64, 5) == 640
+    assert gan_epochs(488, 64, 5, 640) == 400
+    # large data: the same passes over the data as the VAE's budget, so steps grow sublinearly
+    assert generator_step_budget(1_000_000, 64, 5) == 8 * 15625 // 5
+    assert generator_step_budget(488, 64, 5, 100) == 100 and gan_epochs(488, 64, 5, 100) == 63
+    with pytest.raises(ValueError, match="max_steps must be a positive integer or 'auto'"):
+        generator_step_budget(488, 64, 5, 0)
+
+
+def test_training_budget_caps_kl_warmup_at_half_the_epochs():
+    params = {"max_epochs": "auto", "patience": 30, "kl_warmup_epochs": 50}
+    assert training_budget("vae", 1_000_000, params) == {"rule": "auto", "max_epochs": 8, "patience": 30,
+                                                         "kl_warmup_epochs": 4}
+    assert training_budget("vae", 700, params)["kl_warmup_epochs"] == 50
+    gan = training_budget("gan", 488, {"max_steps": "auto", "n_critic": 5, "batch_size": 64})
+    assert gan == {"rule": "auto", "generator_steps": 640, "max_epochs": 400}
+
+
+def test_evaluation_cells_caps_each_split_and_drops_validation():
+    split = np.array(["train"] * 900 + ["val"] * 50 + ["test"] * 300)
+    kept = evaluation_cells(split, 200, seed=0)
+    assert (split[kept] == "train").sum() == 200 and (split[kept] == "test").sum() == 200
+    assert not (split[kept] == "val").any() and np.all(np.diff(kept) > 0)
+    np.testing.assert_array_equal(kept, evaluation_cells(split, 200, seed=0))  # from the seed
+    assert not np.array_equal(kept, evaluation_cells(split, 200, seed=1))
+    small = evaluation_cells(split, 1000, seed=0)
+    np.testing.assert_array_equal(small, np.flatnonzero(split != "val"))  # under the cap: every cell
