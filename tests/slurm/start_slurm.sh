@@ -25,6 +25,11 @@ host=$(hostname -s)
 cpus=$(nproc)
 mem_mb=$(awk '/MemTotal/ {printf "%d", $2 / 1024 * 0.8}' /proc/meminfo)
 mkdir -p /etc/slurm
+# keep a config that was there before; stop_slurm.sh puts it back (or removes ours: with a
+# config naming a controller that is down, every SLURM client call, and so every snakemake
+# start through the SLURM executor plugin's checks, waits about 9 s)
+[ -f /etc/slurm/slurm.conf ] && [ ! -f "$state/slurm.conf.before" ] && cp /etc/slurm/slurm.conf "$state/slurm.conf.before"
+touch "$state/slurm.conf.ours"
 cat > /etc/slurm/slurm.conf <<CONF
 ClusterName=omicsgen-test
 SlurmctldHost=$host
