@@ -31,16 +31,48 @@ def read_h5ad(path: str | os.PathLike) -> ad.AnnData:
     InputError
         If the file does not exist or is not a readable ``.h5ad`` (HDF5) file.
     """
+    return _open_h5ad(path, backed=None)
+
+
+def _open_h5ad(path: str | os.PathLike, backed: str | None) -> ad.AnnData:
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: file not found; check the dataset's 'path' in the config")
     try:
-        return ad.read_h5ad(path)
+        return ad.read_h5ad(path, backed=backed)
     except (OSError, KeyError, ValueError) as err:
         raise InputError(
             f"{path}: not a readable .h5ad file ({type(err).__name__}: {err}); "
             "write it with anndata.AnnData.write_h5ad"
         ) from err
+
+
+def read_h5ad_rows(path: str | os.PathLike, select) -> ad.AnnData:
+    """Read only some observations of an ``.h5ad`` file: the matrix is read backed, row by row.
+
+    Parameters
+    ----------
+    path
+        Path to an ``.h5ad`` file.
+    select
+        Function of the file's ``obs`` (pandas.DataFrame) returning the int row indices to
+        keep, sorted.
+
+    Returns
+    -------
+    anndata.AnnData
+        Those rows, in memory; ``uns``, ``var`` and ``obsm`` as in the file.
+
+    Raises
+    ------
+    InputError
+        As :func:`read_h5ad`.
+    """
+    backed = _open_h5ad(path, backed="r")
+    try:
+        return backed[select(backed.obs)].to_memory()
+    finally:
+        backed.file.close()
 
 
 def write_h5ad(adata: ad.AnnData, path: str | os.PathLike) -> None:

@@ -146,12 +146,20 @@ def marginals_baseline(input: str, output: str, *, n_per_label: int, strategy: s
 def evaluate(real: str, metrics: str, per_label: str, *, dataset: str, model: str, latent: str | None = None,
              synthetic: str | None = None, knn_k: int, detection_trees: int, ld_window_sites: int,
              ld_window_kb: float, rare_fraction: float, max_cells: int, seed: int, threads: int) -> None:
-    """Metrics of one model on one dataset (:func:`omicsgen.evaluate.evaluate_model`) and its per-label recalls, as TSVs."""
-    from omicsgen.evaluate import evaluate_model
+    """Metrics of one model on one dataset (:func:`omicsgen.evaluate.evaluate_model`) and its per-label recalls, as TSVs.
+
+    Only the cells the metrics use (:func:`omicsgen.evaluate.evaluation_cells`) are read from the
+    real and latent files, so memory stays bounded on large data.
+    """
+    from omicsgen.evaluate import evaluate_model, evaluation_cells
+    from omicsgen.io import read_h5ad_rows
+
+    def cells(obs):
+        return evaluation_cells(obs["split"].astype(str).to_numpy(), max_cells, seed)
 
     table, recalls = evaluate_model(
-        read_h5ad(real), dataset=dataset, model=model,
-        latent=read_h5ad(latent) if latent else None,
+        read_h5ad_rows(real, cells), dataset=dataset, model=model,
+        latent=read_h5ad_rows(latent, cells) if latent else None,
         synthetic=read_h5ad(synthetic) if synthetic else None,
         k=knn_k, n_estimators=detection_trees, seed=seed, threads=threads,
         ld_window_sites=ld_window_sites, ld_window_kb=ld_window_kb, rare_fraction=rare_fraction, max_cells=max_cells,
