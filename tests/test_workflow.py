@@ -76,11 +76,11 @@ def test_outputs_content(run_dir):
         history = pd.read_csv(results / model / "history.csv")
         assert 1 <= len(history) <= epochs and history["val_loss"].notna().all()
         run = json.loads((results / model / "training.json").read_text())
-        assert run["budget"]["max_epochs"] == epochs and run["epochs_run"] == len(history) and run["n_train"] == 490
+        assert run["budget"]["max_epochs"] == epochs and run["epochs_run"] == len(history) and run["n_train"] == 488
     gan = pd.read_csv(results / "gan" / "history.csv")
     run = json.loads((results / "gan" / "training.json").read_text())
     assert run["budget"]["generator_steps"] == run["generator_steps_run"] == 30  # max_steps of the test config
-    assert len(gan) == run["epochs_run"] == 19  # 30 x 5 critic batches at 8 batches (490 cells / 64) per epoch
+    assert len(gan) == run["epochs_run"] == 19  # 30 x 5 critic batches at 8 batches (488 cells / 64) per epoch
     assert np.isfinite(gan[["train_critic_loss", "train_generator_loss", "val_wasserstein"]]).all().all()
     for model in ("ae", "vae", "gan"):
         assert (results / model / "model.ckpt").stat().st_size > 0
@@ -181,7 +181,7 @@ def test_report_is_self_contained(run_dir):
     assert re.search(r"vae (beats|does NOT beat) pca on knn_accuracy", html)
     assert re.search(r"gan (beats|does NOT beat) marginals on detection_auroc", html)
     assert "gan has no encoder" in html and "Augmentation experiment" in html
-    assert "gan 30 of 30 generator steps in 19 epochs (config budget for 490 training observations)" in html
+    assert "gan 30 of 30 generator steps in 19 epochs (config budget for 488 training observations)" in html
     assert html.count("does NOT beat its baseline on") >= 1 or "Every model beats its baseline" in html
     # nothing loaded from outside (images removed first: base64 data can spell "http" by chance)
     text = re.sub(r'src="data:image/png;base64,[A-Za-z0-9+/=]+"', "", html)

@@ -212,18 +212,19 @@ def train_model(
     early_stopped = model.automatic_optimization  # the GAN has no validation likelihood to stop on
     # last.ckpt, to resume from, about RESUME_CHECKPOINTS times a run (not every epoch: a GAN's
     # checkpoint holds two networks and two optimisers); the best one whenever val_loss improves
-    savers = [ModelCheckpoint(dirpath=workdir / "checkpoints", save_top_k=0, save_last=True, enable_version_counter=False,
-                              every_n_epochs=max(1, budget["max_epochs"] // RESUME_CHECKPOINTS))]
+    callbacks = [ModelCheckpoint(dirpath=workdir / "checkpoints", filename="last", monitor=None, save_top_k=1,
+                                 enable_version_counter=False,
+                                 every_n_epochs=max(1, budget["max_epochs"] // RESUME_CHECKPOINTS))]
     if early_stopped:
-        savers.append(ModelCheckpoint(dirpath=workdir / "checkpoints", filename="best", monitor="val_loss", mode="min",
-                                      save_top_k=1, enable_version_counter=False))
-    if early_stopped:
-        stopper = [EarlyStopping(monitor="val_loss", mode="min", patience=params["patience"])]
+        best = ModelCheckpoint(dirpath=workdir / "checkpoints", filename="best", monitor="val_loss", mode="min",
+                               save_top_k=1, enable_version_counter=False)
+        callbacks += [best, EarlyStopping(monitor="val_loss", mode="min", patience=params["patience"])]
     else:
-        stopper = [GeneratorStepBudget(budget["generator_steps"], params["n_critic"])]
+        steps = GeneratorStepBudget(budget["generator_steps"], params["n_critic"])
+        callbacks.append(steps)
     trainer = L.Trainer(
         max_epochs=budget["max_epochs"],
-        callbacks=[*stopper, *savers],
+        callbacks=callbacks,
         logger=CSVLogger(workdir, name="csv", version=0, flush_logs_every_n_steps=1),
         deterministic=True,
         enable_progress_bar=False,
@@ -242,15 +243,17 @@ def train_model(
            "device": devices["accelerator"], "threads": threads}
     if early_stopped:
         run["stopped_by"] = "early stopping" if run["epochs_run"] < budget["max_epochs"] else "epoch budget"
-        run["best_val_loss"] = float(savers[1].best_model_score)
+        run["best_val_loss"] = float(best.best_model_score)
     else:
         run["stopped_by"] = "generator step budget"
-        run["generator_steps_run"] = stopper[0].generator_steps
+        run["generator_steps_run"] = steps.generator_steps
     log.info("training ended: %s", run)
     if training is not None:
         write_text(json.dumps(run, indent=2) + "\n", training)
-    final = Path(savers[1].best_model_path) if early_stopped else workdir / "final.ckpt"
-    if not early_stopped:
+    if early_stopped:
+        final = Path(best.best_model_path)
+    else:
+        final = workdir / "final.ckpt"
         trainer.save_checkpoint(final)
     shutil.move(final, checkpoint)
     shutil.rmtree(workdir)
