@@ -54,8 +54,8 @@ def _device_batches(data: AnnDataModule, device: str, seed: int):
     """The training batches: omicsgen's DataLoader on the CPU; slices of a tensor on the GPU otherwise."""
     if device == "cpu":
         return lambda: data.train_dataloader()
-    x = data.train_set.matrix.to(device)
-    y = data.train_set.codes.to(device)
+    x, y = data.train_set[list(range(len(data.train_set)))]  # the training split, float32
+    x, y = x.to(device), y.to(device)
     generator = torch.Generator(device="cpu").manual_seed(seed)
 
     def batches():

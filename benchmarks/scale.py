@@ -29,11 +29,15 @@ from pathlib import Path
 COLUMNS = ["data", "size", "stage", "wall_s", "peak_rss_mb"]
 
 
-def run_stage(code: str, log: Path) -> tuple[float, float]:
-    """Run ``code`` in a fresh Python process; returns (wall seconds, peak RSS in MB) of that process."""
+def run_stage(args: list[str], log: Path) -> tuple[float, float]:
+    """Run ``python <args>`` in a fresh process; returns (wall seconds, peak RSS in MB) of that process.
+
+    Data are generated in child processes too: a child's ``ru_maxrss`` starts at its parent's
+    resident size when it was forked, so this process must stay small.
+    """
     start = time.perf_counter()
     with open(log, "w") as handle:
-        proc = subprocess.Popen([sys.executable, "-c", code], stdout=handle, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen([sys.executable, *args], stdout=handle, stderr=subprocess.STDOUT)
         _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
     if os.waitstatus_to_exitcode(status) != 0:
@@ -41,12 +45,12 @@ def run_stage(code: str, log: Path) -> tuple[float, float]:
     return wall, usage.ru_maxrss / 1024
 
 
-def step_code(step: str, **kwargs) -> str:
-    """Python source that runs ``omicsgen.steps.<step>(**kwargs)`` with logging."""
-    return f"from omicsgen.workflow import run_step; run_step(None, {step!r}, **{kwargs!r})"
+def step_code(step: str, **kwargs) -> list[str]:
+    """Python arguments that run ``omicsgen.steps.<step>(**kwargs)`` with logging."""
+    return ["-c", f"from omicsgen.workflow import run_step; run_step(None, {step!r}, **{kwargs!r})"]
 
 
-def cell_stages(path: Path, out: Path, epochs: int, threads: int) -> dict[str, str]:
+def cell_stages(path: Path, out: Path, epochs: int, threads: int) -> dict[str, list[str]]:
     """Stage name -> code, for one generated ``.h5ad``."""
     pre, model = str(out / "preprocessed.h5ad"), out / "vae"
     vae = {"n_latent": 10, "n_hidden": 128, "n_layers": 1, "dropout": 0.1, "lr": 1e-2, "weight_decay": 1e-6,
@@ -67,7 +71,7 @@ def cell_stages(path: Path, out: Path, epochs: int, threads: int) -> dict[str, s
                               per_label=str(model / "per_label.tsv"), dataset="scale", model="vae",
                               latent=str(model / "latent.h5ad"), synthetic=str(model / "synthetic.h5ad"), knn_k=15,
                               detection_trees=100, ld_window_sites=50, ld_window_kb=1000, rare_fraction=0.05,
-                              max_cells=20000, seed=0, threads=threads),
+                              max_cells=5000, seed=0, threads=threads),
     }
 
 
@@ -136,7 +140,15 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--plot", type=Path, help="PNG to draw DIR/scale.tsv into, after the runs")
+    parser.add_argument("--generate", nargs=3, metavar=("KIND", "PATH", "N"), help=argparse.SUPPRESS)  # in a child
     args = parser.parse_args()
+    if args.generate:
+        kind, path, n = args.generate
+        if kind == "cells":
+            write_cells(Path(path), int(n), args.genes)
+        else:
+            write_vcf(Path(path), int(n), args.snps)
+        return
     args.workdir.mkdir(parents=True, exist_ok=True)
     table = args.workdir / "scale.tsv"
     if not table.exists():
@@ -149,14 +161,19 @@ def main() -> None:
         with open(table, "a") as handle:
             handle.write(row + "\n")
 
-    for n_cells in args.cells:
-        out = args.workdir / f"cells_{n_cells}"
-        out.mkdir(exist_ok=True)
-        path = out / "input.h5ad"
+    def generated(kind: str, n: int, name: str) -> Path:
+        """The input of one size, generated in a child process unless it is there already."""
+        path = args.workdir / f"{kind}_{n}" / name
+        path.parent.mkdir(exist_ok=True)
         if not path.exists():
-            start = time.perf_counter()
-            write_cells(path, n_cells, args.genes)
-            print(f"# generated {path} in {time.perf_counter() - start:.0f} s", flush=True)
+            wall, _ = run_stage([__file__, "--workdir", str(args.workdir), "--genes", str(args.genes), "--snps",
+                                 str(args.snps), "--generate", kind, str(path), str(n)], path.parent / "generate.log")
+            print(f"# generated {path} in {wall:.0f} s", flush=True)
+        return path
+
+    for n_cells in args.cells:
+        path = generated("cells", n_cells, "input.h5ad")
+        out = path.parent
         for stage, code in cell_stages(path, out, args.epochs, args.threads).items():
             wall, rss = run_stage(code, out / f"{stage}.log")
             record("cells", f"{n_cells}x{args.genes}", stage, wall, rss)
@@ -164,13 +181,8 @@ def main() -> None:
         print(f"# {n_cells} cells: {training['epochs_run']} epoch(s) of {training['n_train']} training cells", flush=True)
 
     for n_samples in args.samples:
-        out = args.workdir / f"vcf_{n_samples}"
-        out.mkdir(exist_ok=True)
-        path = out / "input.vcf.gz"
-        if not path.exists():
-            start = time.perf_counter()
-            write_vcf(path, n_samples, args.snps)
-            print(f"# generated {path} in {time.perf_counter() - start:.0f} s", flush=True)
+        path = generated("vcf", n_samples, "input.vcf.gz")
+        out = path.parent
         code = step_code("preprocess_vcf", input=str(path), output=str(out / "preprocessed.h5ad"), threads=1,
                          label_key=None, regions=None, encoding="dosage", min_maf=0.0, min_call_rate=0.0,
                          missing="sample_af", val_fraction=0.1, test_fraction=0.2, seed=0)

@@ -43,12 +43,14 @@ def test_training_budget_caps_kl_warmup_at_half_the_epochs():
     assert gan == {"rule": "auto", "generator_steps": 640, "max_epochs": 400}
 
 
-def test_evaluation_cells_caps_each_split_and_drops_validation():
+def test_evaluation_cells_subsample_both_splits_by_one_fraction_per_label():
     split = np.array(["train"] * 900 + ["val"] * 50 + ["test"] * 300)
-    kept = evaluation_cells(split, 200, seed=0)
-    assert (split[kept] == "train").sum() == 200 and (split[kept] == "test").sum() == 200
+    labels = np.array((["a"] * 3 + ["b"]) * 225 + ["a"] * 50 + ["a", "b", "b"] * 100)
+    kept = evaluation_cells(split, labels, 100, seed=0)  # a third of the test cells
+    counts = {(s, lab): int(((split[kept] == s) & (labels[kept] == lab)).sum()) for s in ("train", "test") for lab in "ab"}
+    assert counts == {("train", "a"): 225, ("train", "b"): 75, ("test", "a"): 34, ("test", "b"): 67}
     assert not (split[kept] == "val").any() and np.all(np.diff(kept) > 0)
-    np.testing.assert_array_equal(kept, evaluation_cells(split, 200, seed=0))  # from the seed
-    assert not np.array_equal(kept, evaluation_cells(split, 200, seed=1))
-    small = evaluation_cells(split, 1000, seed=0)
-    np.testing.assert_array_equal(small, np.flatnonzero(split != "val"))  # under the cap: every cell
+    np.testing.assert_array_equal(kept, evaluation_cells(split, labels, 100, seed=0))  # from the seed
+    assert not np.array_equal(kept, evaluation_cells(split, labels, 100, seed=1))
+    every = evaluation_cells(split, labels, 300, seed=0)
+    np.testing.assert_array_equal(every, np.flatnonzero(split != "val"))  # at or under the cap: every cell

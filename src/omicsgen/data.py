@@ -13,30 +13,40 @@ from omicsgen.contract import label_categories, label_codes
 
 
 class _Rows(Dataset):
-    """Rows of a matrix and their label codes, fetched a batch at a time (``__getitem__`` takes a list of indices)."""
+    """Some rows of a matrix and their label codes, fetched a batch at a time (``__getitem__`` takes a list of indices).
 
-    def __init__(self, matrix, codes: np.ndarray):
-        self.matrix = matrix if sp.issparse(matrix) else torch.as_tensor(np.asarray(matrix, dtype=np.float32))
-        self.codes = torch.as_tensor(codes)
+    The matrix is not copied: a CSR matrix is sliced and densified a batch at a time, a dense
+    one is held in its own dtype (int8 genotypes stay int8) and each batch is cast to float32.
+    """
+
+    def __init__(self, matrix, rows: np.ndarray, codes: np.ndarray):
+        self.sparse = sp.issparse(matrix)
+        self.matrix = matrix.tocsr() if self.sparse else torch.from_numpy(np.ascontiguousarray(matrix))
+        self.rows = np.asarray(rows, dtype=np.int64)
+        self.codes = torch.as_tensor(codes[self.rows])
 
     def __len__(self) -> int:
-        return self.matrix.shape[0]
+        return len(self.rows)
 
     @property
     def nbytes(self) -> int:
-        """Bytes of the rows as the float32 tensor a dense matrix is held as (0 for sparse: they stay on the CPU)."""
-        return 0 if sp.issparse(self.matrix) else self.matrix.element_size() * self.matrix.nelement()
+        """Bytes of these rows of a dense matrix in its dtype (0 for sparse: they stay on the CPU)."""
+        return 0 if self.sparse else self.matrix.element_size() * len(self.rows) * self.matrix.shape[1]
 
     def to(self, device: torch.device) -> None:
-        """Hold a dense matrix and the codes on ``device`` (batches are then sliced there, no transfer)."""
-        if not sp.issparse(self.matrix):
-            self.matrix, self.codes = self.matrix.to(device), self.codes.to(device)
+        """Hold these rows of a dense matrix, and their codes, on ``device`` (batches are then sliced there)."""
+        if not self.sparse:
+            self.matrix = self.matrix[torch.from_numpy(self.rows)].to(device)
+            self.rows = np.arange(len(self.rows))
+            self.codes = self.codes.to(device)
 
     def __getitem__(self, idx) -> tuple[torch.Tensor, torch.Tensor]:
-        rows = self.matrix[idx]
-        if sp.issparse(rows):
-            rows = torch.from_numpy(rows.toarray().astype(np.float32, copy=False))
-        return rows, self.codes[idx]
+        rows = self.rows[idx]
+        if self.sparse:
+            x = torch.from_numpy(self.matrix[rows].toarray().astype(np.float32, copy=False))
+        else:
+            x = self.matrix[torch.from_numpy(rows).to(self.matrix.device)].float()
+        return x, self.codes[idx]
 
 
 class AnnDataModule(L.LightningDataModule):
@@ -44,9 +54,10 @@ class AnnDataModule(L.LightningDataModule):
 
     ``x`` is float32 ``(batch, n_vars)``, ``y`` int64 ``(batch,)`` codes of the labels in
     :func:`label_categories` order (zeros when unlabelled). Dense matrices are held as one
-    float32 tensor (on the GPU when training there and it fits, :meth:`setup`); sparse (CSR)
-    ones stay sparse on the CPU and are densified a batch at a time (pinned for the transfer
-    on a GPU). Shuffling uses a ``torch.Generator`` seeded with ``seed``.
+    tensor in their own dtype, not copied (on the GPU when training there and it fits,
+    :meth:`setup`), each batch cast to float32; sparse (CSR) ones stay sparse on the CPU and are
+    densified a batch at a time (pinned for the transfer on a GPU). Shuffling uses a
+    ``torch.Generator`` seeded with ``seed``.
 
     Parameters
     ----------
@@ -67,8 +78,8 @@ class AnnDataModule(L.LightningDataModule):
         super().__init__()
         split = adata.obs["split"].astype(str).to_numpy()
         codes = label_codes(adata, label_categories(adata))
-        self.train_set = _Rows(adata.X[split == "train"], codes[split == "train"])
-        self.val_set = _Rows(adata.X[split == "val"], codes[split == "val"])
+        self.train_set = _Rows(adata.X, np.flatnonzero(split == "train"), codes)
+        self.val_set = _Rows(adata.X, np.flatnonzero(split == "val"), codes)
         if len(self.train_set) == 0 or len(self.val_set) == 0:
             raise ValueError(
                 f"need training and validation cells; got {len(self.train_set)} and {len(self.val_set)}; "

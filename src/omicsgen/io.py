@@ -55,8 +55,8 @@ def read_h5ad_rows(path: str | os.PathLike, select) -> ad.AnnData:
     path
         Path to an ``.h5ad`` file.
     select
-        Function of the file's ``obs`` (pandas.DataFrame) returning the int row indices to
-        keep, sorted.
+        Function of the backed AnnData (``obs`` and ``uns`` are read; ``X`` is not) returning
+        the int row indices to keep, sorted.
 
     Returns
     -------
@@ -70,7 +70,7 @@ def read_h5ad_rows(path: str | os.PathLike, select) -> ad.AnnData:
     """
     backed = _open_h5ad(path, backed="r")
     try:
-        return backed[select(backed.obs)].to_memory()
+        return backed[select(backed)].to_memory()
     finally:
         backed.file.close()
 

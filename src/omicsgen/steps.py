@@ -151,11 +151,12 @@ def evaluate(real: str, metrics: str, per_label: str, *, dataset: str, model: st
     Only the cells the metrics use (:func:`omicsgen.evaluate.evaluation_cells`) are read from the
     real and latent files, so memory stays bounded on large data.
     """
+    from omicsgen.contract import obs_labels
     from omicsgen.evaluate import evaluate_model, evaluation_cells
     from omicsgen.io import read_h5ad_rows
 
-    def cells(obs):
-        return evaluation_cells(obs["split"].astype(str).to_numpy(), max_cells, seed)
+    def cells(adata):
+        return evaluation_cells(adata.obs["split"].astype(str).to_numpy(), obs_labels(adata), max_cells, seed)
 
     table, recalls = evaluate_model(
         read_h5ad_rows(real, cells), dataset=dataset, model=model,

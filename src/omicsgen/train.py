@@ -265,7 +265,7 @@ def _fingerprint(adata: ad.AnnData, params: dict, seed: int) -> str:
     digest = hashlib.sha256(json.dumps({"params": params, "seed": seed}, sort_keys=True, default=str).encode())
     X = adata.X
     for part in (X.data, X.indices, X.indptr) if sp.issparse(X) else (np.ascontiguousarray(X),):
-        digest.update(np.ascontiguousarray(part).tobytes())
+        digest.update(np.ascontiguousarray(part))  # the buffer itself: no copy of a contiguous array
     digest.update("\t".join(adata.obs_names).encode())
     digest.update("\t".join(adata.obs["split"].astype(str)).encode())
     return digest.hexdigest()

@@ -102,20 +102,24 @@ __all__ = [
 ]
 
 
-def evaluation_cells(split: np.ndarray, max_cells: int, seed: int) -> np.ndarray:
-    """Rows the metrics are computed on: the training and test cells, at most ``max_cells`` of each.
+def evaluation_cells(split: np.ndarray, labels: np.ndarray, max_cells: int, seed: int) -> np.ndarray:
+    """Rows the metrics are computed on: the training and test cells, at most about ``max_cells`` test cells.
 
     Metrics with pairwise cost (MMD, AATS, DCR, silhouette, k-NN) are bounded this way on
-    large data. A split with more cells is subsampled uniformly without replacement (label
-    proportions kept in expectation), with ``numpy.random.default_rng(seed)``; validation
-    cells are not used by any metric.
+    large data. With more than ``max_cells`` test cells, both splits are subsampled by the
+    same fraction ``max_cells / n_test``, label by label (``ceil`` of the fraction of each
+    label's cells, drawn without replacement with ``numpy.random.default_rng(seed)``), so
+    label proportions and the training-to-test ratio stay as they are. Validation cells are
+    used by no metric and are left out.
 
     Parameters
     ----------
     split
         str ``(n_obs,)`` values ``"train"``, ``"val"``, ``"test"``.
+    labels
+        ``(n_obs,)`` labels (one value for all when unlabelled).
     max_cells
-        Cap per split, >= 1.
+        Test cells to keep, >= 1 (up to one more per label, from rounding up).
     seed
         Seed of the subsample.
 
@@ -124,11 +128,14 @@ def evaluation_cells(split: np.ndarray, max_cells: int, seed: int) -> np.ndarray
     numpy.ndarray
         int64 sorted row indices.
     """
+    fraction = min(1.0, max_cells / max(1, int((split == "test").sum())))
     rng = np.random.default_rng(seed)
     keep = []
     for name in ("train", "test"):
-        rows = np.flatnonzero(split == name)
-        keep.append(rng.choice(rows, max_cells, replace=False) if len(rows) > max_cells else rows)
+        for label in sorted(set(labels[split == name].tolist()), key=str):
+            rows = np.flatnonzero((split == name) & (labels == label))
+            n = int(np.ceil(fraction * len(rows)))
+            keep.append(rows if n == len(rows) else rng.choice(rows, n, replace=False))
     return np.sort(np.concatenate(keep)).astype(np.int64)
 
 
@@ -146,12 +153,13 @@ def evaluate_model(
     ld_window_sites: int = 50,
     ld_window_kb: float = 1000,
     rare_fraction: float = 0.05,
-    max_cells: int = 20_000,
+    max_cells: int = 5_000,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """All metrics that apply to one model on one dataset, on the held-out test split.
 
-    On large data the training and test splits are each capped at ``max_cells`` cells
-    (:func:`evaluation_cells`), so cost and memory stay bounded as the data grow.
+    On large data the test split is capped at about ``max_cells`` cells and the training
+    split subsampled by the same fraction (:func:`evaluation_cells`), so cost and memory
+    stay bounded as the data grow.
 
     Parameters
     ----------
@@ -187,7 +195,7 @@ def evaluate_model(
         Labels with fewer than this fraction of the training cells are rare (their recall
         gain is ``augmentation_recall_gain``).
     max_cells
-        Training and test cells used at most, each (``evaluate.max_cells``).
+        Test cells used at most, about (``evaluate.max_cells``).
 
     Returns
     -------
@@ -199,7 +207,7 @@ def evaluate_model(
     """
     encoding = real.uns["omicsgen"]["encoding"]
     per_label = pd.DataFrame(columns=PER_LABEL_COLUMNS)
-    cells = evaluation_cells(real.obs["split"].astype(str).to_numpy(), max_cells, seed)
+    cells = evaluation_cells(real.obs["split"].astype(str).to_numpy(), obs_labels(real), max_cells, seed)
     if len(cells) < real.n_obs:
         real = real[cells]
         latent = latent[cells] if latent is not None else None
