@@ -91,9 +91,9 @@ def test_family_trains_generates_and_scores(datasets, kind, family, tmp_path):
 
     latent = None
     if family != "gan":
-        codes, reconstructed = encoder_latent(data, model)
-        assert codes.shape == (data.n_obs, FAST[family]["n_latent"]) and np.isfinite(reconstructed).all()
-        latent = embed(data, codes, reconstructed, family, n_neighbors=10, seed=0)
+        codes, mse = encoder_latent(data, model)
+        assert codes.shape == (data.n_obs, FAST[family]["n_latent"]) and np.isfinite(mse).all()
+        latent = embed(data, codes, mse, family, n_neighbors=10, seed=0)
     else:
         with pytest.raises(ValueError, match="no encoder"):
             encoder_latent(data, model)

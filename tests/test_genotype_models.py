@@ -61,9 +61,10 @@ def test_training_on_dosages(genotypes, genotype_vae):
 
 def test_latent_synthesis_and_metrics(genotypes, genotype_vae):
     model, _ = genotype_vae
-    latent, reconstructed = encoder_latent(genotypes, model)
-    assert latent.shape == (379, FAST_VAE["n_latent"]) and reconstructed.min() >= 0 and reconstructed.max() <= 2
-    latent_ad = embed(genotypes, latent, reconstructed, "vae", n_neighbors=15, seed=0)
+    latent, mse = encoder_latent(genotypes, model)
+    # squared differences of allele counts 0-2 from expected counts in [0, 2]
+    assert latent.shape == (379, FAST_VAE["n_latent"]) and mse.shape == (379,) and 0 < mse.min() and mse.max() <= 4
+    latent_ad = embed(genotypes, latent, mse, "vae", n_neighbors=15, seed=0)
     synthetic = synthesize(genotypes, model, "vae", n_per_label=60, seed=0)
     assert synthetic.X.dtype == np.int8 and synthetic.shape == (60, 2000)
     assert set(np.unique(synthetic.X)) <= {0, 1, 2}

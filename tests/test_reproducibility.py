@@ -19,7 +19,7 @@ from tests.conftest import REPO, link_shipped_data, snakemake, write_test_config
 
 OUTPUTS = {
     "preprocessed.h5ad": ("X",),
-    "vae/latent.h5ad": ("obsm:X_vae", "obsm:X_vae_pca", "obsm:X_vae_umap", "layers:reconstructed"),
+    "vae/latent.h5ad": ("obsm:X_vae", "obsm:X_vae_pca", "obsm:X_vae_umap", "obs:reconstruction_mse"),
     "pca/latent.h5ad": ("obsm:X_pca", "obsm:X_pca_umap"),
     "vae/synthetic.h5ad": ("X",),
     "marginals/synthetic.h5ad": ("X",),

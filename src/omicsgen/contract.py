@@ -1,7 +1,7 @@
 """Names and label lookups of the data contract that every stage shares.
 
 A model-ready AnnData carries ``obs["split"]``, ``uns["omicsgen"]`` (``label_key``,
-``likelihood``, ``encoding``, ...) and, in a latent output, ``layers["reconstructed"]``.
+``likelihood``, ``encoding``, ...) and, in a latent output, ``obs["reconstruction_mse"]``.
 This module holds only what several stages read; it imports numpy and nothing heavy, so a
 job that only evaluates or writes files does not pay for torch or scanpy.
 """
@@ -12,7 +12,7 @@ import anndata as ad
 import numpy as np
 
 UNLABELLED = "all"  # the one group of an unlabelled dataset
-RECONSTRUCTED = "reconstructed"  # layer of a latent output: reconstruction on the log1p-normalised scale
+RECONSTRUCTION_MSE = "reconstruction_mse"  # obs column of a latent output: each cell's MSE, log1p-normalised scale
 
 
 def obs_labels(adata: ad.AnnData) -> np.ndarray:

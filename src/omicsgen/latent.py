@@ -2,7 +2,9 @@
 
 Results go into AnnData the scverse way: ``obsm["X_<model>"]`` (latent),
 ``obsm["X_<model>_pca"]`` and ``obsm["X_<model>_umap"]`` (its reductions), and
-``layers["reconstructed"]`` (reconstruction on the log1p-normalised scale).
+``obs["reconstruction_mse"]`` (each cell's mean squared reconstruction error on the
+log1p-normalised scale). Cells are encoded and reconstructed a batch at a time: no dense copy
+of the matrix or of its reconstruction is held.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import numpy as np
 import scanpy as sc
 from sklearn.decomposition import PCA
 
-from omicsgen.contract import RECONSTRUCTED, label_codes
+from omicsgen.contract import RECONSTRUCTION_MSE, label_codes
 from omicsgen.io import dense
 from omicsgen.preprocess import metric_scale
 
@@ -53,8 +55,16 @@ def cache_umap_compilation() -> int:
                 switched += 1
     return switched
 
+PCA_FIT_CELLS = 50_000  # training cells the PCA baseline is fitted on at most
+
+
+def _row_mse(real, reconstructed: np.ndarray, encoding: str) -> np.ndarray:
+    """float32 ``(n,)`` mean over genes of (real - reconstructed)^2, both on the metric scale."""
+    return np.mean((metric_scale(real, encoding) - reconstructed) ** 2, axis=1).astype(np.float32)
+
+
 def encoder_latent(adata: ad.AnnData, model: TrainingPlan, batch_size: int = 1024) -> tuple[np.ndarray, np.ndarray]:
-    """Latent codes and reconstructions of every cell by a model with an encoder (AE, VAE).
+    """Latent codes and reconstruction errors of every cell by a model with an encoder (AE, VAE).
 
     Parameters
     ----------
@@ -69,9 +79,10 @@ def encoder_latent(adata: ad.AnnData, model: TrainingPlan, batch_size: int = 102
     -------
     latent : numpy.ndarray
         float32 ``(n_cells, n_latent)``: the mean of ``q(z | x)`` (VAE) or the code (AE).
-    reconstructed : numpy.ndarray
-        float32 ``(n_cells, n_genes)``: decoded mean at that latent on the
-        log1p-normalised scale (for counts, ``log1p(mean / library * 1e4)``).
+    reconstruction_mse : numpy.ndarray
+        float32 ``(n_cells,)``: mean over genes of the squared difference between the cell
+        and the decoded mean at its latent, both on the log1p-normalised scale (for counts,
+        ``log1p(mean / library * 1e4)``).
 
     Raises
     ------
@@ -83,21 +94,26 @@ def encoder_latent(adata: ad.AnnData, model: TrainingPlan, batch_size: int = 102
     if not hasattr(model, "encode"):
         raise ValueError(f"{type(model).__name__} has no encoder, so no latent of real cells")
     codes = torch.from_numpy(label_codes(adata, model.labels))
-    latent, recon = [], []
+    encoding = adata.uns["omicsgen"]["encoding"]
+    latent, mse = [], []
     with torch.no_grad():
         for start in range(0, adata.n_obs, batch_size):
-            x = torch.from_numpy(dense(adata.X[start : start + batch_size]))
+            rows = adata.X[start : start + batch_size]
+            x = torch.from_numpy(dense(rows))
             y = model.conditioning(codes[start : start + batch_size])
             mean_z, _ = model.encode(x)
             library = x.sum(dim=1, keepdim=True)
             latent.append(mean_z.numpy())
-            recon.append(model.decode(mean_z, y, library).numpy())
-    encoding = adata.uns["omicsgen"]["encoding"]
-    return np.concatenate(latent), metric_scale(np.concatenate(recon), encoding)
+            mse.append(_row_mse(rows, metric_scale(model.decode(mean_z, y, library).numpy(), encoding), encoding))
+    return np.concatenate(latent), np.concatenate(mse)
 
 
-def pca_latent(adata: ad.AnnData, n_components: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def pca_latent(adata: ad.AnnData, n_components: int, seed: int, batch_size: int = 10_000) -> tuple[np.ndarray, np.ndarray]:
     """PCA baseline: components fitted on the training split of log1p-normalised values.
+
+    Fitted on at most :data:`PCA_FIT_CELLS` training cells (a seeded random subset beyond
+    that, so the dense copy stays bounded); cells are projected and reconstructed
+    ``batch_size`` at a time.
 
     Parameters
     ----------
@@ -106,32 +122,41 @@ def pca_latent(adata: ad.AnnData, n_components: int, seed: int) -> tuple[np.ndar
     n_components
         Dimensions, the same as the model's latent for a fair comparison.
     seed
-        ``random_state`` of scikit-learn's PCA.
+        ``random_state`` of scikit-learn's PCA and seed of the subset it is fitted on.
+    batch_size
+        Cells projected at a time.
 
     Returns
     -------
     latent : numpy.ndarray
         float32 ``(n_cells, n_components)`` PC scores of every cell.
-    reconstructed : numpy.ndarray
-        float32 ``(n_cells, n_genes)`` inverse transform, log1p-normalised scale.
+    reconstruction_mse : numpy.ndarray
+        float32 ``(n_cells,)`` mean squared error of the inverse transform, log1p-normalised scale.
     """
-    expression = metric_scale(adata.X, adata.uns["omicsgen"]["encoding"])
-    train = adata.obs["split"].to_numpy() == "train"
-    pca = PCA(n_components=n_components, random_state=seed).fit(expression[train])
-    latent = pca.transform(expression).astype(np.float32)
-    return latent, pca.inverse_transform(latent).astype(np.float32)
+    encoding = adata.uns["omicsgen"]["encoding"]
+    train = np.flatnonzero(adata.obs["split"].to_numpy() == "train")
+    if len(train) > PCA_FIT_CELLS:
+        train = np.sort(np.random.default_rng(seed).choice(train, PCA_FIT_CELLS, replace=False))
+    pca = PCA(n_components=n_components, random_state=seed).fit(metric_scale(adata.X[train], encoding))
+    latent, mse = [], []
+    for start in range(0, adata.n_obs, batch_size):
+        rows = adata.X[start : start + batch_size]
+        scores = pca.transform(metric_scale(rows, encoding))
+        latent.append(scores.astype(np.float32))
+        mse.append(_row_mse(rows, pca.inverse_transform(scores), encoding))
+    return np.concatenate(latent), np.concatenate(mse)
 
 
 def embed(
     adata: ad.AnnData,
     latent: np.ndarray,
-    reconstructed: np.ndarray,
+    reconstruction_mse: np.ndarray,
     model_name: str,
     *,
     n_neighbors: int = 15,
     seed: int = 0,
 ) -> ad.AnnData:
-    """Copy ``adata`` with the latent, its PCA and UMAP, and the reconstruction added.
+    """Copy ``adata`` with the latent, its PCA and UMAP, and each cell's reconstruction error added.
 
     UMAP (McInnes et al. 2018) via ``scanpy.pp.neighbors`` and ``scanpy.tl.umap`` on the
     latent; PCA of the latent with scikit-learn (all its dimensions, ordered by variance).
@@ -142,10 +167,11 @@ def embed(
         Model-ready AnnData ``(n_cells, n_genes)``.
     latent
         ``(n_cells, n_latent)`` float32.
-    reconstructed
-        ``(n_cells, n_genes)`` float32, log1p-normalised scale.
+    reconstruction_mse
+        ``(n_cells,)`` float32, each cell's reconstruction MSE (log1p-normalised scale).
     model_name
-        Key stem: writes ``obsm["X_<name>"]``, ``obsm["X_<name>_pca"]``, ``obsm["X_<name>_umap"]``.
+        Key stem: writes ``obsm["X_<name>"]``, ``obsm["X_<name>_pca"]``, ``obsm["X_<name>_umap"]``
+        and ``obs["reconstruction_mse"]``.
     n_neighbors
         Neighbours of the k-NN graph behind UMAP.
     seed
@@ -165,6 +191,6 @@ def embed(
     sc.pp.neighbors(out, use_rep=key, n_neighbors=min(n_neighbors, out.n_obs - 1), random_state=seed, key_added=model_name)
     sc.tl.umap(out, neighbors_key=model_name, random_state=seed)
     out.obsm[f"{key}_umap"] = out.obsm.pop("X_umap").astype(np.float32)
-    out.layers[RECONSTRUCTED] = reconstructed.astype(np.float32)
-    out.uns["omicsgen"] = {**out.uns["omicsgen"], "latent_key": key, "reconstructed_scale": "log1p-normalised"}
+    out.obs[RECONSTRUCTION_MSE] = np.asarray(reconstruction_mse, dtype=np.float32)
+    out.uns["omicsgen"] = {**out.uns["omicsgen"], "latent_key": key, "reconstruction_scale": "log1p-normalised"}
     return out

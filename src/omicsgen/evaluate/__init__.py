@@ -9,7 +9,7 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 
-from omicsgen.contract import RECONSTRUCTED, obs_labels
+from omicsgen.contract import RECONSTRUCTION_MSE, obs_labels
 from omicsgen.evaluate.fidelity import (
     detection_auroc,
     matched_by_label,
@@ -168,7 +168,7 @@ def evaluate_model(
     dataset, model
         Names written in the table.
     latent
-        Output of the latent stage (``obsm["X_<model>"]``, ``layers["reconstructed"]``):
+        Output of the latent stage (``obsm["X_<model>"]``, ``obs["reconstruction_mse"]``):
         gives ``reconstruction_error`` and, when labelled, ``knn_accuracy`` and ``silhouette``.
     synthetic
         Synthetic AnnData: gives ``mean_correlation``, ``variance_correlation``, ``mmd``
@@ -219,7 +219,7 @@ def evaluate_model(
     distance = "cityblock" if genotypes else "euclidean"
     rows: list[tuple[str, float]] = []
     if latent is not None:
-        rows.append(("reconstruction_error", reconstruction_error(expression[test], latent.layers[RECONSTRUCTED][test])))
+        rows.append(("reconstruction_error", reconstruction_error(latent.obs[RECONSTRUCTION_MSE].to_numpy()[test])))
         if real.uns["omicsgen"]["label_key"]:
             embedding = latent.obsm[latent.uns["omicsgen"]["latent_key"]]
             rows.append(("knn_accuracy", knn_accuracy(embedding, labels, split, k=k)))

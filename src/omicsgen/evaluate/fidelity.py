@@ -14,13 +14,15 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
 
-def reconstruction_error(real: np.ndarray, reconstructed: np.ndarray) -> float:
+def reconstruction_error(cell_mse: np.ndarray) -> float:
     """Mean squared error between real and reconstructed values over cells and genes.
 
-    Computed on held-out cells; the same measure for the VAE and the PCA baseline (PCA's
-    reconstruction is its inverse transform), so the two are comparable.
+    ``cell_mse`` holds each held-out cell's mean over genes (``obs["reconstruction_mse"]``
+    of the latent stage; every cell has the same genes, so their mean is the mean over cells
+    and genes). The same measure for the VAE and the PCA baseline (PCA's reconstruction is
+    its inverse transform), so the two are comparable.
     """
-    return float(np.mean((np.asarray(real) - np.asarray(reconstructed)) ** 2))
+    return float(np.mean(np.asarray(cell_mse, dtype=np.float64)))
 
 
 def _pearson(a: np.ndarray, b: np.ndarray) -> float:
