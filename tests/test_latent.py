@@ -51,3 +51,14 @@ def test_embed_adds_obsm_and_reconstruction_error(prepared):
     assert "X_pca" not in prepared.obsm  # input untouched
     again = embed(prepared, latent, mse, "pca", n_neighbors=10, seed=0)
     np.testing.assert_array_equal(out.obsm["X_pca_umap"], again.obsm["X_pca_umap"])
+
+
+def test_umap_starts_from_pca_above_the_spectral_limit(prepared, monkeypatch):
+    latent, mse = pca_latent(prepared, 6, seed=0)
+    spectral = embed(prepared, latent, mse, "pca", n_neighbors=10, seed=0).obsm["X_pca_umap"]
+    monkeypatch.setattr(omicsgen.latent, "SPECTRAL_INIT_CELLS", 100)  # as for a million cells
+    from_pca = embed(prepared, latent, mse, "pca", n_neighbors=10, seed=0).obsm["X_pca_umap"]
+    assert np.isfinite(from_pca).all() and not np.allclose(spectral, from_pca)
+    # the layout keeps the latent's first PC: cells ordered along PC1 stay ordered along the UMAP
+    pc1 = embed(prepared, latent, mse, "pca", n_neighbors=10, seed=0).obsm["X_pca_pca"][:, 0]
+    assert abs(np.corrcoef(pc1, from_pca[:, 0])[0, 1]) > 0.5
