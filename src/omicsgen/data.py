@@ -35,7 +35,7 @@ class _Rows(Dataset):
 
     def to(self, device: torch.device) -> None:
         """Hold these rows of a dense matrix, and their codes, on ``device`` (batches are then sliced there)."""
-        if not self.sparse:
+        if not self.sparse and self.matrix.device != device:
             self.matrix = self.matrix[torch.from_numpy(self.rows)].to(device)
             self.rows = np.arange(len(self.rows))
             self.codes = self.codes.to(device)

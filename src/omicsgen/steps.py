@@ -102,7 +102,7 @@ def train(input: str, checkpoint: str, history: str, training: str, *, family: s
 
 
 def latent(real: str, checkpoint: str, output: str, *, family: str, n_neighbors: int, seed: int) -> None:
-    """Encode every cell with a trained AE or VAE; write latent, its PCA/UMAP and reconstructions."""
+    """Encode every cell with a trained AE or VAE; write latent, its PCA/UMAP and per-cell reconstruction errors."""
     from omicsgen.latent import embed, encoder_latent
     from omicsgen.train import load_model
 
@@ -114,7 +114,7 @@ def latent(real: str, checkpoint: str, output: str, *, family: str, n_neighbors:
 
 
 def pca_baseline(input: str, output: str, *, n_components: int, n_neighbors: int, seed: int) -> None:
-    """PCA baseline latent (:func:`omicsgen.latent.pca_latent`) with its PCA/UMAP and reconstructions."""
+    """PCA baseline latent (:func:`omicsgen.latent.pca_latent`) with its PCA/UMAP and per-cell reconstruction errors."""
     from omicsgen.latent import embed, pca_latent
 
     adata = read_h5ad(input)
