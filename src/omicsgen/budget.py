@@ -5,8 +5,8 @@ validation likelihood, gets a budget in generator steps. ``"auto"`` (the default
 scVI's rule for epochs (scvi-tools, ``scvi.model.base.UnsupervisedTrainingMixin.train``):
 ``min(400, round(20000 / n_cells * 400))``, i.e. 400 passes over the data up to 20,000
 cells and then a constant 8 million cells seen in all. The GAN gets the same number of
-passes: its critic sees as many batches as the VAE would, and the generator takes one step
-every ``n_critic`` critic steps.
+passes over the data (in batches of its own size, one critic step each), and the generator
+takes one step every ``n_critic`` critic steps.
 """
 
 from __future__ import annotations

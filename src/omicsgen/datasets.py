@@ -56,7 +56,8 @@ def pbmc_like_counts(n_cells: int, n_genes: int | None = None, seed: int = 0, ch
     Cell types in pbmc68k's proportions (:func:`pbmc68k_counts`, ``bulk_labels``); each cell's
     counts are Gamma-Poisson (negative binomial, inverse dispersion 2) around its type's mean
     proportions times a library size drawn from the log-normal of pbmc68k's library sizes.
-    Generated ``chunk`` cells at a time, so memory holds the sparse result and one dense chunk.
+    Generated ``chunk`` cells at a time: no dense cells x genes matrix is held, only one dense
+    chunk beside the sparse blocks (stacked at the end, briefly twice their size).
 
     Parameters
     ----------

@@ -59,9 +59,9 @@ PCA_FIT_CELLS = 50_000  # training cells the PCA baseline is fitted on at most
 SPECTRAL_INIT_CELLS = 100_000  # UMAP starts from the graph's spectral layout up to this many cells, else from PCA
 
 
-def _row_mse(real, reconstructed: np.ndarray, encoding: str) -> np.ndarray:
-    """float32 ``(n,)`` mean over genes of (real - reconstructed)^2, both on the metric scale."""
-    return np.mean((metric_scale(real, encoding) - reconstructed) ** 2, axis=1).astype(np.float32)
+def _row_mse(real: np.ndarray, reconstructed: np.ndarray) -> np.ndarray:
+    """float32 ``(n,)`` mean over genes of (real - reconstructed)^2, both ``(n, n_genes)`` on the metric scale."""
+    return np.mean((real - reconstructed) ** 2, axis=1).astype(np.float32)
 
 
 def encoder_latent(adata: ad.AnnData, model: TrainingPlan, batch_size: int = 1024) -> tuple[np.ndarray, np.ndarray]:
@@ -99,13 +99,13 @@ def encoder_latent(adata: ad.AnnData, model: TrainingPlan, batch_size: int = 102
     latent, mse = [], []
     with torch.no_grad():
         for start in range(0, adata.n_obs, batch_size):
-            rows = adata.X[start : start + batch_size]
-            x = torch.from_numpy(dense(rows))
+            x = torch.from_numpy(dense(adata.X[start : start + batch_size]))
             y = model.conditioning(codes[start : start + batch_size])
             mean_z, _ = model.encode(x)
             library = x.sum(dim=1, keepdim=True)
             latent.append(mean_z.numpy())
-            mse.append(_row_mse(rows, metric_scale(model.decode(mean_z, y, library).numpy(), encoding), encoding))
+            decoded = model.decode(mean_z, y, library).numpy()
+            mse.append(_row_mse(metric_scale(x.numpy(), encoding), metric_scale(decoded, encoding)))
     return np.concatenate(latent), np.concatenate(mse)
 
 
@@ -141,10 +141,10 @@ def pca_latent(adata: ad.AnnData, n_components: int, seed: int, batch_size: int 
     pca = PCA(n_components=n_components, random_state=seed).fit(metric_scale(adata.X[train], encoding))
     latent, mse = [], []
     for start in range(0, adata.n_obs, batch_size):
-        rows = adata.X[start : start + batch_size]
-        scores = pca.transform(metric_scale(rows, encoding))
+        expression = metric_scale(adata.X[start : start + batch_size], encoding)
+        scores = pca.transform(expression)
         latent.append(scores.astype(np.float32))
-        mse.append(_row_mse(rows, pca.inverse_transform(scores), encoding))
+        mse.append(_row_mse(expression, pca.inverse_transform(scores)))
     return np.concatenate(latent), np.concatenate(mse)
 
 

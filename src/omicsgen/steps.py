@@ -163,7 +163,7 @@ def evaluate(real: str, metrics: str, per_label: str, *, dataset: str, model: st
         latent=read_h5ad_rows(latent, cells) if latent else None,
         synthetic=read_h5ad(synthetic) if synthetic else None,
         k=knn_k, n_estimators=detection_trees, seed=seed, threads=threads,
-        ld_window_sites=ld_window_sites, ld_window_kb=ld_window_kb, rare_fraction=rare_fraction, max_cells=max_cells,
+        ld_window_sites=ld_window_sites, ld_window_kb=ld_window_kb, rare_fraction=rare_fraction,
     )
     write_text(table.to_csv(sep="\t", index=False), metrics)
     write_text(recalls.to_csv(sep="\t", index=False), per_label)

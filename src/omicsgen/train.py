@@ -28,7 +28,6 @@ from omicsgen.models.base import TrainingPlan
 log = logging.getLogger(__name__)
 
 RESUME_CHECKPOINTS = 20  # resumable checkpoints written in a run's epoch budget
-TRAINING_KEYS = ("batch_size", "max_epochs", "max_steps", "patience")  # config keys of the Trainer, not of the model
 
 
 def model_keys(family: str) -> tuple[str, ...]:
@@ -218,7 +217,8 @@ def train_model(
     if early_stopped:
         best = ModelCheckpoint(dirpath=workdir / "checkpoints", filename="best", monitor="val_loss", mode="min",
                                save_top_k=1, enable_version_counter=False)
-        callbacks += [best, EarlyStopping(monitor="val_loss", mode="min", patience=params["patience"])]
+        stopper = EarlyStopping(monitor="val_loss", mode="min", patience=params["patience"])
+        callbacks += [best, stopper]
     else:
         steps = GeneratorStepBudget(budget["generator_steps"], params["n_critic"])
         callbacks.append(steps)
@@ -242,7 +242,7 @@ def train_model(
     run = {"family": family, "n_train": len(data.train_set), "budget": budget, "epochs_run": int(epochs["epoch"].max()) + 1,
            "device": devices["accelerator"], "threads": threads}
     if early_stopped:
-        run["stopped_by"] = "early stopping" if run["epochs_run"] < budget["max_epochs"] else "epoch budget"
+        run["stopped_by"] = "early stopping" if stopper.stopped_epoch > 0 else "epoch budget"
         run["best_val_loss"] = float(best.best_model_score)
     else:
         run["stopped_by"] = "generator step budget"

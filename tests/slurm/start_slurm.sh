@@ -28,7 +28,10 @@ mkdir -p /etc/slurm
 # keep a config that was there before; stop_slurm.sh puts it back (or removes ours: with a
 # config naming a controller that is down, every SLURM client call, and so every snakemake
 # start through the SLURM executor plugin's checks, waits about 9 s)
-[ -f /etc/slurm/slurm.conf ] && [ ! -f "$state/slurm.conf.before" ] && cp /etc/slurm/slurm.conf "$state/slurm.conf.before"
+# (not one this script wrote in an earlier run that was never stopped)
+if [ -f /etc/slurm/slurm.conf ] && ! grep -q '^ClusterName=omicsgen-test$' /etc/slurm/slurm.conf; then
+  [ -f "$state/slurm.conf.before" ] || cp /etc/slurm/slurm.conf "$state/slurm.conf.before"
+fi
 touch "$state/slurm.conf.ours"
 cat > /etc/slurm/slurm.conf <<CONF
 ClusterName=omicsgen-test

@@ -14,7 +14,9 @@ def _config_error(err):
     if not hasattr(cause, "absolute_path"):
         return str(err)
     key = ".".join(str(p) for p in cause.absolute_path) or "(top level)"
-    return f"config key '{key}': {cause.message}; see config/README.md"
+    # a value allowed in several forms (oneOf: an integer or "auto"): what each form expected
+    message = " or ".join(sub.message for sub in cause.context) if cause.context else cause.message
+    return f"config key '{key}': {message}; see config/README.md"
 
 
 # Datasets given on the command line (--configfile, --config) replace the demo datasets of
@@ -115,15 +117,24 @@ def mem_mb(base_mb, per_input_mb):
     return lambda wildcards, input, attempt: int((base_mb + per_input_mb * input.size_mb) * attempt)
 
 
-def runtime(base_min, per_input_gb_min):
-    """``runtime`` callable (minutes): ``(base_min + per_input_gb_min x input GB) x attempt``."""
-    return lambda wildcards, input, attempt: int((base_min + per_input_gb_min * input.size_mb / 1024) * attempt)
+def runtime(base_min, per_input_gb_min, cap_min=None):
+    """``runtime`` callable (minutes): ``(base_min + per_input_gb_min x input GB) x attempt``, at most ``cap_min``
+    before the attempt factor (training budgets stop growing with the data above 20,000 cells)."""
+
+    def minutes(wildcards, input, attempt):
+        estimate = base_min + per_input_gb_min * input.size_mb / 1024
+        return int((estimate if cap_min is None else min(estimate, cap_min)) * attempt)
+
+    return minutes
 
 
 def dataset_threads(wildcards):
-    """Threads of a dataset's compute-heavy jobs (training, latent, evaluation)."""
-    path = Path(DATASETS[wildcards.dataset]["path"])
-    size_mb = path.stat().st_size / 2**20 if path.exists() else 0.0
+    """Threads of a dataset's compute-heavy jobs (training, latent, evaluation), from the size of its
+    input file (a BAM sample sheet: of the files it lists)."""
+    entry = DATASETS[wildcards.dataset]
+    paths = bam_input(wildcards).get("listed", []) if entry["modality"] == "bam" else []
+    paths = [Path(p) for p in paths or [entry["path"]]]
+    size_mb = sum(p.stat().st_size for p in paths if p.exists()) / 2**20
     return 1 if size_mb < THREADED_FROM_MB else config["resources"]["threads"]
 
 

@@ -22,7 +22,7 @@ rule train:
     threads: dataset_threads
     resources:
         mem_mb=mem_mb(2000, 6),
-        runtime=runtime(60, 1500),
+        runtime=runtime(60, 1500, cap_min=1440),
         gpu=config["resources"]["gpu"],
     conda:
         "../../envs/torch.yaml"

@@ -103,14 +103,14 @@ __all__ = [
 
 
 def evaluation_cells(split: np.ndarray, labels: np.ndarray, max_cells: int, seed: int) -> np.ndarray:
-    """Rows the metrics are computed on: the training and test cells, at most about ``max_cells`` test cells.
+    """Rows the metrics are computed on: every row, or on large data about ``max_cells`` test cells.
 
     Metrics with pairwise cost (MMD, AATS, DCR, silhouette, k-NN) are bounded this way on
-    large data. With more than ``max_cells`` test cells, both splits are subsampled by the
-    same fraction ``max_cells / n_test``, label by label (``ceil`` of the fraction of each
-    label's cells, drawn without replacement with ``numpy.random.default_rng(seed)``), so
-    label proportions and the training-to-test ratio stay as they are. Validation cells are
-    used by no metric and are left out.
+    large data. With more than ``max_cells`` test cells, the training and test splits are
+    subsampled by the same fraction ``max_cells / n_test``, label by label (``ceil`` of the
+    fraction of each label's cells, drawn without replacement with
+    ``numpy.random.default_rng(seed)``), so label proportions and the training-to-test ratio
+    stay as they are, and validation cells (used by no metric) are left out.
 
     Parameters
     ----------
@@ -128,7 +128,10 @@ def evaluation_cells(split: np.ndarray, labels: np.ndarray, max_cells: int, seed
     numpy.ndarray
         int64 sorted row indices.
     """
-    fraction = min(1.0, max_cells / max(1, int((split == "test").sum())))
+    n_test = int((split == "test").sum())
+    if n_test <= max_cells:
+        return np.arange(len(split), dtype=np.int64)
+    fraction = max_cells / n_test
     rng = np.random.default_rng(seed)
     keep = []
     for name in ("train", "test"):
@@ -153,13 +156,12 @@ def evaluate_model(
     ld_window_sites: int = 50,
     ld_window_kb: float = 1000,
     rare_fraction: float = 0.05,
-    max_cells: int = 5_000,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """All metrics that apply to one model on one dataset, on the held-out test split.
 
-    On large data the test split is capped at about ``max_cells`` cells and the training
-    split subsampled by the same fraction (:func:`evaluation_cells`), so cost and memory
-    stay bounded as the data grow.
+    Every metric uses all the cells it is given: on large data, pass the rows of
+    :func:`evaluation_cells` (the workflow's step reads only those), so that cost and memory
+    stay bounded.
 
     Parameters
     ----------
@@ -194,8 +196,6 @@ def evaluate_model(
     rare_fraction
         Labels with fewer than this fraction of the training cells are rare (their recall
         gain is ``augmentation_recall_gain``).
-    max_cells
-        Test cells used at most, about (``evaluate.max_cells``).
 
     Returns
     -------
@@ -207,10 +207,6 @@ def evaluate_model(
     """
     encoding = real.uns["omicsgen"]["encoding"]
     per_label = pd.DataFrame(columns=PER_LABEL_COLUMNS)
-    cells = evaluation_cells(real.obs["split"].astype(str).to_numpy(), obs_labels(real), max_cells, seed)
-    if len(cells) < real.n_obs:
-        real = real[cells]
-        latent = latent[cells] if latent is not None else None
     split = real.obs["split"].astype(str).to_numpy()
     test = split == "test"
     labels = obs_labels(real)

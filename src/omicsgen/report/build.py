@@ -43,8 +43,9 @@ BASELINES = frozenset(BASELINE_FOR.values())
 def budget_text(run: dict) -> str:
     """One phrase on a model's training budget and how it ended, from its ``training.json``.
 
-    Examples: ``"64 of 400 epochs (auto budget for 490 training cells), early stopping"``;
-    ``"640 generator steps in 400 epochs (auto budget for 490 training cells)"``.
+    Examples: ``"67 of 400 epochs (auto budget for 488 training observations), ended by early
+    stopping"``; ``"640 of 640 generator steps in 400 epochs (auto budget for 488 training
+    observations)"``.
     """
     budget = run["budget"]
     rule = f"{budget['rule']} budget for {run['n_train']} training observations"
