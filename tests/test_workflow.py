@@ -76,7 +76,10 @@ def test_outputs_content(run_dir):
         history = pd.read_csv(results / model / "history.csv")
         assert 1 <= len(history) <= epochs and history["val_loss"].notna().all()
         run = json.loads((results / model / "training.json").read_text())
-        assert run["budget"]["max_epochs"] == epochs and run["epochs_run"] == len(history) and run["n_train"] == 488
+        assert run["budget"]["max_epochs"] == epochs and run["n_train"] == 488
+        # the kept checkpoint's score is the history's best epoch; a run that used its whole budget says so
+        assert run["best_val_loss"] == pytest.approx(history["val_loss"].min(), rel=1e-5)
+        assert run["stopped_by"] == ("epoch budget" if len(history) == epochs else "early stopping")
     gan = pd.read_csv(results / "gan" / "history.csv")
     run = json.loads((results / "gan" / "training.json").read_text())
     assert run["budget"]["generator_steps"] == run["generator_steps_run"] == 30  # max_steps of the test config
