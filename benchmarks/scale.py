@@ -6,7 +6,8 @@ Usage: python benchmarks/scale.py --workdir DIR [--cells 10000 100000 1000000] [
 Single cells: counts of ``--genes`` genes drawn from pbmc68k's cell-type profiles
 (:func:`omicsgen.datasets.pbmc_like_counts`), written as ``.h5ad``, then the workflow's steps
 (:mod:`omicsgen.steps`) in order: ``preprocess_h5ad`` (all genes kept), ``train`` (VAE, a
-fixed budget of ``--epochs`` epochs), ``latent`` (with UMAP), ``synthesize`` (100 cells per
+fixed budget of ``--epochs`` epochs, the matrix in memory), ``train_streamed`` (the same, batches
+read from the file: ``stream=True``), ``latent`` (with UMAP), ``synthesize`` (100 cells per
 label), ``evaluate``. Genotypes: an unphased, bgzipped, indexed VCF of ``--samples`` x
 ``--snps`` biallelic sites (allele frequencies uniform on 0.01-0.5, 1% missing), then
 ``preprocess_vcf`` with one process (no worker processes, so the peak is the whole job's).
@@ -51,7 +52,7 @@ def step_code(step: str, **kwargs) -> list[str]:
 
 
 def cell_stages(path: Path, out: Path, epochs: int, threads: int) -> dict[str, list[str]]:
-    """Stage name -> code, for one generated ``.h5ad``."""
+    """Stage name -> code, for one generated ``.h5ad`` (dicts keep this order: each stage reads the last's output)."""
     pre, model = str(out / "preprocessed.h5ad"), out / "vae"
     vae = {"n_latent": 10, "n_hidden": 128, "n_layers": 1, "dropout": 0.1, "lr": 1e-2, "weight_decay": 1e-6,
            "kl_warmup_epochs": 1, "lr_plateau_patience": 10, "batch_size": 128, "max_epochs": epochs, "patience": 30}
@@ -61,7 +62,11 @@ def cell_stages(path: Path, out: Path, epochs: int, threads: int) -> dict[str, l
                                 n_top_genes=10**9, likelihood="auto", values="auto", **split),
         "train": step_code("train", input=pre, checkpoint=str(model / "model.ckpt"), history=str(model / "history.csv"),
                            training=str(model / "training.json"), family="vae", model=vae, seed=0, threads=threads,
-                           gpus=0),
+                           gpus=0, stream=False),
+        "train_streamed": step_code("train", input=pre, checkpoint=str(out / "vae_streamed" / "model.ckpt"),
+                                    history=str(out / "vae_streamed" / "history.csv"),
+                                    training=str(out / "vae_streamed" / "training.json"), family="vae", model=vae,
+                                    seed=0, threads=threads, gpus=0, stream=True),
         "latent": step_code("latent", real=pre, checkpoint=str(model / "model.ckpt"), output=str(model / "latent.h5ad"),
                             family="vae", n_neighbors=15, seed=0),
         "synthesize": step_code("synthesize", real=pre, checkpoint=str(model / "model.ckpt"),
@@ -139,6 +144,7 @@ def main() -> None:
     parser.add_argument("--snps", type=int, default=100_000)
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--stages", nargs="*", help="cell stages to run (default: all; earlier outputs must exist)")
     parser.add_argument("--plot", type=Path, help="PNG to draw DIR/scale.tsv into, after the runs")
     parser.add_argument("--generate", nargs=3, metavar=("KIND", "PATH", "N"), help=argparse.SUPPRESS)  # in a child
     args = parser.parse_args()
@@ -175,6 +181,8 @@ def main() -> None:
         path = generated("cells", n_cells, "input.h5ad")
         out = path.parent
         for stage, code in cell_stages(path, out, args.epochs, args.threads).items():
+            if args.stages and stage not in args.stages:
+                continue
             wall, rss = run_stage(code, out / f"{stage}.log")
             record("cells", f"{n_cells}x{args.genes}", stage, wall, rss)
         training = json.loads((out / "vae" / "training.json").read_text())

@@ -9,4 +9,5 @@ run_step(
     family=snakemake.wildcards.model,
     threads=snakemake.threads,
     gpus=snakemake.resources.gpu,
+    mem_mb=snakemake.resources.mem_mb,
 )

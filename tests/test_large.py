@@ -6,6 +6,7 @@ from 8,192 cells on), so the suite keeps one run of every stage above it.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -28,7 +29,8 @@ def _user_workdir(tmp_path: Path) -> Path:
 
 
 def _user_config(tmp_path: Path, data: Path) -> Path:
-    """The user's config: their one dataset, and short training (the rest from config/config.yaml)."""
+    """The user's config: their one dataset, short training, and training batches streamed from the
+    preprocessed file as for a matrix larger than memory (the rest from config/config.yaml)."""
     config = {
         "datasets": {"big": {"modality": "h5ad", "path": str(data), "label": "cell_type", "n_top_genes": 200}},
         "vae": {"max_epochs": 2, "kl_warmup_epochs": 1, "patience": 2},
@@ -36,6 +38,7 @@ def _user_config(tmp_path: Path, data: Path) -> Path:
         "gan": {"max_steps": 10},
         "synthesize": {"n_per_label": 50},
         "evaluate": {"detection_trees": 50},
+        "resources": {"stream": True},
     }
     path = tmp_path / "my.yaml"
     path.write_text(yaml.safe_dump(config))
@@ -74,6 +77,9 @@ def test_every_stage_above_10000_cells(tmp_path):
         latent = read_h5ad(results / "big" / model / "latent.h5ad")
         umap = latent.obsm[f"X_{model}_umap"]
         assert umap.shape == (N_CELLS, 2) and np.isfinite(umap).all()
+    for model in ("ae", "vae", "gan"):
+        training = json.loads((results / "big" / model / "training.json").read_text())
+        assert training["streamed"] and training["n_train"] == (real.obs["split"] == "train").sum()
     n_types = real.obs["cell_type"].nunique()
     for model in ("ae", "vae", "gan", "marginals"):
         assert read_h5ad(results / "big" / model / "synthetic.h5ad").n_obs == 50 * n_types

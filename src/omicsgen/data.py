@@ -1,22 +1,87 @@
-"""Lightning data module over a model-ready AnnData (the data contract)."""
+"""Lightning data module over a model-ready AnnData (the data contract), in memory or streamed from disk."""
 
 from __future__ import annotations
+
+import math
+import os
+import warnings
+from collections import OrderedDict
+from collections.abc import Iterator
 
 import anndata as ad
 import lightning as L
 import numpy as np
 import scipy.sparse as sp
 import torch
-from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, SequentialSampler
+from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, Sampler, SequentialSampler
 
 from omicsgen.contract import label_categories, label_codes
 
+BLOCK_ROWS = 256  # rows of one split read from disk at a time when streaming
+BLOCKS_PER_FETCH = 64  # blocks whose rows are shuffled together (16,384 rows)
+STREAM_ABOVE = 0.5  # stream when the matrix would take more than this fraction of the job's memory
+
+
+def matrix_nbytes(X) -> int:
+    """Bytes the matrix takes in memory: ``data``, ``indices`` and ``indptr`` of a sparse matrix
+    (in memory or backed), all values of a dense one; computed from shapes and dtypes, nothing is read."""
+    if sp.issparse(X):
+        parts = (X.data, X.indices, X.indptr)
+    elif hasattr(X, "group"):  # a backed sparse dataset: its HDF5 group holds the three arrays
+        parts = tuple(X.group[name] for name in ("data", "indices", "indptr"))
+    else:  # a numpy array or an HDF5 dataset
+        return int(np.prod(X.shape)) * np.dtype(X.dtype).itemsize
+    return sum(int(part.size) * np.dtype(part.dtype).itemsize for part in parts)
+
+
+def available_memory_bytes(mem_mb: int | None = None) -> int:
+    """Memory this job can use: the machine's available memory (``MemAvailable`` of
+    ``/proc/meminfo``, else free pages), and at most ``mem_mb`` MiB when given (the job's
+    ``mem_mb`` resource, what a cluster grants it)."""
+    available = None
+    try:
+        with open("/proc/meminfo") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    available = int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    if available is None:
+        available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    return available if mem_mb is None else min(available, int(mem_mb) * 2**20)
+
+
+def should_stream(X, stream: bool | str, mem_mb: int | None = None) -> bool:
+    """Whether training reads its batches from disk: ``stream`` ``True``/``False``, or ``"auto"``:
+    when the matrix (:func:`matrix_nbytes`) would take more than ``STREAM_ABOVE`` of the
+    memory the job has (:func:`available_memory_bytes`)."""
+    if stream == "auto":
+        return matrix_nbytes(X) > STREAM_ABOVE * available_memory_bytes(mem_mb)
+    return bool(stream)
+
+
+def _batch(x, codes: torch.Tensor, sparse_batches: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(x, y)`` of rows read from a matrix: float32 dense, or a torch sparse CSR tensor when
+    ``sparse_batches`` (densified on the device, :meth:`AnnDataModule.on_after_batch_transfer`)."""
+    if sp.issparse(x):
+        x = x.tocsr()
+        if sparse_batches:
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+                return torch.sparse_csr_tensor(
+                    torch.from_numpy(x.indptr.astype(np.int64)), torch.from_numpy(x.indices.astype(np.int64)),
+                    torch.from_numpy(x.data.astype(np.float32, copy=False)), size=x.shape,
+                    check_invariants=False), codes
+        return torch.from_numpy(x.toarray().astype(np.float32, copy=False)), codes
+    return torch.from_numpy(np.asarray(x)).float(), codes
+
 
 class _Rows(Dataset):
-    """Some rows of a matrix and their label codes, fetched a batch at a time (``__getitem__`` takes a list of indices).
+    """Some rows of an in-memory matrix and their label codes, fetched a batch at a time
+    (``__getitem__`` takes a list of positions among these rows).
 
-    The matrix is not copied: a CSR matrix is sliced and densified a batch at a time, a dense
-    one is held in its own dtype (int8 genotypes stay int8) and each batch is cast to float32.
+    The matrix is not copied: a CSR matrix is sliced a batch at a time, a dense one is held in
+    its own dtype (int8 genotypes stay int8) and each batch is cast to float32.
     """
 
     def __init__(self, matrix, rows: np.ndarray, codes: np.ndarray):
@@ -24,6 +89,7 @@ class _Rows(Dataset):
         self.matrix = matrix.tocsr() if self.sparse else torch.from_numpy(np.ascontiguousarray(matrix))
         self.rows = np.asarray(rows, dtype=np.int64)
         self.codes = torch.as_tensor(codes[self.rows])
+        self.sparse_batches = False
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -43,30 +109,124 @@ class _Rows(Dataset):
     def __getitem__(self, idx) -> tuple[torch.Tensor, torch.Tensor]:
         rows = self.rows[idx]
         if self.sparse:
-            x = torch.from_numpy(self.matrix[rows].toarray().astype(np.float32, copy=False))
-        else:
-            x = self.matrix[torch.from_numpy(rows).to(self.matrix.device)].float()
-        return x, self.codes[idx]
+            return _batch(self.matrix[rows], self.codes[idx], self.sparse_batches)
+        return self.matrix[torch.from_numpy(rows).to(self.matrix.device)].float(), self.codes[idx]
+
+
+class _BackedRows(Dataset):
+    """Some rows of an on-disk matrix (the ``X`` of a backed AnnData: an HDF5 sparse or dense
+    dataset) and their label codes, read ``block_rows`` rows at a time.
+
+    Position ``p`` among these rows lies in block ``p // block_rows``; a batch reads the blocks
+    it touches as contiguous row ranges (one read each) and keeps the last ``cache_blocks``
+    blocks, so that a :class:`BlockShuffleSampler` epoch reads every block once. Memory is
+    bounded by the cache, whatever the size of the file.
+    """
+
+    def __init__(self, matrix, rows: np.ndarray, codes: np.ndarray, block_rows: int = BLOCK_ROWS,
+                 cache_blocks: int = 2 * BLOCKS_PER_FETCH):
+        self.matrix = matrix
+        self.rows = np.asarray(rows, dtype=np.int64)
+        self.codes = torch.as_tensor(codes[self.rows])
+        self.block_rows, self.cache_blocks = block_rows, cache_blocks
+        self.sparse_batches = False
+        self._cache: OrderedDict[int, object] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    @property
+    def nbytes(self) -> int:
+        """0: the rows stay on disk."""
+        return 0
+
+    def to(self, device: torch.device) -> None:
+        """Nothing to move: batches are read from disk."""
+
+    def _block(self, block: int):
+        if block in self._cache:
+            self._cache.move_to_end(block)
+            return self._cache[block]
+        rows = self.rows[block * self.block_rows:(block + 1) * self.block_rows]
+        values = self.matrix[int(rows[0]):int(rows[-1]) + 1]  # one contiguous read, other splits' rows included
+        values = values[rows - rows[0]]
+        self._cache[block] = values
+        if len(self._cache) > self.cache_blocks:
+            self._cache.popitem(last=False)
+        return values
+
+    def __getitem__(self, idx) -> tuple[torch.Tensor, torch.Tensor]:
+        idx = np.asarray(idx, dtype=np.int64)
+        blocks, where = np.unique(idx // self.block_rows, return_inverse=True)
+        parts = [self._block(int(b))[idx[where == i] - b * self.block_rows] for i, b in enumerate(blocks)]
+        stacked = sp.vstack(parts, format="csr") if sp.issparse(parts[0]) else np.concatenate(parts)
+        order = np.argsort(np.argsort(where, kind="stable"), kind="stable")  # back to the batch's order
+        return _batch(stacked[order], self.codes[idx], self.sparse_batches)
+
+
+class BlockShuffleSampler(Sampler[list[int]]):
+    """Batches of positions ``0 .. n_rows - 1`` in block-shuffled order, for reading from disk.
+
+    Each epoch shuffles blocks of ``block_rows`` consecutive positions, takes them
+    ``blocks_per_fetch`` at a time, shuffles the positions within each group and cuts the
+    sequence into batches (the last one smaller): every position once per epoch, rows read
+    as contiguous blocks. This is the block shuffling with batch fetching of scDataset
+    (D'Ascenzo and Cultrera di Montesano 2025) and of scverse's annbatch. The order of epoch
+    ``e`` depends only on ``(seed, e)``; Lightning calls :meth:`set_epoch`, so a resumed run
+    continues the same sequence.
+    """
+
+    def __init__(self, n_rows: int, batch_size: int, seed: int, block_rows: int = BLOCK_ROWS,
+                 blocks_per_fetch: int = BLOCKS_PER_FETCH):
+        self.n_rows, self.batch_size, self.seed = n_rows, batch_size, seed
+        self.block_rows, self.blocks_per_fetch = block_rows, blocks_per_fetch
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return math.ceil(self.n_rows / self.batch_size)
+
+    def __iter__(self) -> Iterator[list[int]]:
+        rng = np.random.default_rng([self.seed, self.epoch])
+        blocks = rng.permutation(math.ceil(self.n_rows / self.block_rows))
+        groups = []
+        for start in range(0, len(blocks), self.blocks_per_fetch):
+            positions = np.concatenate([np.arange(b * self.block_rows, min((b + 1) * self.block_rows, self.n_rows))
+                                        for b in blocks[start:start + self.blocks_per_fetch]])
+            groups.append(rng.permutation(positions))
+        order = np.concatenate(groups) if groups else np.zeros(0, dtype=np.int64)
+        for start in range(0, self.n_rows, self.batch_size):
+            yield order[start:start + self.batch_size].tolist()
 
 
 class AnnDataModule(L.LightningDataModule):
     """Train and validation batches ``(x, y)`` of ``X`` and label codes from the ``split`` column of an AnnData.
 
     ``x`` is float32 ``(batch, n_vars)``, ``y`` int64 ``(batch,)`` codes of the labels in
-    :func:`label_categories` order (zeros when unlabelled). Dense matrices are held as one
-    tensor in their own dtype, not copied (on the GPU when training there and it fits,
-    :meth:`setup`), each batch cast to float32; sparse (CSR) ones stay sparse on the CPU and are
-    densified a batch at a time (pinned for the transfer on a GPU). Shuffling uses a
-    ``torch.Generator`` seeded with ``seed``.
+    :func:`label_categories` order (zeros when unlabelled).
+
+    In memory (``adata`` loaded): dense matrices are held as one tensor in their own dtype,
+    not copied (on the GPU when training there and it fits, :meth:`setup`), each batch cast
+    to float32; sparse (CSR) ones stay sparse on the CPU, sliced a batch at a time. Batches
+    are drawn in random order from a ``torch.Generator`` seeded with ``seed``.
+
+    Streamed (``adata`` backed, ``anndata.read_h5ad(path, backed="r")``): rows are read from
+    the file in blocks (:class:`_BackedRows`) in block-shuffled order
+    (:class:`BlockShuffleSampler`), so memory stays bounded whatever the size of the file.
+
+    On a CUDA device sparse batches travel as sparse tensors and are densified there
+    (:meth:`on_after_batch_transfer`).
 
     Parameters
     ----------
     adata
-        Model-ready AnnData with ``obs["split"]`` in ``{"train", "val", "test"}``.
+        Model-ready AnnData with ``obs["split"]`` in ``{"train", "val", "test"}``, in memory or backed.
     batch_size
         Cells per batch.
     seed
-        Seed of the training shuffle.
+        Seed of the training order.
 
     Raises
     ------
@@ -78,8 +238,10 @@ class AnnDataModule(L.LightningDataModule):
         super().__init__()
         split = adata.obs["split"].astype(str).to_numpy()
         codes = label_codes(adata, label_categories(adata))
-        self.train_set = _Rows(adata.X, np.flatnonzero(split == "train"), codes)
-        self.val_set = _Rows(adata.X, np.flatnonzero(split == "val"), codes)
+        self.streamed = adata.isbacked
+        rows = _BackedRows if self.streamed else _Rows
+        self.train_set = rows(adata.X, np.flatnonzero(split == "train"), codes)
+        self.val_set = rows(adata.X, np.flatnonzero(split == "val"), codes)
         if len(self.train_set) == 0 or len(self.val_set) == 0:
             raise ValueError(
                 f"need training and validation cells; got {len(self.train_set)} and {len(self.val_set)}; "
@@ -90,25 +252,44 @@ class AnnDataModule(L.LightningDataModule):
         self.pin_memory = False
 
     def setup(self, stage: str) -> None:
-        """On a CUDA device: dense data resident on the GPU when it takes at most half its free memory,
-        else batches through pinned host memory."""
+        """On a CUDA device: dense in-memory data resident on the GPU when it takes at most half its
+        free memory, else batches through pinned host memory; sparse batches densified on the GPU."""
         device = self.trainer.strategy.root_device if self.trainer is not None else torch.device("cpu")
         if device.type != "cuda":
             return
+        for rows in (self.train_set, self.val_set):
+            rows.sparse_batches = True  # only sparse matrices make sparse batches
         free, _ = torch.cuda.mem_get_info(device)
         needed = self.train_set.nbytes + self.val_set.nbytes
         if 0 < needed <= free // 2:
             self.train_set.to(device)
             self.val_set.to(device)
-        else:
+        elif needed > 0:
             self.pin_memory = True
 
-    def _loader(self, dataset: _Rows, shuffle: bool) -> DataLoader:
-        if shuffle:
-            sampler = RandomSampler(dataset, generator=torch.Generator().manual_seed(self.seed))
+    def on_after_batch_transfer(self, batch, dataloader_idx: int):
+        """Densify a sparse batch where it now lies (the GPU): float32 ``(batch, n_vars)``."""
+        x, y = batch
+        return (x.to_dense() if x.layout == torch.sparse_csr else x), y
+
+    def train_batches(self, size: int = 4096) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """The training rows in file order, ``size`` at a time, as dense float32 ``(x, y)`` on the CPU
+        (for statistics over the training data)."""
+        sparse_batches, self.train_set.sparse_batches = self.train_set.sparse_batches, False
+        try:
+            for start in range(0, len(self.train_set), size):
+                x, y = self.train_set[list(range(start, min(start + size, len(self.train_set))))]
+                yield x, y
+        finally:
+            self.train_set.sparse_batches = sparse_batches
+
+    def _loader(self, dataset: Dataset, shuffle: bool) -> DataLoader:
+        if shuffle and self.streamed:
+            batches = BlockShuffleSampler(len(dataset), self.batch_size, self.seed)
         else:
-            sampler = SequentialSampler(dataset)
-        batches = BatchSampler(sampler, batch_size=self.batch_size, drop_last=False)
+            sampler = (RandomSampler(dataset, generator=torch.Generator().manual_seed(self.seed)) if shuffle
+                       else SequentialSampler(dataset))
+            batches = BatchSampler(sampler, batch_size=self.batch_size, drop_last=False)
         return DataLoader(dataset, sampler=batches, batch_size=None, pin_memory=self.pin_memory)
 
     def train_dataloader(self) -> DataLoader:

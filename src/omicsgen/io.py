@@ -47,6 +47,19 @@ def _open_h5ad(path: str | os.PathLike, backed: str | None) -> ad.AnnData:
         ) from err
 
 
+def read_h5ad_backed(path: str | os.PathLike) -> ad.AnnData:
+    """Open an ``.h5ad`` file backed (read-only): ``obs``, ``var``, ``uns`` in memory, ``X`` on disk.
+
+    Close it with ``adata.file.close()``.
+
+    Raises
+    ------
+    InputError
+        As :func:`read_h5ad`.
+    """
+    return _open_h5ad(path, backed="r")
+
+
 def read_h5ad_rows(path: str | os.PathLike, select) -> ad.AnnData:
     """Read only some observations of an ``.h5ad`` file: the matrix is read backed, row by row.
 
@@ -68,7 +81,7 @@ def read_h5ad_rows(path: str | os.PathLike, select) -> ad.AnnData:
     InputError
         As :func:`read_h5ad`.
     """
-    backed = _open_h5ad(path, backed="r")
+    backed = read_h5ad_backed(path)
     try:
         return backed[select(backed)].to_memory()
     finally:

@@ -92,13 +92,31 @@ def synthetic_vcf(input: str, output: str) -> None:
 
 
 def train(input: str, checkpoint: str, history: str, training: str, *, family: str, model: dict, seed: int,
-          threads: int, gpus: int) -> None:
+          threads: int, gpus: int, stream: bool | str = "auto", mem_mb: int | None = None) -> None:
     """Train an AE, VAE or GAN (:func:`omicsgen.train.train_model`); writes the checkpoint, the history CSV
-    and the run's budget and outcome (JSON)."""
+    and the run's budget and outcome (JSON).
+
+    The matrix is loaded into memory, or left on disk and streamed in blocks when ``stream`` is
+    true or, with ``"auto"``, when it would take more than half the memory the job has (its
+    ``mem_mb``; :func:`omicsgen.data.should_stream`).
+    """
+    from omicsgen.data import matrix_nbytes, should_stream
+    from omicsgen.io import read_h5ad_backed
     from omicsgen.train import train_model
 
-    train_model(read_h5ad(input), family, checkpoint, history, params=model, seed=seed, threads=threads, gpus=gpus,
-                training=training)
+    backed = read_h5ad_backed(input)
+    streamed = should_stream(backed.X, stream, mem_mb)
+    log.info("%s: the matrix takes %.2f GB in memory (stream: %s, job memory %s MB): %s", input,
+             matrix_nbytes(backed.X) / 1e9, stream, mem_mb, "streaming batches from the file" if streamed else "loading it")
+    if not streamed:
+        backed.file.close()  # read_h5ad peaks lower than AnnData.to_memory
+    adata = backed if streamed else read_h5ad(input)
+    try:
+        train_model(adata, family, checkpoint, history, params=model, seed=seed, threads=threads, gpus=gpus,
+                    training=training)
+    finally:
+        if streamed:
+            backed.file.close()
 
 
 def latent(real: str, checkpoint: str, output: str, *, family: str, n_neighbors: int, seed: int) -> None:

@@ -142,7 +142,8 @@ def train_model(
     Parameters
     ----------
     adata
-        Model-ready AnnData (``obs["split"]``, ``uns["omicsgen"]["likelihood"]``).
+        Model-ready AnnData (``obs["split"]``, ``uns["omicsgen"]["likelihood"]``), in memory or
+        backed (``X`` read from the file in blocks, :class:`~omicsgen.data.AnnDataModule`).
     family
         ``"ae"``, ``"vae"`` or ``"gan"`` (:data:`omicsgen.models.FAMILIES`).
     checkpoint
@@ -168,7 +169,8 @@ def train_model(
         GPUs granted to the job (see :func:`device_settings`).
     training
         Where a JSON summary of the run is written (optional): ``n_train``, the ``budget``,
-        ``epochs_run``, ``stopped_by``, ``device``, ``threads``; ``best_val_loss`` (AE, VAE)
+        ``epochs_run``, ``stopped_by``, ``device``, ``threads``, ``streamed`` (batches read from
+        disk); ``best_val_loss`` (AE, VAE)
         or ``generator_steps_run`` (GAN).
 
     Returns
@@ -208,6 +210,8 @@ def train_model(
     )
     workdir = checkpoint.parent / f".{checkpoint.stem}_training"
     resume_from = _resumable_checkpoint(workdir, _fingerprint(adata, params, seed))
+    if resume_from is None:
+        model.prepare(data.train_batches())
     early_stopped = model.automatic_optimization  # the GAN has no validation likelihood to stop on
     # last.ckpt, to resume from, about RESUME_CHECKPOINTS times a run (not every epoch: a GAN's
     # checkpoint holds two networks and two optimisers); the best one whenever val_loss improves
@@ -240,7 +244,7 @@ def train_model(
     epochs = epoch_history([*parts, metrics_csv])
     write_text(epochs.to_csv(index=False), history)
     run = {"family": family, "n_train": len(data.train_set), "budget": budget, "epochs_run": int(epochs["epoch"].max()) + 1,
-           "device": devices["accelerator"], "threads": threads}
+           "device": devices["accelerator"], "threads": threads, "streamed": data.streamed}
     if early_stopped:
         run["stopped_by"] = "early stopping" if stopper.stopped_epoch > 0 else "epoch budget"
         run["best_val_loss"] = float(best.best_model_score)
@@ -260,12 +264,18 @@ def train_model(
     return load_model(checkpoint, family)
 
 
-def _fingerprint(adata: ad.AnnData, params: dict, seed: int) -> str:
-    """Hash of what a training run depends on: data values, cell order and split, params, seed."""
+def _fingerprint(adata: ad.AnnData, params: dict, seed: int, rows_per_read: int = 8192) -> str:
+    """Hash of what a training run depends on: data values, cell order and split, params, seed.
+
+    The matrix is hashed ``rows_per_read`` rows at a time, the same way in memory and backed
+    (a run killed in one mode resumes in the other).
+    """
     digest = hashlib.sha256(json.dumps({"params": params, "seed": seed}, sort_keys=True, default=str).encode())
-    X = adata.X
-    for part in (X.data, X.indices, X.indptr) if sp.issparse(X) else (np.ascontiguousarray(X),):
-        digest.update(np.ascontiguousarray(part))  # the buffer itself: no copy of a contiguous array
+    for start in range(0, adata.n_obs, rows_per_read):
+        block = adata.X[start:start + rows_per_read]
+        parts = (block.data, block.indices, np.diff(block.indptr)) if sp.issparse(block) else (block,)
+        for part in parts:
+            digest.update(np.ascontiguousarray(part))
     digest.update("\t".join(adata.obs_names).encode())
     digest.update("\t".join(adata.obs["split"].astype(str)).encode())
     return digest.hexdigest()

@@ -113,8 +113,9 @@ THREADED_FROM_MB = 50
 
 
 def mem_mb(base_mb, per_input_mb):
-    """``mem_mb`` callable: ``(base_mb + per_input_mb x input MB) x attempt``."""
-    return lambda wildcards, input, attempt: int((base_mb + per_input_mb * input.size_mb) * attempt)
+    """``mem_mb`` callable: ``(base_mb + per_input_mb x input MB) x attempt``, at most ``resources.max_mem_mb``."""
+    cap = config["resources"]["max_mem_mb"]
+    return lambda wildcards, input, attempt: min(cap, int((base_mb + per_input_mb * input.size_mb) * attempt))
 
 
 def runtime(base_min, per_input_gb_min, cap_min=None):

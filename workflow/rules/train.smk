@@ -15,6 +15,7 @@ rule train:
     params:
         model=trained_model_params,
         seed=config["seed"],
+        stream=config["resources"]["stream"],
     log:
         "results/logs/train/{dataset}_{model}.log",
     benchmark:

@@ -101,6 +101,16 @@ class TrainingPlan(L.LightningModule):
         """The label codes a conditional model's networks take; None when unconditional."""
         return y if self.n_labels else None
 
+    def prepare(self, batches) -> None:
+        """Set what the model derives from the training data before training starts (nothing by
+        default; the GAN's output bias). Not called when training resumes from a checkpoint.
+
+        Parameters
+        ----------
+        batches
+            Iterable of ``(x, y)``: float32 ``(n, n_vars)`` training rows and their int64 label codes.
+        """
+
     def extra_logged(self) -> dict[str, float]:
         """Values logged once per training epoch beside the loss means (none by default)."""
         return {}

@@ -31,7 +31,7 @@ class GAN(TrainingPlan):
     ``train_generator_loss`` and, on the validation cells, ``val_wasserstein``. There is no
     validation likelihood: training runs its budget of generator steps
     (:func:`omicsgen.budget.generator_step_budget`) and keeps the last state. The
-    generator starts at the mean training sample (:meth:`on_fit_start`).
+    generator starts at the mean training sample (:meth:`prepare`).
 
     Parameters
     ----------
@@ -129,18 +129,14 @@ class GAN(TrainingPlan):
             return sample_binomial(mean / N_TRIALS[self.likelihood], N_TRIALS[self.likelihood])
         return mean
 
-    def on_fit_start(self) -> None:
+    def prepare(self, batches) -> None:
         """Start the generator at the mean training sample: its output bias is set to the per-feature mean
-        of the training data on the critic's scale (allele-frequency logits for genotypes), unless
-        training resumes from a checkpoint."""
-        if self.global_step > 0:
-            return
-        rows = self.trainer.datamodule.train_set
-        total = 0.0
-        for start in range(0, len(rows), 4096):
-            x, _ = rows[list(range(start, min(start + 4096, len(rows))))]
-            total = total + self.real_view(x.to(self.device)).sum(dim=0)
-        mean = total / len(rows)
+        of the training data on the critic's scale (allele-frequency logits for genotypes)."""
+        total, n = 0.0, 0
+        for x, _ in batches:
+            total = total + self.real_view(x).sum(dim=0)
+            n += x.shape[0]
+        mean = total / n
         if self.likelihood in N_TRIALS:
             mean = torch.logit((mean / N_TRIALS[self.likelihood]).clamp(1e-3, 1 - 1e-3))
         with torch.no_grad():
