@@ -17,7 +17,8 @@ import yaml
 
 from omicsgen.evaluate import evaluate_model
 from omicsgen.latent import embed, encoder_latent
-from omicsgen.preprocess import GENOTYPE_ENCODINGS, prepare_alignments, prepare_genotypes
+from omicsgen.contract import GENOTYPE_ENCODINGS
+from omicsgen.preprocess import prepare_alignments, prepare_genotypes
 from omicsgen.simulate import simulate_ooa_panel
 from omicsgen.synthesize import synthesize, synthesize_marginals, synthetic_counts, training_groups
 from omicsgen.budget import gan_epochs

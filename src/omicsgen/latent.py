@@ -17,6 +17,7 @@ import numpy as np
 import scanpy as sc
 from sklearn.decomposition import PCA
 
+from omicsgen import contract
 from omicsgen.contract import RECONSTRUCTION_MSE, label_codes
 from omicsgen.io import dense
 from omicsgen.preprocess import metric_scale
@@ -92,10 +93,10 @@ def encoder_latent(adata: ad.AnnData, model: TrainingPlan, batch_size: int = 102
     """
     import torch
 
-    if not hasattr(model, "encode"):
+    if not model.has_encoder:
         raise ValueError(f"{type(model).__name__} has no encoder, so no latent of real cells")
     codes = torch.from_numpy(label_codes(adata, model.labels))
-    encoding = adata.uns["omicsgen"]["encoding"]
+    encoding = contract.encoding(adata)
     latent, mse = [], []
     with torch.no_grad():
         for start in range(0, adata.n_obs, batch_size):
@@ -134,7 +135,7 @@ def pca_latent(adata: ad.AnnData, n_components: int, seed: int, batch_size: int 
     reconstruction_mse : numpy.ndarray
         float32 ``(n_cells,)`` mean squared error of the inverse transform, log1p-normalised scale.
     """
-    encoding = adata.uns["omicsgen"]["encoding"]
+    encoding = contract.encoding(adata)
     train = np.flatnonzero(adata.obs["split"].to_numpy() == "train")
     if len(train) > PCA_FIT_CELLS:
         train = np.sort(np.random.default_rng(seed).choice(train, PCA_FIT_CELLS, replace=False))

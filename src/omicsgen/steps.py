@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from omicsgen import contract
 from omicsgen.io import read_h5ad, write_h5ad, write_text
 from omicsgen.provenance import provenance
 
@@ -61,7 +62,7 @@ def preprocess_vcf(input: str, output: str, *, sample_sheet: str | None = None, 
     from omicsgen.preprocess.split import check_split_sizes
 
     adata = prepare_genotypes(input, sample_sheet=sample_sheet, threads=threads, **params)
-    kind = "haplotypes" if adata.uns["omicsgen"]["encoding"] == "haplotype" else "samples"
+    kind = "haplotypes" if contract.rows_per_sample(adata) == 2 else "samples"
     check_split_sizes(adata.obs["split"], sample_sheet or input, kind)
     log.info("%s: %d x %d sites, likelihood %s, split %s", input, adata.n_obs, adata.n_vars,
              adata.uns["omicsgen"]["likelihood"], adata.obs["split"].value_counts().to_dict())

@@ -16,29 +16,28 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from omicsgen import contract
 from omicsgen.contract import obs_labels
 from omicsgen.io import dense
-from omicsgen.preprocess import GENOTYPE_ENCODINGS
 
 if TYPE_CHECKING:  # torch is imported only by the functions that need it
     from omicsgen.models.base import TrainingPlan
 
 def training_groups(adata: ad.AnnData) -> dict[str, np.ndarray]:
     """Indices of the training cells of each label (one group ``"all"`` when unlabelled)."""
-    train = adata.obs["split"].to_numpy() == "train"
+    train = contract.split_of(adata) == "train"
     labels = obs_labels(adata)
     return {label: np.flatnonzero(train & (labels == label)) for label in sorted(set(labels[train]))}
 
 
 def rows_per_label(adata: ad.AnnData, n_per_label: int) -> int:
     """Synthetic rows per label: ``n_per_label`` samples, two rows each for haplotypes."""
-    return 2 * n_per_label if adata.uns["omicsgen"]["encoding"] == "haplotype" else n_per_label
+    return contract.rows_per_sample(adata) * n_per_label
 
 
 def _synthetic_anndata(adata: ad.AnnData, X: np.ndarray, labels: list[str], method: str) -> ad.AnnData:
-    key = adata.uns["omicsgen"]["label_key"]
-    encoding = adata.uns["omicsgen"]["encoding"]
-    if encoding == "haplotype":
+    key = contract.info(adata)["label_key"]
+    if contract.rows_per_sample(adata) == 2:  # haplotypes: two rows form one sample
         samples = [f"synthetic_{i // 2}" for i in range(len(labels))]
         obs = pd.DataFrame({"sample": samples}, index=[f"{s}_h{i % 2 + 1}" for i, s in enumerate(samples)])
     else:
@@ -46,7 +45,7 @@ def _synthetic_anndata(adata: ad.AnnData, X: np.ndarray, labels: list[str], meth
     if key:
         obs[key] = pd.Categorical(labels, categories=adata.obs[key].cat.categories)
     obs["synthetic"] = True
-    if encoding in GENOTYPE_ENCODINGS:
+    if contract.is_genotype(adata):
         matrix = np.rint(X).astype(np.int8)
     else:
         matrix = sp.csr_matrix(X.astype(np.float32))
@@ -90,7 +89,7 @@ def synthetic_counts(adata: ad.AnnData, n_per_label: int, strategy: str = "fixed
         return {label: n_per_label for label in groups}
     if strategy != "top_up":
         raise ValueError(f"per-label strategy {strategy!r} is not 'fixed' or 'top_up'")
-    per_sample = 2 if adata.uns["omicsgen"]["encoding"] == "haplotype" else 1
+    per_sample = contract.rows_per_sample(adata)
     counts = {label: max(0, n_per_label - len(idx) // per_sample) for label, idx in groups.items()}
     if not any(counts.values()):
         raise ValueError(
@@ -100,36 +99,14 @@ def synthetic_counts(adata: ad.AnnData, n_per_label: int, strategy: str = "fixed
     return counts
 
 
-LATENT_SAMPLERS = {
-    "vae": "aggregate posterior per label: z ~ q(z | x_i) of a uniformly drawn training cell i of the label",
-    "ae": "Gaussian per label (mean and full covariance of the label's training codes)",
-    "gan": "z ~ N(0, I)",
-}
-
-
-def _latent_draws(model: TrainingPlan, family: str, x_label, n: int, rng: np.random.Generator):
-    """``n`` latent draws for one label: see :data:`LATENT_SAMPLERS`. ``x_label`` are the label's training rows."""
-    import torch
-
-    if family == "gan":
-        return model.noise(n)
-    if family == "vae":
-        picks = rng.choice(x_label.shape[0], size=n, replace=True)
-        mean_z, log_var = model.encode(torch.from_numpy(dense(x_label[picks])))
-        return mean_z + torch.exp(0.5 * log_var) * torch.randn_like(mean_z)
-    codes = model.encode(torch.from_numpy(dense(x_label)))[0].numpy().astype(np.float64)
-    covariance = np.cov(codes, rowvar=False) if codes.shape[0] > 1 else np.zeros((codes.shape[1], codes.shape[1]))
-    draws = rng.multivariate_normal(codes.mean(axis=0), np.atleast_2d(covariance), size=n, method="eigh")
-    return torch.from_numpy(draws.astype(np.float32))
-
-
 def synthesize(
     adata: ad.AnnData, model: TrainingPlan, family: str, n_per_label: int, seed: int, strategy: str = "fixed"
 ) -> ad.AnnData:
     """Sample synthetic cells (samples, windows) per label from a trained AE, VAE or GAN.
 
-    For a synthetic cell of label ``l``: a latent ``z`` is drawn as :data:`LATENT_SAMPLERS`
-    says for the family; for counts (``nb``), a library size from a log-normal fitted to the
+    For a synthetic cell of label ``l``: a latent ``z`` is drawn by the family's
+    ``sample_latent`` (:attr:`~omicsgen.models.base.TrainingPlan.latent_sampler` says how); where
+    the likelihood needs a library size (counts), one from a log-normal fitted to the
     label's training library sizes (scVI's library prior); then ``x ~ p(x | z, l, library)``
     with the model's observation model (the GAN: Poisson counts, binomial alleles). A
     conditional model's decoder or generator is given the label ``l``; an unconditional one
@@ -142,7 +119,7 @@ def synthesize(
     model
         Trained model (eval mode).
     family
-        ``"ae"``, ``"vae"`` or ``"gan"``.
+        The model's name, as the provenance of the synthetic data states it.
     n_per_label, strategy
         Samples per label (:func:`synthetic_counts`).
     seed
@@ -167,16 +144,16 @@ def synthesize(
             if n_rows == 0:
                 continue
             idx = groups[label]
-            z = _latent_draws(model, family, adata.X[idx], n_rows, rng)
+            z = model.sample_latent(adata.X[idx], n_rows, rng)
             y = model.conditioning(torch.full((n_rows,), model.labels.index(label) if model.n_labels else 0))
             library = None
-            if model.likelihood == "nb":
+            if model.likelihood.needs_library:
                 log_library = np.log(dense(adata.X[idx]).sum(axis=1))
                 draws = np.exp(rng.normal(log_library.mean(), log_library.std(), size=(n_rows, 1)))
                 library = torch.from_numpy(draws.astype(np.float32))
             blocks.append(model.sample_observation(model.decode(z, y, library)).numpy())
             labels += [label] * n_rows
-    return _synthetic_anndata(adata, np.concatenate(blocks), labels, f"{family}: {LATENT_SAMPLERS[family]}")
+    return _synthetic_anndata(adata, np.concatenate(blocks), labels, f"{family}: {model.latent_sampler}")
 
 
 def synthesize_marginals(adata: ad.AnnData, n_per_label: int, seed: int, strategy: str = "fixed") -> ad.AnnData:

@@ -19,11 +19,12 @@ from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 
 from omicsgen.budget import AUTO, epoch_budget, gan_epochs, generator_step_budget
+from omicsgen import contract
 from omicsgen.contract import label_categories
 from omicsgen.data import AnnDataModule
 from omicsgen.io import write_text
-from omicsgen.models import FAMILIES
 from omicsgen.models.base import TrainingPlan
+from omicsgen.registry import training_plan
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +33,7 @@ RESUME_CHECKPOINTS = 20  # resumable checkpoints written in a run's epoch budget
 
 def model_keys(family: str) -> tuple[str, ...]:
     """The config keys a family's training plan takes (its constructor's, less the data's)."""
-    parameters = inspect.signature(FAMILIES[family]).parameters
+    parameters = inspect.signature(training_plan(family)).parameters
     return tuple(name for name in parameters if name not in ("n_input", "likelihood", "labels"))
 
 
@@ -145,7 +146,7 @@ def train_model(
         Model-ready AnnData (``obs["split"]``, ``uns["omicsgen"]["likelihood"]``), in memory or
         backed (``X`` read from the file in blocks, :class:`~omicsgen.data.AnnDataModule`).
     family
-        ``"ae"``, ``"vae"`` or ``"gan"`` (:data:`omicsgen.models.FAMILIES`).
+        A trained family of :data:`omicsgen.registry.MODELS` (``"ae"``, ``"vae"``, ``"gan"``).
     checkpoint
         Where the checkpoint is written (``.ckpt``): the lowest ``val_loss`` for AE and VAE,
         the last epoch for the GAN.
@@ -170,7 +171,7 @@ def train_model(
     training
         Where a JSON summary of the run is written (optional): ``n_train``, the ``budget``,
         ``epochs_run``, ``stopped_by``, ``device``, ``threads``, ``streamed`` (batches read from
-        disk); ``best_val_loss`` (AE, VAE)
+        disk), ``curves`` (the history columns the report draws, and their y label); ``best_val_loss`` (AE, VAE)
         or ``generator_steps_run`` (GAN).
 
     Returns
@@ -202,9 +203,9 @@ def train_model(
     data = AnnDataModule(adata, batch_size=params["batch_size"], seed=seed)
     budget = training_budget(family, len(data.train_set), params)
     log.info("budget for %d training observations: %s", len(data.train_set), budget)
-    model = FAMILIES[family](
+    model = training_plan(family)(
         n_input=adata.n_vars,
-        likelihood=adata.uns["omicsgen"]["likelihood"],
+        likelihood=contract.info(adata)["likelihood"],
         labels=label_categories(adata),
         **{key: budget.get(key, params[key]) for key in model_keys(family)},
     )
@@ -212,16 +213,16 @@ def train_model(
     resume_from = _resumable_checkpoint(workdir, _fingerprint(adata, params, seed))
     if resume_from is None:
         model.prepare(data.train_batches())
-    early_stopped = model.automatic_optimization  # the GAN has no validation likelihood to stop on
+    early_stopped = model.monitor is not None  # the GAN has no validation likelihood to stop on
     # last.ckpt, to resume from, about RESUME_CHECKPOINTS times a run (not every epoch: a GAN's
     # checkpoint holds two networks and two optimisers); the best one whenever val_loss improves
     callbacks = [ModelCheckpoint(dirpath=workdir / "checkpoints", filename="last", monitor=None, save_top_k=1,
                                  enable_version_counter=False,
                                  every_n_epochs=max(1, budget["max_epochs"] // RESUME_CHECKPOINTS))]
     if early_stopped:
-        best = ModelCheckpoint(dirpath=workdir / "checkpoints", filename="best", monitor="val_loss", mode="min",
+        best = ModelCheckpoint(dirpath=workdir / "checkpoints", filename="best", monitor=model.monitor, mode="min",
                                save_top_k=1, enable_version_counter=False)
-        stopper = EarlyStopping(monitor="val_loss", mode="min", patience=params["patience"])
+        stopper = EarlyStopping(monitor=model.monitor, mode="min", patience=params["patience"])
         callbacks += [best, stopper]
     else:
         steps = GeneratorStepBudget(budget["generator_steps"], params["n_critic"])
@@ -244,7 +245,8 @@ def train_model(
     epochs = epoch_history([*parts, metrics_csv])
     write_text(epochs.to_csv(index=False), history)
     run = {"family": family, "n_train": len(data.train_set), "budget": budget, "epochs_run": int(epochs["epoch"].max()) + 1,
-           "device": devices["accelerator"], "threads": threads, "streamed": data.streamed}
+           "device": devices["accelerator"], "threads": threads, "streamed": data.streamed,
+           "curves": {"columns": list(model.curves[0]), "ylabel": model.curves[1]}}
     if early_stopped:
         run["stopped_by"] = "early stopping" if stopper.stopped_epoch > 0 else "epoch budget"
         run["best_val_loss"] = float(best.best_model_score)
@@ -302,6 +304,6 @@ def _resumable_checkpoint(workdir: Path, fingerprint: str) -> Path | None:
 
 def load_model(checkpoint: str | Path, family: str) -> TrainingPlan:
     """Load a trained model of ``family`` from a Lightning checkpoint onto the CPU, in eval mode."""
-    model = FAMILIES[family].load_from_checkpoint(str(checkpoint), map_location="cpu")
+    model = training_plan(family).load_from_checkpoint(str(checkpoint), map_location="cpu")
     model.eval()
     return model

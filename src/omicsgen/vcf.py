@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from omicsgen import contract
 from omicsgen.errors import InputError
 from omicsgen.io import is_gzip
 from omicsgen.regions import Region, parse_region
@@ -610,7 +611,7 @@ def write_vcf(adata, path: str | os.PathLike, *, source: str = "omicsgen") -> No
     import pysam
 
     X = np.asarray(adata.X)
-    haplotype = adata.uns["omicsgen"]["encoding"] == "haplotype"
+    haplotype = contract.rows_per_sample(adata) == 2
     top = 1 if haplotype else 2
     if X.size and (X.min() < 0 or X.max() > top):
         raise ValueError(f"genotype values must lie in 0..{top}; got {X.min()}..{X.max()}")

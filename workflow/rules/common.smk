@@ -2,6 +2,7 @@
 # and params built from the config. No rule reads the config any other way.
 from pathlib import Path
 
+from omicsgen import registry
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version, validate
 
@@ -46,9 +47,9 @@ MODALITY_DEFAULTS = {
 SIMULATED_PANEL = {"vcf": "results/simulated/ooa3.vcf.gz", "sample_sheet": "results/simulated/ooa3.samples.tsv"}
 # inputs that rules of this workflow build (no need to exist before the run)
 DEMO_FILES = {"resources/pbmc68k/pbmc68k_reduced_counts.h5ad", *SIMULATED_PANEL.values()}
-GENERATORS = {"ae", "vae", "gan", "marginals"}  # produce synthetic.h5ad
-ENCODERS = {"ae", "vae", "pca"}  # produce latent.h5ad (the GAN has no encoder)
-TORCH_MODELS = {"ae", "vae", "gan"}  # trained with Lightning
+GENERATORS = set(registry.names(generator=True))  # produce synthetic.h5ad
+ENCODERS = set(registry.names(encoder=True))  # produce latent.h5ad (the GAN has no encoder)
+TORCH_MODELS = set(registry.names(trained=True))  # trained with Lightning
 
 
 def _dataset_entries(datasets):

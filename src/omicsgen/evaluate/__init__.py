@@ -28,7 +28,8 @@ from omicsgen.evaluate.popgen import (
 )
 from omicsgen.evaluate.privacy import aats, distance_to_closest_record, n_identical, privacy_loss
 from omicsgen.evaluate.utility import PER_LABEL_COLUMNS, rare_labels, utility_metrics
-from omicsgen.preprocess import GENOTYPE_ENCODINGS, metric_scale
+from omicsgen import contract
+from omicsgen.preprocess import metric_scale
 
 COLUMNS = ["dataset", "model", "metric", "value"]
 # metric -> the value it is best at: +inf (higher is better), -inf (lower) or a target value
@@ -205,18 +206,18 @@ def evaluate_model(
         ``dataset``, ``model`` and :data:`~omicsgen.evaluate.utility.PER_LABEL_COLUMNS`, one
         row per test label (the augmentation experiment); no rows without synthetic data or labels.
     """
-    encoding = real.uns["omicsgen"]["encoding"]
+    encoding = contract.encoding(real)
     per_label = pd.DataFrame(columns=PER_LABEL_COLUMNS)
-    split = real.obs["split"].astype(str).to_numpy()
+    split = contract.split_of(real)
     test = split == "test"
     labels = obs_labels(real)
     expression = metric_scale(real.X, encoding)
-    genotypes = encoding in GENOTYPE_ENCODINGS
+    genotypes = contract.is_genotype(real)
     distance = "cityblock" if genotypes else "euclidean"
     rows: list[tuple[str, float]] = []
     if latent is not None:
         rows.append(("reconstruction_error", reconstruction_error(latent.obs[RECONSTRUCTION_MSE].to_numpy()[test])))
-        if real.uns["omicsgen"]["label_key"]:
+        if contract.info(real)["label_key"]:
             embedding = latent.obsm[latent.uns["omicsgen"]["latent_key"]]
             rows.append(("knn_accuracy", knn_accuracy(embedding, labels, split, k=k)))
             rows.append(("silhouette", silhouette(embedding, labels)))
@@ -243,7 +244,7 @@ def evaluate_model(
         holdout = distance_to_closest_record(expression[train], expression[test], distance)
         rows.append(("dcr_holdout", float(np.median(holdout))))
         rows.append(("n_identical_to_train", float(n_identical(expression[train], synth))))
-        if real.uns["omicsgen"]["label_key"]:
+        if contract.info(real)["label_key"]:
             scores, per_label = utility_metrics(
                 expression[train], labels[train], expression[test], labels[test], synth, obs_labels(synthetic),
                 rare=rare_labels(labels[train], rare_fraction), seed=seed,
@@ -256,7 +257,7 @@ def evaluate_model(
 def _popgen_rows(real: ad.AnnData, real_test: np.ndarray, synthetic: np.ndarray, window_sites: int,
                  window_kb: float, seed: int) -> list[tuple[str, float]]:
     """Population-genetics fidelity of synthetic genotypes against the held-out real ones."""
-    ploidy = 1 if real.uns["omicsgen"]["encoding"] == "haplotype" else 2
+    ploidy = contract.alleles_per_row(real)
     i, j = ld_pairs(real.var["chrom"].to_numpy(), real.var["pos"].to_numpy(), window_sites, int(window_kb * 1000))
     return [
         ("af_correlation", af_correlation(real_test, synthetic, ploidy)),

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import torch
 
+import numpy as np
+
+from omicsgen.io import dense
 from omicsgen.models.base import LikelihoodPlan
 from omicsgen.models.modules import Decoder, Encoder
 
@@ -55,9 +58,18 @@ class AE(LikelihoodPlan):
         self.encoder = Encoder(n_input, n_latent, n_hidden, n_layers, dropout)
         self.decoder = Decoder(n_latent, n_input, self.decoder_output, n_hidden, n_layers, dropout, n_labels=self.n_labels)
 
+    latent_sampler = "Gaussian per label (mean and full covariance of the label's training codes)"
+
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, None]:
         """Codes ``(batch, n_latent)`` of ``x`` ``(batch, n_input)`` (and None: no variance)."""
         return self.encoder(self.encoder_input(x)), None
+
+    def sample_latent(self, x_label, n: int, rng: np.random.Generator) -> torch.Tensor:
+        """Draws from a Gaussian fitted to the label's training codes (:attr:`latent_sampler`)."""
+        codes = self.encode(torch.from_numpy(dense(x_label)))[0].numpy().astype(np.float64)
+        covariance = np.cov(codes, rowvar=False) if codes.shape[0] > 1 else np.zeros((codes.shape[1], codes.shape[1]))
+        draws = rng.multivariate_normal(codes.mean(axis=0), np.atleast_2d(covariance), size=n, method="eigh")
+        return torch.from_numpy(draws.astype(np.float32))
 
     def loss_terms(self, x: torch.Tensor, y: torch.Tensor | None, stage: str) -> torch.Tensor:
         z, _ = self.encode(x)

@@ -3,18 +3,11 @@
 from __future__ import annotations
 
 import lightning as L
+import numpy as np
 import torch
 from torch import nn
 
-from omicsgen.models.likelihoods import (
-    LIKELIHOOD_NAMES,
-    N_TRIALS,
-    binomial_log_prob,
-    gaussian_log_prob,
-    negative_binomial_log_prob,
-    sample_binomial,
-    sample_negative_binomial,
-)
+from omicsgen.models.likelihoods import get_likelihood
 
 
 class EpochMeans:
@@ -63,18 +56,21 @@ class TrainingPlan(L.LightningModule):
         Unknown likelihood.
     """
 
+    has_encoder = False  # encode(x) gives a latent of real cells (the latent stage needs it)
+    monitor: str | None = None  # logged validation loss for early stopping and the best checkpoint; None: run the budget
+    latent_sampler = ""  # how sample_latent draws, as the synthetic data's provenance states it
+    curves: tuple[tuple[str, ...], str] = ((), "")  # history columns the report draws, and their y axis
+
     def __init__(self, likelihood: str, labels: list[str]):
         super().__init__()
-        if likelihood not in LIKELIHOOD_NAMES:
-            raise ValueError(f"likelihood {likelihood!r} is not one of {LIKELIHOOD_NAMES}")
-        self.likelihood = likelihood
+        self.likelihood = get_likelihood(likelihood)
         self.labels = list(labels)
         self.n_labels = len(self.labels)
         self.epoch_means = EpochMeans()
 
     def encoder_input(self, x: torch.Tensor) -> torch.Tensor:
-        """What the encoder sees: ``log1p`` of counts (nb), the values otherwise."""
-        return torch.log1p(x) if self.likelihood == "nb" else x
+        """What the encoder sees (:meth:`~omicsgen.models.likelihoods.Likelihood.encoder_input`: ``log1p`` of counts)."""
+        return self.likelihood.encoder_input(x)
 
     def decode(self, z: torch.Tensor, y: torch.Tensor | None = None, library: torch.Tensor | None = None) -> torch.Tensor:
         """Expected value of ``x`` given ``z`` ``(batch, n_latent)`` and label codes ``y`` ``(batch,)``.
@@ -88,14 +84,22 @@ class TrainingPlan(L.LightningModule):
         ValueError
             No library size for ``"nb"``; no labels for a conditional model.
         """
-        out = self.decoder(z, y)
-        if self.likelihood == "nb":
-            if library is None:
-                raise ValueError("decode needs the library size for the 'nb' likelihood")
-            return out * library
-        if self.likelihood in N_TRIALS:
-            return N_TRIALS[self.likelihood] * torch.sigmoid(out)
-        return out
+        return self.likelihood.mean(self.decoder(z, y), library)
+
+    def sample_latent(self, x_label, n: int, rng: np.random.Generator) -> torch.Tensor:
+        """``n`` latent draws ``(n, n_latent)`` float32 for one label, as :attr:`latent_sampler` says.
+
+        Parameters
+        ----------
+        x_label
+            The label's training rows ``(n_cells, n_vars)`` (dense or CSR), for families that
+            draw from the codes of training data.
+        n
+            Draws.
+        rng
+            numpy generator for the family's own draws (torch's global generator for the rest).
+        """
+        raise NotImplementedError
 
     def conditioning(self, y: torch.Tensor) -> torch.Tensor | None:
         """The label codes a conditional model's networks take; None when unconditional."""
@@ -136,30 +140,22 @@ class LikelihoodPlan(TrainingPlan):
     after adding its terms to ``self.epoch_means``.
     """
 
+    has_encoder = True
+    monitor = "val_loss"
+    curves = (("train_loss", "val_loss"), "loss (nats per cell)")
+
     def __init__(self, n_input: int, likelihood: str, labels: list[str]):
         super().__init__(likelihood, labels)
         self.log_dispersion = nn.Parameter(torch.zeros(n_input))
-        # proportions of the library for counts, means or allele logits otherwise
-        self.decoder_output = "softmax" if likelihood == "nb" else "linear"
+        self.decoder_output = self.likelihood.decoder_activation
 
     def sample_observation(self, mean: torch.Tensor) -> torch.Tensor:
         """Draw ``x ~ p(x | z)`` given the decoded mean ``(batch, n_input)``; torch's global RNG."""
-        if self.likelihood == "nb":
-            return sample_negative_binomial(mean, self.log_dispersion.exp())
-        if self.likelihood in N_TRIALS:
-            return sample_binomial(mean / N_TRIALS[self.likelihood], N_TRIALS[self.likelihood])
-        return mean + self.log_dispersion.exp() * torch.randn_like(mean)
+        return self.likelihood.sample(mean, self.log_dispersion)
 
     def log_likelihood(self, x: torch.Tensor, z: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
         """Per-cell ``log p(x | z, y)`` ``(batch,)`` in nats, summed over features."""
-        if self.likelihood == "nb":
-            log_lik = negative_binomial_log_prob(x, self.decode(z, y, x.sum(dim=1, keepdim=True)), self.log_dispersion.exp())
-        elif self.likelihood in N_TRIALS:
-            log_lik = binomial_log_prob(x, self.decoder(z, y), N_TRIALS[self.likelihood])
-        else:
-            log_lik = gaussian_log_prob(x, self.decode(z, y), self.log_dispersion)
-        return log_lik.sum(dim=1)
-
+        return self.likelihood.log_prob(x, self.decoder(z, y), self.log_dispersion).sum(dim=1)
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
         x, y = batch

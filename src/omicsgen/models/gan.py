@@ -14,10 +14,7 @@ from __future__ import annotations
 import torch
 
 from omicsgen.models.base import TrainingPlan
-from omicsgen.models.likelihoods import N_TRIALS, sample_binomial
 from omicsgen.models.modules import Critic, Decoder
-
-TARGET_SUM = 1e4  # counts per cell of the library-size-normalised scale the critic sees
 
 
 class GAN(TrainingPlan):
@@ -76,8 +73,7 @@ class GAN(TrainingPlan):
         super().__init__(likelihood, list(labels))
         self.save_hyperparameters()
         self.automatic_optimization = False
-        output = "relu" if likelihood == "nb" else "linear"
-        self.generator = Decoder(n_noise, n_input, output, n_hidden, n_layers, 0.0, n_labels=self.n_labels)
+        self.generator = Decoder(n_noise, n_input, self.likelihood.generator_activation, n_hidden, n_layers, 0.0, n_labels=self.n_labels)
         self.critic = Critic(n_input, n_hidden, n_layers, n_labels=self.n_labels)
 
     @property
@@ -85,22 +81,25 @@ class GAN(TrainingPlan):
         """The generator, under the name the shared decoding code uses."""
         return self.generator
 
+    latent_sampler = "z ~ N(0, I)"
+    curves = (("train_critic_loss", "train_generator_loss", "val_wasserstein"), "WGAN-GP loss / Wasserstein estimate")
+
     def noise(self, n: int) -> torch.Tensor:
         """Generator input ``(n, n_noise)`` from N(0, I), torch's global generator."""
         return torch.randn(n, self.hparams.n_noise, device=self.device)
 
+    def sample_latent(self, x_label, n: int, rng) -> torch.Tensor:
+        """Generator inputs from N(0, I) (the training rows are not used)."""
+        return self.noise(n)
+
     def real_view(self, x: torch.Tensor) -> torch.Tensor:
-        """Real data ``(batch, n_input)`` on the critic's scale."""
-        if self.likelihood == "nb":
-            return torch.log1p(x / x.sum(dim=1, keepdim=True).clamp_min(1.0) * TARGET_SUM)
-        return x
+        """Real data ``(batch, n_input)`` on the critic's scale (:meth:`Likelihood.critic_view
+        <omicsgen.models.likelihoods.Likelihood.critic_view>`)."""
+        return self.likelihood.critic_view(x)
 
     def generated_view(self, z: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
         """Generated data ``(batch, n_input)`` on the critic's scale, differentiable in the generator."""
-        out = self.generator(z, y)
-        if self.likelihood in N_TRIALS:
-            return N_TRIALS[self.likelihood] * torch.sigmoid(out)
-        return out
+        return self.likelihood.generated_view(self.generator(z, y))
 
     def decode(self, z: torch.Tensor, y: torch.Tensor | None = None, library: torch.Tensor | None = None) -> torch.Tensor:
         """Generated values on the data's scale ``(batch, n_input)``.
@@ -114,20 +113,11 @@ class GAN(TrainingPlan):
         ValueError
             No library size for counts; no labels for a conditional model.
         """
-        if self.likelihood != "nb":
-            return super().decode(z, y, library)
-        if library is None:
-            raise ValueError("decode needs the library size for the 'nb' likelihood")
-        values = torch.expm1(self.generator(z, y))  # counts per 10,000, up to the generator's error
-        return values / values.sum(dim=1, keepdim=True).clamp_min(1e-8) * library
+        return self.likelihood.generated_mean(self.generator(z, y), library)
 
     def sample_observation(self, mean: torch.Tensor) -> torch.Tensor:
         """Observations from generated values: counts rounded, allele counts drawn binomially, else as they are."""
-        if self.likelihood == "nb":
-            return torch.round(mean)
-        if self.likelihood in N_TRIALS:
-            return sample_binomial(mean / N_TRIALS[self.likelihood], N_TRIALS[self.likelihood])
-        return mean
+        return self.likelihood.sample_generated(mean)
 
     def prepare(self, batches) -> None:
         """Start the generator at the mean training sample: its output bias is set to the per-feature mean
@@ -136,11 +126,8 @@ class GAN(TrainingPlan):
         for x, _ in batches:
             total = total + self.real_view(x).sum(dim=0)
             n += x.shape[0]
-        mean = total / n
-        if self.likelihood in N_TRIALS:
-            mean = torch.logit((mean / N_TRIALS[self.likelihood]).clamp(1e-3, 1 - 1e-3))
         with torch.no_grad():
-            self.generator.out.bias.copy_(mean)
+            self.generator.out.bias.copy_(self.likelihood.generator_bias(total / n))
 
     def gradient_penalty(self, real: torch.Tensor, fake: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
         """Per-sample ``(||grad_x D(x_hat)||_2 - 1)^2`` ``(batch,)`` at random interpolates ``x_hat``."""

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import torch
 
+import numpy as np
+
+from omicsgen.io import dense
 from omicsgen.models.base import LikelihoodPlan
 from omicsgen.models.modules import Decoder, GaussianEncoder
 
@@ -63,9 +66,17 @@ class VAE(LikelihoodPlan):
         self.encoder = GaussianEncoder(n_input, n_latent, n_hidden, n_layers, dropout)
         self.decoder = Decoder(n_latent, n_input, self.decoder_output, n_hidden, n_layers, dropout, n_labels=self.n_labels)
 
+    latent_sampler = "aggregate posterior per label: z ~ q(z | x_i) of a uniformly drawn training cell i of the label"
+
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Posterior mean and log-variance ``(batch, n_latent)`` of ``x`` ``(batch, n_input)``."""
         return self.encoder(self.encoder_input(x))
+
+    def sample_latent(self, x_label, n: int, rng: np.random.Generator) -> torch.Tensor:
+        """Draws from the label's aggregate posterior (:attr:`latent_sampler`)."""
+        picks = rng.choice(x_label.shape[0], size=n, replace=True)
+        mean_z, log_var = self.encode(torch.from_numpy(dense(x_label[picks])))
+        return mean_z + torch.exp(0.5 * log_var) * torch.randn_like(mean_z)
 
     def elbo_terms(self, x: torch.Tensor, y: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-cell reconstruction negative log-likelihood and KL, each ``(batch,)`` (nats)."""

@@ -37,7 +37,8 @@ from omicsgen.bam import (
 )
 from omicsgen.regions import Region
 from omicsgen.errors import InputError
-from omicsgen.preprocess.split import SPLITS, stratified_split
+from omicsgen.contract import set_model_ready
+from omicsgen.preprocess.split import stratified_split
 
 log = logging.getLogger(__name__)
 
@@ -382,5 +383,5 @@ def _filter_description(read_filter: ReadFilter) -> dict:
 def _split_and_describe(adata: ad.AnnData, label_key: str | None, val_fraction: float, test_fraction: float,
                         seed: int, encoding: str, likelihood: str) -> None:
     group = adata.obs[label_key].to_numpy() if label_key else np.zeros(adata.n_obs)
-    adata.obs["split"] = pd.Categorical(stratified_split(group, val_fraction, test_fraction, seed), categories=list(SPLITS))
-    adata.uns["omicsgen"] = {"modality": "bam", "encoding": encoding, "likelihood": likelihood, "label_key": label_key or ""}
+    set_model_ready(adata, stratified_split(group, val_fraction, test_fraction, seed), modality="bam",
+                    encoding=encoding, likelihood=likelihood, label_key=label_key)

@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 
 from omicsgen.errors import InputError
-from omicsgen.preprocess.split import SPLITS, stratified_split
+from omicsgen.contract import set_model_ready
+from omicsgen.preprocess.split import stratified_split
 from omicsgen.vcf import read_header, read_vcf
 
 LIKELIHOOD_OF_ENCODING = {"dosage": "binomial", "haplotype": "bernoulli"}
@@ -134,11 +135,6 @@ def prepare_genotypes(
     samples_in_order = list(dict.fromkeys(adata.obs["sample"]))
     group = sheet.loc[samples_in_order, label_key].to_numpy() if label_key else np.zeros(len(samples_in_order))
     per_sample = dict(zip(samples_in_order, stratified_split(group, val_fraction, test_fraction, seed)))
-    adata.obs["split"] = pd.Categorical([per_sample[s] for s in adata.obs["sample"]], categories=list(SPLITS))
-    adata.uns["omicsgen"] = {
-        "modality": "vcf",
-        "encoding": encoding,
-        "likelihood": LIKELIHOOD_OF_ENCODING[encoding],
-        "label_key": label_key or "",
-    }
+    set_model_ready(adata, [per_sample[s] for s in adata.obs["sample"]], modality="vcf", encoding=encoding,
+                    likelihood=LIKELIHOOD_OF_ENCODING[encoding], label_key=label_key)
     return adata

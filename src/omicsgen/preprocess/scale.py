@@ -5,9 +5,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from omicsgen.contract import GENOTYPE_ENCODINGS
 from omicsgen.preprocess.scrna import log1p_normalized
-
-GENOTYPE_ENCODINGS = ("dosage", "haplotype")
 
 
 def metric_scale(X, encoding: str) -> np.ndarray:

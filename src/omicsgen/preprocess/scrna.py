@@ -15,11 +15,13 @@ import pandas as pd
 import scipy.sparse as sp
 
 from omicsgen.errors import InputError
-from omicsgen.preprocess.split import SPLITS, stratified_split
+from omicsgen.contract import set_model_ready
+from omicsgen.preprocess.split import stratified_split
 
 log = logging.getLogger(__name__)
 
-LIKELIHOODS = ("auto", "nb", "gaussian")
+ENCODING_OF_LIKELIHOOD = {"nb": "counts", "gaussian": "log1p"}  # what X holds for each likelihood
+LIKELIHOODS = ("auto", *ENCODING_OF_LIKELIHOOD)
 VALUES = ("auto", "counts", "normalized", "log1p")
 TARGET_SUM = 1e4  # counts per cell after normalisation (scanpy's normalize_total default, Seurat's)
 # log1p values above this would be expm1(30) ~ 1e13 per cell: values this large are not log-scale
@@ -232,13 +234,14 @@ def prepare_scrna(
     is_counts = values == "counts"
     if values == "normalized":  # to the log1p scale the Gaussian and every metric work on
         matrix = matrix.log1p() if sp.issparse(matrix) else np.log1p(matrix)
-    if likelihood == "auto":
+    if likelihood == "auto":  # the likelihood that models these values
         likelihood = "nb" if is_counts else "gaussian"
-    if likelihood == "nb" and not is_counts:
+    encoding = ENCODING_OF_LIKELIHOOD[likelihood]
+    if encoding == "counts" and not is_counts:
         frac = _first_bad(adata, lambda v: v != np.round(v), matrix)
         where = f"non-integer value at cell {frac[0]!r}, gene {frac[1]!r}" if frac else f"values stated as {values}"
         raise InputError(
-            f"{source}: {where} but likelihood 'nb' needs raw counts ({values} values); "
+            f"{source}: {where} but likelihood {likelihood!r} needs raw counts ({values} values); "
             "point 'layer' at the counts or set likelihood: gaussian"
         )
 
@@ -266,7 +269,6 @@ def prepare_scrna(
     if labels is not None:
         out.obs[label_key] = pd.Categorical(labels.astype(str).values)
 
-    encoding = "counts" if likelihood == "nb" else "log1p"
     n_genes_in = out.n_vars
     if n_top_genes < out.n_vars:
         import scanpy as sc  # imported here: every stage reads this module, only preprocessing needs scanpy
@@ -292,17 +294,11 @@ def prepare_scrna(
         raise InputError(f"{source}: no cell left after keeping {out.n_vars} highly variable genes")
 
     group = out.obs[label_key].values if label_key else np.zeros(out.n_obs)
-    out.obs["split"] = pd.Categorical(
-        stratified_split(group, val_fraction, test_fraction, seed), categories=list(SPLITS)
+    set_model_ready(
+        out, stratified_split(group, val_fraction, test_fraction, seed), modality="scrna", encoding=encoding,
+        likelihood=likelihood, label_key=label_key,
+        input_values=values if values != "normalized" else "normalized (log1p applied)",
+        n_genes_input=int(n_genes_in), n_cells_dropped_zero_counts=n_dropped,
+        hvg_flavor="seurat" if n_top_genes < n_genes_in else "all genes kept",
     )
-    out.uns["omicsgen"] = {
-        "modality": "scrna",
-        "encoding": encoding,
-        "likelihood": likelihood,
-        "input_values": values if values != "normalized" else "normalized (log1p applied)",
-        "label_key": label_key or "",
-        "n_genes_input": int(n_genes_in),
-        "n_cells_dropped_zero_counts": n_dropped,
-        "hvg_flavor": "seurat" if n_top_genes < n_genes_in else "all genes kept",
-    }
     return out

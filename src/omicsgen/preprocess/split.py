@@ -6,7 +6,7 @@ import numpy as np
 
 from omicsgen.errors import InputError
 
-SPLITS = ("train", "val", "test")
+from omicsgen.contract import SPLITS
 # What every stage needs: a training set, a validation loss to stop on, and test cells for the
 # 5-fold real-vs-synthetic detection and the nearest-neighbour privacy metrics.
 MIN_PER_SPLIT = {"train": 10, "val": 2, "test": 5}

@@ -10,7 +10,7 @@ import jinja2
 import pandas as pd
 from sklearn.decomposition import PCA
 
-from omicsgen import __version__
+from omicsgen import __version__, contract
 from omicsgen.evaluate import BEST_VALUE, better, direction, shortfall
 from omicsgen.io import dense, read_h5ad, write_text
 from omicsgen.preprocess import metric_scale
@@ -147,18 +147,19 @@ def _dataset_section(name: str, files: dict, metrics: pd.DataFrame, per_label: p
     genotypes = info["modality"] == "vcf"
     section = {
         "name": name, "n_obs": real.n_obs, "n_vars": real.n_vars, "info": info, "figures": [],
-        "obs_kind": ("haplotypes" if info["encoding"] == "haplotype" else "samples") if genotypes else "cells",
+        "obs_kind": ("haplotypes" if contract.rows_per_sample(real) == 2 else "samples") if genotypes else "cells",
         "var_kind": "sites" if genotypes else "genes",
     }
     if info["modality"] == "bam":
         pileup = real.uns["bam"]["shape"] == "pileup"
         section["obs_kind"] = "windows" if pileup else "rows (files, read groups or barcodes)"
         section["var_kind"] = "features (position x channel)" if pileup else "bins"
-    if files.get("history"):
-        histories = {m: pd.read_csv(p) for m, p in files["history"].items()}
-        section["figures"].append(("Training curves", plots.training_curves(histories)))
     if files.get("training"):
-        section["budgets"] = {m: budget_text(json.loads(Path(p).read_text())) for m, p in files["training"].items()}
+        runs = {m: json.loads(Path(p).read_text()) for m, p in files["training"].items()}
+        histories = {m: pd.read_csv(p) for m, p in files["history"].items()}
+        curves = {m: (histories[m], runs[m]["curves"]["columns"], runs[m]["curves"]["ylabel"]) for m in histories}
+        section["figures"].append(("Training curves", plots.training_curves(curves)))
+        section["budgets"] = {m: budget_text(run) for m, run in runs.items()}
     section["no_encoder"] = sorted(set(files.get("synthetic", {})) - set(files.get("latent", {})) - BASELINES)
     if files.get("latent") and label_key:
         umaps, labels = {}, None
@@ -199,7 +200,7 @@ def _dataset_section(name: str, files: dict, metrics: pd.DataFrame, per_label: p
 def _genotype_figures(real, real_test, synthetic: dict, metrics: pd.DataFrame, name: str,
                       ld_window: tuple[int, float]) -> list[tuple[str, str]]:
     """The genotype section: allele frequencies, LD, pairwise distances and privacy (allele counts in, per model)."""
-    ploidy = 1 if real.uns["omicsgen"]["encoding"] == "haplotype" else 2
+    ploidy = contract.alleles_per_row(real)
     pos = real.var["pos"].to_numpy()
     i, j = ld_pairs(real.var["chrom"].to_numpy(), pos, ld_window[0], int(ld_window[1] * 1000))
     return [

@@ -21,18 +21,11 @@ def to_base64_png(fig) -> str:
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-CURVES = {  # history columns drawn, and the y axis, per kind of training plan
-    "likelihood": (("train_loss", "val_loss"), "loss (nats per cell)"),
-    "wgan": (("train_critic_loss", "train_generator_loss", "val_wasserstein"), "WGAN-GP loss / Wasserstein estimate"),
-}
-
-
-def training_curves(histories: dict[str, pd.DataFrame]) -> str:
-    """Loss per epoch, one panel per model: train and validation negative ELBO or log-likelihood (AE,
-    VAE), critic and generator losses and the critic's validation Wasserstein estimate (GAN)."""
-    fig, axes = plt.subplots(1, len(histories), figsize=(5 * len(histories), 3.5), squeeze=False)
-    for ax, (model, history) in zip(axes[0], histories.items()):
-        columns, ylabel = CURVES["likelihood" if "train_loss" in history else "wgan"]
+def training_curves(curves: dict[str, tuple[pd.DataFrame, list[str], str]]) -> str:
+    """Per-epoch training curves, one panel per model: ``model -> (history, columns, y label)``, the
+    columns and label each family declares (``TrainingPlan.curves``, kept in ``training.json``)."""
+    fig, axes = plt.subplots(1, len(curves), figsize=(5 * len(curves), 3.5), squeeze=False)
+    for ax, (model, (history, columns, ylabel)) in zip(axes[0], curves.items()):
         for column in columns:
             if column in history:
                 ax.plot(history["epoch"], history[column], label=column)

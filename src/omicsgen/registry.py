@@ -1,0 +1,70 @@
+"""The models the workflow knows: trained families and baselines, with what each produces.
+
+Imports nothing heavy, so that the Snakefile can read it (its sets of encoders and generators
+come from here) without loading torch. The trained families' behaviour lives in their
+training plans (:mod:`omicsgen.models`); :func:`training_plan` imports one on demand.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One model the workflow can run.
+
+    Attributes
+    ----------
+    plan
+        ``"module:Class"`` of its Lightning training plan (a
+        :class:`~omicsgen.models.base.TrainingPlan`), or the class itself; None for a baseline
+        computed without training.
+    encoder
+        Writes ``latent.h5ad`` (an encoder of real cells: AE, VAE, PCA).
+    generator
+        Writes ``synthetic.h5ad``.
+    """
+
+    plan: str | type | None
+    encoder: bool
+    generator: bool
+
+    @property
+    def trained(self) -> bool:
+        """Trained with Lightning (has a checkpoint, history and ``training.json``)."""
+        return self.plan is not None
+
+
+MODELS: dict[str, ModelSpec] = {
+    "ae": ModelSpec("omicsgen.models.ae:AE", encoder=True, generator=True),
+    "vae": ModelSpec("omicsgen.models.vae:VAE", encoder=True, generator=True),
+    "gan": ModelSpec("omicsgen.models.gan:GAN", encoder=False, generator=True),
+    "pca": ModelSpec(None, encoder=True, generator=False),
+    "marginals": ModelSpec(None, encoder=False, generator=True),
+}
+
+
+def names(*, trained: bool | None = None, encoder: bool | None = None, generator: bool | None = None) -> list[str]:
+    """Names in :data:`MODELS` order with the given properties (None: either)."""
+    wanted = {"trained": trained, "encoder": encoder, "generator": generator}
+    return [name for name, spec in MODELS.items()
+            if all(value is None or getattr(spec, key) == value for key, value in wanted.items())]
+
+
+def training_plan(name: str) -> type:
+    """The training plan class of the trained family ``name``.
+
+    Raises
+    ------
+    KeyError
+        ``name`` is not a trained family in :data:`MODELS`.
+    """
+    spec = MODELS.get(name)
+    if spec is None or not spec.trained:
+        raise KeyError(f"{name!r} is not a trained model family; known: {names(trained=True)}")
+    if not isinstance(spec.plan, str):
+        return spec.plan
+    module, cls = spec.plan.split(":")
+    return getattr(importlib.import_module(module), cls)
