@@ -1,0 +1,105 @@
+"""A new likelihood and a new family, each defined here and registered, run through training,
+the latent stage and synthesis without any change to library code (the extension recipes of
+ARCHITECTURE.md)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from omicsgen import registry
+from omicsgen.latent import encoder_latent
+from omicsgen.models import VAE
+from omicsgen.models.likelihoods import LIKELIHOODS, Likelihood
+from omicsgen.synthesize import synthesize
+from omicsgen.train import load_model, train_model
+from tests.conftest import FAST_VAE
+
+FAST_AE = {key: value for key, value in FAST_VAE.items() if key != "kl_warmup_epochs"}
+
+
+class Poisson(Likelihood):
+    """Counts with mean proportions x library and no dispersion (a toy: NB without theta)."""
+
+    name = "poisson"
+    decoder_activation = "softmax"
+    generator_activation = "relu"
+    needs_library = True
+
+    def encoder_input(self, x):
+        return torch.log1p(x)
+
+    def mean(self, out, library=None):
+        return out * library
+
+    def log_prob(self, x, out, log_dispersion):
+        return torch.distributions.Poisson(self.mean(out, x.sum(dim=1, keepdim=True)).clamp_min(1e-8)).log_prob(x)
+
+    def sample(self, mean, log_dispersion):
+        return torch.poisson(mean)
+
+
+class PriorVAE(VAE):
+    """A VAE that generates from its N(0, I) prior instead of the aggregate posterior."""
+
+    latent_sampler = "z ~ N(0, I), the VAE's prior"
+
+    def sample_latent(self, x_label, n, rng):
+        return torch.randn(n, self.hparams.n_latent)
+
+
+def test_a_new_likelihood_trains_encodes_and_synthesizes(prepared, tmp_path, monkeypatch):
+    monkeypatch.setitem(LIKELIHOODS, "poisson", Poisson())
+    adata = prepared.copy()
+    adata.uns["omicsgen"] = {**adata.uns["omicsgen"], "likelihood": "poisson"}
+    params = {**registry_defaults("ae"), **FAST_AE}
+    model = train_model(adata, "ae", tmp_path / "m.ckpt", tmp_path / "h.csv", params=params, seed=0, threads=1)
+    assert model.likelihood.name == "poisson" and model.hparams.likelihood == "poisson"
+    restored = load_model(tmp_path / "m.ckpt", "ae")
+    assert isinstance(restored.likelihood, Poisson)
+    latent, mse = encoder_latent(adata, restored)
+    assert latent.shape == (adata.n_obs, params["n_latent"]) and np.isfinite(mse).all()
+    synthetic = synthesize(adata, restored, "ae", n_per_label=20, seed=0)
+    values = synthetic.X.toarray()
+    assert synthetic.n_obs == 20 * adata.obs["bulk_labels"].nunique()
+    assert (values >= 0).all() and np.array_equal(values, np.round(values))  # Poisson counts
+    # library sizes come from the label's training cells (the likelihood says it needs them)
+    assert 0.2 < np.median(values.sum(axis=1)) / np.median(adata.X.sum(axis=1).A1) < 5
+
+
+def test_a_new_family_trains_encodes_and_synthesizes(prepared, tmp_path, monkeypatch):
+    monkeypatch.setitem(registry.MODELS, "prior_vae", registry.ModelSpec(PriorVAE, encoder=True, generator=True))
+    assert "prior_vae" in registry.names(trained=True, encoder=True, generator=True)
+    params = {**registry_defaults("vae"), **FAST_VAE}
+    train_model(prepared, "prior_vae", tmp_path / "m.ckpt", tmp_path / "h.csv", params=params, seed=0, threads=1,
+                training=tmp_path / "training.json")
+    model = load_model(tmp_path / "m.ckpt", "prior_vae")
+    assert isinstance(model, PriorVAE)
+    latent, _ = encoder_latent(prepared, model)
+    assert latent.shape == (prepared.n_obs, params["n_latent"])
+    synthetic = synthesize(prepared, model, "prior_vae", n_per_label=10, seed=0)
+    assert synthetic.uns["omicsgen"]["synthetic_method"] == "prior_vae: z ~ N(0, I), the VAE's prior"
+    assert synthetic.n_obs == 10 * prepared.obs["bulk_labels"].nunique()
+
+
+def registry_defaults(family: str) -> dict:
+    """The default config section of a family (config/config.yaml), as the workflow passes it."""
+    import yaml
+
+    from tests.conftest import REPO
+
+    return yaml.safe_load((REPO / "config" / "config.yaml").read_text())[family]
+
+
+def test_registry_agrees_with_the_training_plans_and_the_config_schema():
+    import yaml
+
+    from tests.conftest import REPO
+
+    for name in registry.names(trained=True):
+        plan = registry.training_plan(name)
+        assert plan.has_encoder == registry.MODELS[name].encoder, name
+        assert plan.latent_sampler and plan.curves[0], name
+    schema = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())["properties"]
+    assert schema["models"]["items"]["enum"] == registry.names(trained=True)
+    assert schema["baselines"]["items"]["enum"] == registry.names(trained=False)
