@@ -72,7 +72,7 @@ def test_evaluate_model_rows(prepared):
     latent = embed(prepared, *pca_latent(prepared, 6, seed=0), "pca", seed=0)
     synth = synthesize_marginals(prepared, 20, seed=0)
     table, per_label = evaluate_model(
-        prepared, dataset="pbmc68k", model="m", latent=latent, synthetic=synth, n_estimators=50, threads=2
+        prepared, dataset="pbmc68k", model="m", latent=latent, synthetic=synth, detection_trees=50, threads=2
     )
     assert list(table.columns) == ["dataset", "model", "metric", "value"]
     # the augmentation experiment per label: every test label once, recalls in [0, 1], rare labels marked
@@ -113,7 +113,7 @@ def test_unlabelled_dataset_end_to_end(pbmc, tmp_path):
     latent = embed(data, *encoder_latent(data, model), "vae", seed=0)
     synth = synthesize(data, model, "vae", n_per_label=60, seed=0)
     assert synth.n_obs == 60 and np.isfinite(synth.X.toarray()).all()
-    table, per_label = evaluate_model(data, dataset="d", model="vae", latent=latent, synthetic=synth, n_estimators=50, threads=2)
+    table, per_label = evaluate_model(data, dataset="d", model="vae", latent=latent, synthetic=synth, detection_trees=50, threads=2)
     assert per_label.empty
     assert "knn_accuracy" not in set(table["metric"]) and "detection_auroc" in set(table["metric"])
 

@@ -103,3 +103,24 @@ def test_registry_agrees_with_the_training_plans_and_the_config_schema():
     schema = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())["properties"]
     assert schema["models"]["items"]["enum"] == registry.names(trained=True)
     assert schema["baselines"]["items"]["enum"] == registry.names(trained=False)
+
+
+def test_readme_metric_table_agrees_with_the_metric_registry():
+    import re
+
+    from omicsgen.evaluate.metrics import METRICS
+    from tests.conftest import REPO
+
+    readme = (REPO / "README.md").read_text()
+    table = readme[readme.index("### Metrics"):].split("\n\n")[1:3]
+    rows = [line for part in table for line in part.splitlines() if line.startswith("| `")]
+    applies = {"encoders": registry.names(encoder=True), "generators": registry.names(generator=True)}
+    listed = set()
+    for row in rows:
+        cells = [cell.strip() for cell in row.strip("|").split("|")]
+        names = re.findall(r"`(\w+)`", cells[0])
+        listed.update(names)
+        for name in names:
+            assert name in METRICS, f"README lists {name!r}, which METRICS does not have"
+            assert cells[-1].split(", ") == applies[METRICS[name].applies_to], name
+    assert listed == set(METRICS), f"README's metric table lacks {sorted(set(METRICS) - listed)}"

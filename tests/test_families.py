@@ -99,7 +99,7 @@ def test_family_trains_generates_and_scores(datasets, kind, family, tmp_path):
         with pytest.raises(ValueError, match="no encoder"):
             encoder_latent(data, model)
     metrics, per_label = evaluate_model(data, dataset=kind, model=family, latent=latent, synthetic=synthetic,
-                                        n_estimators=30, threads=2)
+                                        detection_trees=30, threads=2)
     values = metrics.set_index("metric")["value"]
     assert np.isfinite(values.drop("augmentation_recall_gain", errors="ignore")).all()
     assert 0 <= values["aats"] <= 1 and -1 <= values["privacy_loss"] <= 1

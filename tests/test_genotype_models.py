@@ -71,7 +71,7 @@ def test_latent_synthesis_and_metrics(genotypes, genotype_vae):
     assert synthetic.uns["vcf"]["contigs"] == genotypes.uns["vcf"]["contigs"]
     np.testing.assert_array_equal(synthesize(genotypes, model, "vae", n_per_label=60, seed=0).X, synthetic.X)
     table = evaluate_model(genotypes, dataset="eur", model="vae", latent=latent_ad, synthetic=synthetic,
-                           n_estimators=30, threads=2)[0].set_index("metric")["value"]
+                           detection_trees=30, threads=2)[0].set_index("metric")["value"]
     assert {"af_correlation", "ld_correlation", "pca_wasserstein", "pairwise_distance_wasserstein", "aats",
             "privacy_loss", "dcr", "reconstruction_error"} <= set(table.index)
     assert "mean_correlation" not in table.index and "knn_accuracy" not in table.index  # unlabelled
@@ -79,7 +79,7 @@ def test_latent_synthesis_and_metrics(genotypes, genotype_vae):
     assert table["dcr"] == np.round(table["dcr"])  # cityblock on allele counts: whole numbers (median of even n may be .5)
     marginals = synthesize_marginals(genotypes, n_per_label=60, seed=0)
     assert marginals.X.dtype == np.int8
-    base = evaluate_model(genotypes, dataset="eur", model="marginals", synthetic=marginals, n_estimators=30,
+    base = evaluate_model(genotypes, dataset="eur", model="marginals", synthetic=marginals, detection_trees=30,
                           threads=2)[0].set_index("metric")["value"]
     assert base["ld_correlation"] < 0.2 and base["af_correlation"] > 0.8
     pca_ad = embed(genotypes, *pca_latent(genotypes, 6, 0), "pca", n_neighbors=15, seed=0)

@@ -181,7 +181,7 @@ def evaluate(real: str, metrics: str, per_label: str, *, dataset: str, model: st
         read_h5ad_rows(real, cells), dataset=dataset, model=model,
         latent=read_h5ad_rows(latent, cells) if latent else None,
         synthetic=read_h5ad(synthetic) if synthetic else None,
-        k=knn_k, n_estimators=detection_trees, seed=seed, threads=threads,
+        knn_k=knn_k, detection_trees=detection_trees, seed=seed, threads=threads,
         ld_window_sites=ld_window_sites, ld_window_kb=ld_window_kb, rare_fraction=rare_fraction,
     )
     write_text(table.to_csv(sep="\t", index=False), metrics)
@@ -200,9 +200,9 @@ def aggregate(metrics: list[str], per_label: list[str], output_metrics: str, out
     write_text(recalls.to_csv(sep="\t", index=False), output_per_label)
 
 
-def report(metrics: str, per_label: str, output: str, *, layout: dict, ld_window_sites: int = 50,
-           ld_window_kb: float = 1000) -> None:
-    """Write the HTML report (:func:`omicsgen.report.build_report`) from the comparison table."""
+def report(metrics: str, per_label: str, output: str, *, layout: dict, evaluate: dict) -> None:
+    """Write the HTML report (:func:`omicsgen.report.build_report`) from the comparison table; ``evaluate``
+    is the config's evaluation section (the metrics' settings the report names)."""
     import pandas as pd
 
     from omicsgen.evaluate import tidy_metrics
@@ -210,5 +210,5 @@ def report(metrics: str, per_label: str, output: str, *, layout: dict, ld_window
 
     build_report(
         tidy_metrics(pd.read_csv(metrics, sep="\t")), pd.read_csv(per_label, sep="\t"), layout, Path(output),
-        ld_window=(ld_window_sites, ld_window_kb),
+        settings=evaluate,
     )

@@ -7,8 +7,7 @@ rule report:
         report("results/report.html", caption="../report/report.rst", category="Report"),
     params:
         layout=report_layout(),
-        ld_window_sites=config["evaluate"]["ld_window_sites"],
-        ld_window_kb=config["evaluate"]["ld_window_kb"],
+        evaluate=dict(sorted(config["evaluate"].items())),
     log:
         "results/logs/report.log",
     benchmark:

@@ -19,6 +19,7 @@ from omicsgen.evaluate.fidelity import (
     variance_correlation,
 )
 from omicsgen.evaluate.latent import knn_accuracy, silhouette
+from omicsgen.evaluate.metrics import METRICS, better, direction, shortfall
 from omicsgen.evaluate.popgen import (
     af_correlation,
     ld_correlation,
@@ -32,50 +33,6 @@ from omicsgen import contract
 from omicsgen.preprocess import metric_scale
 
 COLUMNS = ["dataset", "model", "metric", "value"]
-# metric -> the value it is best at: +inf (higher is better), -inf (lower) or a target value
-# (closer is better). Metrics absent here (dcr, dcr_holdout, and the real-trained classifier's
-# trtr_accuracy and real_macro_f1) are descriptive, not ranked.
-BEST_VALUE = {
-    "reconstruction_error": -np.inf,
-    "knn_accuracy": np.inf,
-    "silhouette": np.inf,
-    "mean_correlation": np.inf,
-    "variance_correlation": np.inf,
-    "mmd": -np.inf,
-    "detection_auroc": 0.5,
-    "aats": 0.5,
-    "privacy_loss": 0.0,
-    "n_identical_to_train": -np.inf,
-    "tstr_accuracy": np.inf,
-    "augmented_macro_f1": np.inf,
-    "augmentation_recall_gain": np.inf,
-    "af_correlation": np.inf,
-    "ld_correlation": np.inf,
-    "pca_wasserstein": -np.inf,
-    "pairwise_distance_wasserstein": -np.inf,
-}
-
-
-def shortfall(metric: str, value: float) -> float:
-    """How far ``value`` is from the best of ``metric``, on a scale where lower is better."""
-    target = BEST_VALUE[metric]
-    if np.isinf(target):
-        return -value if target > 0 else value
-    return abs(value - target)
-
-
-def better(metric: str, a: float, b: float) -> bool:
-    """True when value ``a`` of ``metric`` is strictly better than ``b`` (see :data:`BEST_VALUE`)."""
-    return bool(shortfall(metric, a) < shortfall(metric, b))
-
-
-def direction(metric: str) -> str:
-    """Plain words for what is better: ``"higher"``, ``"lower"`` or ``"closer to 0.5"``."""
-    target = BEST_VALUE[metric]
-    if np.isinf(target):
-        return "higher" if target > 0 else "lower"
-    return f"closer to {target:g}"
-
 def comparison_table(tidy: pd.DataFrame) -> pd.DataFrame:
     """One row per dataset x model, one column per metric, from the tidy table.
 
@@ -96,7 +53,7 @@ def tidy_metrics(wide: pd.DataFrame) -> pd.DataFrame:
 
 
 __all__ = [
-    "BEST_VALUE", "COLUMNS", "aats", "af_correlation", "ld_correlation", "pairwise_distance_wasserstein",
+    "COLUMNS", "METRICS", "aats", "af_correlation", "ld_correlation", "pairwise_distance_wasserstein",
     "pca_wasserstein", "better", "comparison_table", "detection_auroc", "direction", "distance_to_closest_record",
     "evaluate_model", "evaluation_cells", "knn_accuracy", "matched_by_label", "mean_correlation", "mmd", "n_identical", "privacy_loss",
     "rare_labels", "reconstruction_error", "shortfall", "silhouette", "tidy_metrics", "utility_metrics", "variance_correlation",
@@ -150,8 +107,8 @@ def evaluate_model(
     model: str,
     latent: ad.AnnData | None = None,
     synthetic: ad.AnnData | None = None,
-    k: int = 15,
-    n_estimators: int = 500,
+    knn_k: int = 15,
+    detection_trees: int = 500,
     seed: int = 0,
     threads: int = 1,
     ld_window_sites: int = 50,
@@ -186,9 +143,9 @@ def evaluate_model(
         and ``pairwise_distance_wasserstein`` of :mod:`omicsgen.evaluate.popgen`. With labels, also the classifier utility
         scores of :func:`~omicsgen.evaluate.utility.utility_metrics` (TSTR, augmentation of
         the labels with fewer than ``rare_fraction`` of the training cells).
-    k
+    knn_k
         Neighbours of ``knn_accuracy``.
-    n_estimators
+    detection_trees
         Trees of the ``detection_auroc`` random forest.
     seed, threads
         Seed and CPU threads of the metrics that draw or fit.
@@ -207,51 +164,64 @@ def evaluate_model(
         row per test label (the augmentation experiment); no rows without synthetic data or labels.
     """
     encoding = contract.encoding(real)
-    per_label = pd.DataFrame(columns=PER_LABEL_COLUMNS)
-    split = contract.split_of(real)
-    test = split == "test"
-    labels = obs_labels(real)
+    split, labels = contract.split_of(real), obs_labels(real)
+    labelled = bool(contract.info(real)["label_key"])
     expression = metric_scale(real.X, encoding)
-    genotypes = contract.is_genotype(real)
-    distance = "cityblock" if genotypes else "euclidean"
+    per_label = pd.DataFrame(columns=PER_LABEL_COLUMNS)
     rows: list[tuple[str, float]] = []
     if latent is not None:
-        rows.append(("reconstruction_error", reconstruction_error(latent.obs[RECONSTRUCTION_MSE].to_numpy()[test])))
-        if contract.info(real)["label_key"]:
-            embedding = latent.obsm[latent.uns["omicsgen"]["latent_key"]]
-            rows.append(("knn_accuracy", knn_accuracy(embedding, labels, split, k=k)))
-            rows.append(("silhouette", silhouette(embedding, labels)))
+        rows += _latent_rows(latent, labels, split, labelled, knn_k)
     if synthetic is not None:
         synth = metric_scale(synthetic.X, encoding)
-        if genotypes:
-            rows.extend(_popgen_rows(real, expression[test], synth, ld_window_sites, ld_window_kb, seed))
+        test, train = split == "test", split == "train"
+        if contract.is_genotype(real):
+            rows += _popgen_rows(real, expression[test], synth, ld_window_sites, ld_window_kb, seed)
         else:
             rows.append(("mean_correlation", mean_correlation(expression[test], synth)))
             rows.append(("variance_correlation", variance_correlation(expression[test], synth)))
         rows.append(("mmd", mmd(expression[test], synth, seed=seed)))
         real_idx, synth_idx = matched_by_label(labels[test], obs_labels(synthetic), seed)
         real_test, synth_matched = expression[test][real_idx], synth[synth_idx]
-        rows.append((
-            "detection_auroc",
-            detection_auroc(real_test, synth_matched, n_estimators=n_estimators, seed=seed, threads=threads),
-        ))
-        train = split == "train"
+        rows.append(("detection_auroc", detection_auroc(real_test, synth_matched, n_estimators=detection_trees,
+                                                        seed=seed, threads=threads)))
         train_idx, _ = matched_by_label(labels[train], labels[test][real_idx], seed)
-        rows.append(("aats", aats(real_test, synth_matched, distance)))
-        rows.append(("privacy_loss", privacy_loss(expression[train][train_idx], real_test, synth_matched, distance)))
-        dcr = distance_to_closest_record(expression[train], synth, distance)
-        rows.append(("dcr", float(np.median(dcr))))
-        holdout = distance_to_closest_record(expression[train], expression[test], distance)
-        rows.append(("dcr_holdout", float(np.median(holdout))))
-        rows.append(("n_identical_to_train", float(n_identical(expression[train], synth))))
-        if contract.info(real)["label_key"]:
+        distance = "cityblock" if contract.is_genotype(real) else "euclidean"
+        rows += _privacy_rows(expression[train], expression[test], expression[train][train_idx], real_test, synth,
+                              synth_matched, distance)
+        if labelled:
             scores, per_label = utility_metrics(
                 expression[train], labels[train], expression[test], labels[test], synth, obs_labels(synthetic),
                 rare=rare_labels(labels[train], rare_fraction), seed=seed,
             )
             rows.extend(scores.items())
+    unknown = sorted({name for name, _ in rows} - set(METRICS))
+    if unknown:
+        raise KeyError(f"metrics {unknown} are not in omicsgen.evaluate.metrics.METRICS; register them there")
     table = pd.DataFrame([(dataset, model, name, value) for name, value in rows], columns=COLUMNS)
     return table, per_label.assign(dataset=dataset, model=model)[["dataset", "model", *PER_LABEL_COLUMNS]]
+
+
+def _latent_rows(latent: ad.AnnData, labels: np.ndarray, split: np.ndarray, labelled: bool,
+                 knn_k: int) -> list[tuple[str, float]]:
+    """Latent quality: held-out reconstruction error and, with labels, k-NN accuracy and silhouette."""
+    rows = [("reconstruction_error", reconstruction_error(latent.obs[RECONSTRUCTION_MSE].to_numpy()[split == "test"]))]
+    if labelled:
+        embedding = latent.obsm[latent.uns["omicsgen"]["latent_key"]]
+        rows.append(("knn_accuracy", knn_accuracy(embedding, labels, split, k=knn_k)))
+        rows.append(("silhouette", silhouette(embedding, labels)))
+    return rows
+
+
+def _privacy_rows(train: np.ndarray, test: np.ndarray, train_matched: np.ndarray, test_matched: np.ndarray,
+                  synthetic: np.ndarray, synthetic_matched: np.ndarray, distance: str) -> list[tuple[str, float]]:
+    """Privacy: AATS and privacy loss on label-matched sets, DCR of synthetic and held-out cells, copies."""
+    return [
+        ("aats", aats(test_matched, synthetic_matched, distance)),
+        ("privacy_loss", privacy_loss(train_matched, test_matched, synthetic_matched, distance)),
+        ("dcr", float(np.median(distance_to_closest_record(train, synthetic, distance)))),
+        ("dcr_holdout", float(np.median(distance_to_closest_record(train, test, distance)))),
+        ("n_identical_to_train", float(n_identical(train, synthetic))),
+    ]
 
 
 def _popgen_rows(real: ad.AnnData, real_test: np.ndarray, synthetic: np.ndarray, window_sites: int,

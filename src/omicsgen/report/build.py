@@ -11,34 +11,11 @@ import pandas as pd
 from sklearn.decomposition import PCA
 
 from omicsgen import __version__, contract
-from omicsgen.evaluate import BEST_VALUE, better, direction, shortfall
+from omicsgen.evaluate.metrics import BASELINES, METRICS, better, describe, direction, ranked, shortfall
 from omicsgen.io import dense, read_h5ad, write_text
 from omicsgen.preprocess import metric_scale
 from omicsgen.evaluate.popgen import ld_pairs
 from omicsgen.report import alignment_plots, genotype_plots, plots
-
-# which baseline a model is compared with, per metric
-BASELINE_FOR = {
-    "reconstruction_error": "pca",
-    "knn_accuracy": "pca",
-    "silhouette": "pca",
-    "mean_correlation": "marginals",
-    "variance_correlation": "marginals",
-    "mmd": "marginals",
-    "detection_auroc": "marginals",
-    "aats": "marginals",
-    "privacy_loss": "marginals",
-    "n_identical_to_train": "marginals",
-    "tstr_accuracy": "marginals",
-    "augmented_macro_f1": "marginals",
-    "augmentation_recall_gain": "marginals",
-    "af_correlation": "marginals",
-    "ld_correlation": "marginals",
-    "pca_wasserstein": "marginals",
-    "pairwise_distance_wasserstein": "marginals",
-}
-BASELINES = frozenset(BASELINE_FOR.values())
-
 
 def budget_text(run: dict) -> str:
     """One phrase on a model's training budget and how it ended, from its ``training.json``.
@@ -71,7 +48,7 @@ def verdicts(metrics: pd.DataFrame) -> list[dict]:
     out = []
     table = metrics.set_index(["dataset", "model", "metric"])["value"]
     for (dataset, model, metric), value in table.items():
-        baseline = BASELINE_FOR.get(metric)
+        baseline = METRICS[metric].baseline if metric in METRICS else None
         if model in BASELINES or baseline is None or (dataset, baseline, metric) not in table.index:
             continue
         reference = table[(dataset, baseline, metric)]
@@ -94,7 +71,7 @@ def _table(metrics: pd.DataFrame) -> dict:
     best = {}
     for metric in wide.columns:
         column = wide[metric].dropna()
-        if len(column) > 1 and metric in BEST_VALUE:
+        if len(column) > 1 and ranked(metric):
             best[metric] = min(column.index, key=lambda model: shortfall(metric, column[model]))
     rows = [
         {"model": model, "cells": [
@@ -213,7 +190,7 @@ def _genotype_figures(real, real_test, synthetic: dict, metrics: pd.DataFrame, n
 
 
 def build_report(metrics: pd.DataFrame, per_label: pd.DataFrame, datasets: dict[str, dict], out: str | Path,
-                 ld_window: tuple[int, float] = (50, 1000)) -> None:
+                 settings: dict) -> None:
     """Write a self-contained HTML report (images embedded as base64 PNG).
 
     Parameters
@@ -227,9 +204,11 @@ def build_report(metrics: pd.DataFrame, per_label: pd.DataFrame, datasets: dict[
         "latent": {model: h5ad}, "synthetic": {model: h5ad}}``.
     out
         Destination ``.html``; written atomically.
-    ld_window
-        Sites and kb of the LD-decay pairs (``evaluate.ld_window_sites``, ``ld_window_kb``).
+    settings
+        The evaluation's config (``evaluate``): ``knn_k``, ``rare_fraction``, ``ld_window_sites``,
+        ``ld_window_kb`` name the metrics' settings in the report.
     """
+    ld_window = (settings["ld_window_sites"], settings["ld_window_kb"])
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("omicsgen", "report/templates"), autoescape=True, undefined=jinja2.StrictUndefined
     )
@@ -241,31 +220,6 @@ def build_report(metrics: pd.DataFrame, per_label: pd.DataFrame, datasets: dict[
             _dataset_section(name, files, metrics, per_label, verdict_list, ld_window) for name, files in datasets.items()
         ],
         verdicts=verdict_list,
-        sources=METRIC_SOURCES,
+        sources={name: describe(name, settings) for name in METRICS},
     )
     write_text(html, out)
-
-
-METRIC_SOURCES = {
-    "reconstruction_error": "MSE of held-out cells on the log1p-normalised scale (lower is better)",
-    "knn_accuracy": "k-NN (k=15) label accuracy of test cells among training cells in the latent; GenoCAE, scIB",
-    "silhouette": "mean silhouette width of labels in the latent, raw [-1, 1]; Rousseeuw 1987, scIB",
-    "mean_correlation": "Pearson r of per-gene means, synthetic vs held-out real; Splatter (Zappia et al. 2017)",
-    "variance_correlation": "Pearson r of per-gene variances, synthetic vs held-out real; Splatter",
-    "mmd": "squared MMD, Gaussian kernel, median bandwidth, 50 PCs; Gretton et al. 2012 (lower is better)",
-    "detection_auroc": "random-forest real-vs-synthetic AUROC, 5-fold CV, label-matched; scGAN, GRouNdGAN (0.5 = indistinguishable)",
-    "aats": "nearest-neighbour adversarial accuracy, held-out real vs synthetic, Euclidean (cityblock on genotypes); Yale et al. 2020, Yelmen et al. 2021 (0.5 ideal)",
-    "privacy_loss": "AATS against held-out real minus AATS against training real; Yelmen et al. 2021 (about 0: no leak of the training set)",
-    "dcr": "median distance of synthetic cells to their closest training cell; compare with dcr_holdout (synthcity)",
-    "dcr_holdout": "median distance of held-out real cells to their closest training cell (the DCR baseline)",
-    "n_identical_to_train": "synthetic cells identical to a training cell (lower is better)",
-    "trtr_accuracy": "accuracy on held-out real cells of a logistic regression trained on real training cells (reference for TSTR)",
-    "tstr_accuracy": "the same classifier trained on synthetic cells only (TSTR; Esteban et al. 2017)",
-    "real_macro_f1": "macro-F1 on held-out real cells, trained on real training cells",
-    "augmented_macro_f1": "macro-F1, trained on real + synthetic cells (ACTIVA, GARAGE protocol)",
-    "augmentation_recall_gain": "mean recall gain from augmentation over labels with < 5% of training cells",
-    "af_correlation": "Pearson r of alt-allele frequencies, synthetic vs held-out real genotypes; Yelmen et al. 2021",
-    "ld_correlation": "Pearson r of LD r2 over site pairs within the LD window, synthetic vs held-out real; Yelmen et al. 2021",
-    "pca_wasserstein": "Wasserstein distance on PC1 and PC2 (mean of the two) of a PCA fitted on real + synthetic genotypes; Yelmen et al. 2021 (lower is better)",
-    "pairwise_distance_wasserstein": "Wasserstein distance between within-real and within-synthetic pairwise cityblock distances; Yelmen et al. 2021 (lower is better)",
-}
