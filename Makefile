@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 
 BIN := $(VENV)/bin
 
-.PHONY: install run test test-fast lint benchmark clean
+.PHONY: install run test test-fast lint format benchmark clean
 
 install: $(VENV)/.installed
 
@@ -27,7 +27,7 @@ $(VENV)/.installed: pyproject.toml
 run: install
 	$(BIN)/snakemake --cores $(CORES)
 
-test: install
+test: lint
 	bash tests/tools/install_debian_tools.sh
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
@@ -36,8 +36,18 @@ test-fast: install
 	bash tests/tools/install_debian_tools.sh
 	$(BIN)/python -m pytest -m "not e2e and not slurm" $(PYTEST_ARGS)
 
+# style and workflow checks (ruff and snakefmt configured in pyproject.toml); `make test` runs them first
 lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/snakefmt --check Snakefile workflow/rules
 	$(BIN)/snakemake --lint
+
+# rewrite the code in place the way `make lint` checks it
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+	$(BIN)/snakefmt Snakefile workflow/rules
 
 benchmark: install
 	bash tests/tools/install_debian_tools.sh

@@ -15,8 +15,8 @@ include: "workflow/rules/report.smk"
 
 
 rule all:
+    default_target: True
     input:
         "results/metrics.tsv",
         "results/report.html",
         synthetic_vcfs(),
-    default_target: True

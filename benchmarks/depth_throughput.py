@@ -55,8 +55,12 @@ def generate(path: Path, n_reads: int, contig_bp: int, seed: int = 0) -> Path:
 
 def time_samtools(bam: Path, bed: Path) -> tuple[float, list[int]]:
     start = time.perf_counter()
-    out = subprocess.run(["samtools", "bedcov", "-Q", "20", "-G", "0x800", "-j", str(bed), str(bam)],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        ["samtools", "bedcov", "-Q", "20", "-G", "0x800", "-j", str(bed), str(bam)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     elapsed = time.perf_counter() - start
     return elapsed, [int(line.split("\t")[3]) for line in out.splitlines()]
 

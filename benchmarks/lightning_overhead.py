@@ -36,8 +36,15 @@ def lightning_run(data: AnnDataModule, n_input: int, epochs: int, seed: int, dev
     L.seed_everything(seed, verbose=False)
     model = VAE(n_input=n_input, lr_plateau_patience=0)  # no validation here, so no plateau schedule
     trainer = L.Trainer(
-        max_epochs=epochs, accelerator=device, devices=1, logger=False, enable_checkpointing=False,
-        enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0, num_sanity_val_steps=0,
+        max_epochs=epochs,
+        accelerator=device,
+        devices=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        limit_val_batches=0,
+        num_sanity_val_steps=0,
     )
     start = time.perf_counter()
     trainer.fit(model, datamodule=data)

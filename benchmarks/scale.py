@@ -54,29 +54,95 @@ def step_code(step: str, **kwargs) -> list[str]:
 def cell_stages(path: Path, out: Path, epochs: int, threads: int) -> dict[str, list[str]]:
     """Stage name -> code, for one generated ``.h5ad`` (dicts keep this order: each stage reads the last's output)."""
     pre, model = str(out / "preprocessed.h5ad"), out / "vae"
-    vae = {"n_latent": 10, "n_hidden": 128, "n_layers": 1, "dropout": 0.1, "lr": 1e-2, "weight_decay": 1e-6,
-           "kl_warmup_epochs": 1, "lr_plateau_patience": 10, "batch_size": 128, "max_epochs": epochs, "patience": 30}
+    vae = {
+        "n_latent": 10,
+        "n_hidden": 128,
+        "n_layers": 1,
+        "dropout": 0.1,
+        "lr": 1e-2,
+        "weight_decay": 1e-6,
+        "kl_warmup_epochs": 1,
+        "lr_plateau_patience": 10,
+        "batch_size": 128,
+        "max_epochs": epochs,
+        "patience": 30,
+    }
     split = {"val_fraction": 0.1, "test_fraction": 0.2, "seed": 0}
     return {
-        "preprocess": step_code("preprocess_h5ad", input=str(path), output=pre, layer=None, label_key="cell_type",
-                                n_top_genes=10**9, likelihood="auto", values="auto", **split),
-        "train": step_code("train", input=pre, checkpoint=str(model / "model.ckpt"), history=str(model / "history.csv"),
-                           training=str(model / "training.json"), family="vae", model=vae, seed=0, threads=threads,
-                           gpus=0, stream=False),
-        "train_streamed": step_code("train", input=pre, checkpoint=str(out / "vae_streamed" / "model.ckpt"),
-                                    history=str(out / "vae_streamed" / "history.csv"),
-                                    training=str(out / "vae_streamed" / "training.json"), family="vae", model=vae,
-                                    seed=0, threads=threads, gpus=0, stream=True),
-        "latent": step_code("latent", real=pre, checkpoint=str(model / "model.ckpt"), output=str(model / "latent.h5ad"),
-                            family="vae", n_neighbors=15, seed=0),
-        "synthesize": step_code("synthesize", real=pre, checkpoint=str(model / "model.ckpt"),
-                                output=str(model / "synthetic.h5ad"), family="vae", n_per_label=100, strategy="fixed",
-                                seed=0),
-        "evaluate": step_code("evaluate", real=pre, metrics=str(model / "metrics.tsv"),
-                              per_label=str(model / "per_label.tsv"), dataset="scale", model="vae",
-                              latent=str(model / "latent.h5ad"), synthetic=str(model / "synthetic.h5ad"), knn_k=15,
-                              detection_trees=100, ld_window_sites=50, ld_window_kb=1000, rare_fraction=0.05,
-                              max_cells=5000, seed=0, threads=threads),
+        "preprocess": step_code(
+            "preprocess_h5ad",
+            input=str(path),
+            output=pre,
+            layer=None,
+            label_key="cell_type",
+            n_top_genes=10**9,
+            likelihood="auto",
+            values="auto",
+            **split,
+        ),
+        "train": step_code(
+            "train",
+            input=pre,
+            checkpoint=str(model / "model.ckpt"),
+            history=str(model / "history.csv"),
+            training=str(model / "training.json"),
+            family="vae",
+            model=vae,
+            seed=0,
+            threads=threads,
+            gpus=0,
+            stream=False,
+        ),
+        "train_streamed": step_code(
+            "train",
+            input=pre,
+            checkpoint=str(out / "vae_streamed" / "model.ckpt"),
+            history=str(out / "vae_streamed" / "history.csv"),
+            training=str(out / "vae_streamed" / "training.json"),
+            family="vae",
+            model=vae,
+            seed=0,
+            threads=threads,
+            gpus=0,
+            stream=True,
+        ),
+        "latent": step_code(
+            "latent",
+            real=pre,
+            checkpoint=str(model / "model.ckpt"),
+            output=str(model / "latent.h5ad"),
+            family="vae",
+            n_neighbors=15,
+            seed=0,
+        ),
+        "synthesize": step_code(
+            "synthesize",
+            real=pre,
+            checkpoint=str(model / "model.ckpt"),
+            output=str(model / "synthetic.h5ad"),
+            family="vae",
+            n_per_label=100,
+            per_label="fixed",
+            seed=0,
+        ),
+        "evaluate": step_code(
+            "evaluate",
+            real=pre,
+            metrics=str(model / "metrics.tsv"),
+            per_label=str(model / "per_label.tsv"),
+            dataset="scale",
+            model="vae",
+            latent=str(model / "latent.h5ad"),
+            synthetic=str(model / "synthetic.h5ad"),
+            knn_k=15,
+            detection_trees=100,
+            ld_window_sites=50,
+            ld_window_kb=1000,
+            rare_fraction=0.05,
+            max_cells=5000,
+            seed=0,
+            threads=threads,
+        ),
     }
 
 
@@ -93,9 +159,12 @@ def write_vcf(path: Path, n_samples: int, n_sites: int, seed: int = 0, chunk: in
 
     rng = np.random.default_rng(seed)
     cells = np.array([b"0/0\t", b"0/1\t", b"1/1\t", b"./.\t"], dtype="S4")
-    header = ["##fileformat=VCFv4.2", "##contig=<ID=1,length=250000000>",
-              '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">',
-              "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t" + "\t".join(f"s{i}" for i in range(n_samples))]
+    header = [
+        "##fileformat=VCFv4.2",
+        "##contig=<ID=1,length=250000000>",
+        '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">',
+        "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t" + "\t".join(f"s{i}" for i in range(n_samples)),
+    ]
     text = path.with_suffix("")  # .vcf
     with open(text, "wb") as handle:
         handle.write(("\n".join(header) + "\n").encode())
@@ -172,8 +241,22 @@ def main() -> None:
         path = args.workdir / f"{kind}_{n}" / name
         path.parent.mkdir(exist_ok=True)
         if not path.exists():
-            wall, _ = run_stage([__file__, "--workdir", str(args.workdir), "--genes", str(args.genes), "--snps",
-                                 str(args.snps), "--generate", kind, str(path), str(n)], path.parent / "generate.log")
+            wall, _ = run_stage(
+                [
+                    __file__,
+                    "--workdir",
+                    str(args.workdir),
+                    "--genes",
+                    str(args.genes),
+                    "--snps",
+                    str(args.snps),
+                    "--generate",
+                    kind,
+                    str(path),
+                    str(n),
+                ],
+                path.parent / "generate.log",
+            )
             print(f"# generated {path} in {wall:.0f} s", flush=True)
         return path
 
@@ -186,14 +269,28 @@ def main() -> None:
             wall, rss = run_stage(code, out / f"{stage}.log")
             record("cells", f"{n_cells}x{args.genes}", stage, wall, rss)
         training = json.loads((out / "vae" / "training.json").read_text())
-        print(f"# {n_cells} cells: {training['epochs_run']} epoch(s) of {training['n_train']} training cells", flush=True)
+        print(
+            f"# {n_cells} cells: {training['epochs_run']} epoch(s) of {training['n_train']} training cells", flush=True
+        )
 
     for n_samples in args.samples:
         path = generated("vcf", n_samples, "input.vcf.gz")
         out = path.parent
-        code = step_code("preprocess_vcf", input=str(path), output=str(out / "preprocessed.h5ad"), threads=1,
-                         label_key=None, regions=None, encoding="dosage", min_maf=0.0, min_call_rate=0.0,
-                         missing="sample_af", val_fraction=0.1, test_fraction=0.2, seed=0)
+        code = step_code(
+            "preprocess_vcf",
+            input=str(path),
+            output=str(out / "preprocessed.h5ad"),
+            threads=1,
+            label_key=None,
+            regions=None,
+            encoding="dosage",
+            min_maf=0.0,
+            min_call_rate=0.0,
+            missing="sample_af",
+            val_fraction=0.1,
+            test_fraction=0.2,
+            seed=0,
+        )
         wall, rss = run_stage(code, out / "preprocess.log")
         record("genotypes", f"{n_samples}x{args.snps}", "preprocess", wall, rss)
         print(f"# int8 matrix {n_samples * args.snps / 2**20:.0f} MB", flush=True)

@@ -93,8 +93,9 @@ print(json.dumps({"before_kb": before, "peak_kb": peak, "matrix_bytes": int(adat
 
 def memory(path: Path, threads: int) -> dict:
     """Peak RSS of ``read_vcf`` in a child process (workers included when ``threads`` > 1)."""
-    run = subprocess.run([sys.executable, "-c", MEMORY_CHILD, str(path), str(threads)],
-                         capture_output=True, text=True, check=True)
+    run = subprocess.run(
+        [sys.executable, "-c", MEMORY_CHILD, str(path), str(threads)], capture_output=True, text=True, check=True
+    )
     result = json.loads(run.stdout.strip().splitlines()[-1])
     result["ratio"] = (result["peak_kb"] - result["before_kb"]) * 1024 / result["matrix_bytes"]
     return result
@@ -132,9 +133,11 @@ def main() -> None:
             generate(big, args.memory_samples, args.memory_sites, seed=1)
         for threads in (1, args.threads):
             result = memory(big, threads)
-            print(f"memory threads={threads}\tmatrix {result['matrix_bytes'] / 2**20:.0f} MiB\t"
-                  f"peak above imports {(result['peak_kb'] - result['before_kb']) / 1024:.0f} MiB\t"
-                  f"ratio {result['ratio']:.2f}")
+            print(
+                f"memory threads={threads}\tmatrix {result['matrix_bytes'] / 2**20:.0f} MiB\t"
+                f"peak above imports {(result['peak_kb'] - result['before_kb']) / 1024:.0f} MiB\t"
+                f"ratio {result['ratio']:.2f}"
+            )
 
 
 if __name__ == "__main__":

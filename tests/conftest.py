@@ -17,8 +17,17 @@ REPO = Path(__file__).resolve().parents[1]
 TEST_CONFIG = REPO / ".test" / "config.yaml"
 SHIPPED = ("eur_1kg", "na12878_chrM")  # real data kept in the repository under resources/
 FAST_VAE = {
-    "n_latent": 6, "n_hidden": 64, "n_layers": 1, "dropout": 0.1, "lr": 1e-2, "weight_decay": 1e-6,
-    "kl_warmup_epochs": 2, "lr_plateau_patience": 10, "batch_size": 128, "max_epochs": 6, "patience": 3,
+    "n_latent": 6,
+    "n_hidden": 64,
+    "n_layers": 1,
+    "dropout": 0.1,
+    "lr": 1e-2,
+    "weight_decay": 1e-6,
+    "kl_warmup_epochs": 2,
+    "lr_plateau_patience": 10,
+    "batch_size": 128,
+    "max_epochs": 6,
+    "patience": 3,
 }
 
 
@@ -50,7 +59,8 @@ def rng():
 
 
 def link_shipped_data(workdir: Path) -> None:
-    """Link the repository's real data (:data:`SHIPPED`) into ``workdir``: configs name it relative to the working directory."""
+    """Link the repository's real data (:data:`SHIPPED`) into ``workdir``: configs name it relative to the
+    working directory."""
     for name in SHIPPED:
         link = Path(workdir) / "resources" / name
         if not link.exists():
@@ -64,12 +74,24 @@ def snakemake(workdir: Path, *args: str, timeout: int = 900) -> subprocess.Compl
     The repository's shipped data is linked into ``workdir`` first (:func:`link_shipped_data`).
     """
     link_shipped_data(workdir)
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(workdir), "--cores", "2", *args]
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--cores",
+        "2",
+        *args,
+    ]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
 
 
-def write_test_config(tmp_path: Path, datasets: tuple[str, ...] | None = None, models: list[str] | None = None,
-                      **changes) -> Path:
+def write_test_config(
+    tmp_path: Path, datasets: tuple[str, ...] | None = None, models: list[str] | None = None, **changes
+) -> Path:
     """Write the fast test config with dotted-key ``changes`` (``vae.max_epochs=3``) to ``tmp_path``.
 
     ``datasets`` keeps only the named datasets (all when None); ``models`` replaces the model families.
@@ -88,8 +110,6 @@ def write_test_config(tmp_path: Path, datasets: tuple[str, ...] | None = None, m
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(config))
     return path
-
-
 
 
 @pytest.fixture(scope="session")

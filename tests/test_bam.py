@@ -18,7 +18,6 @@ from omicsgen.bam import ReadFilter, binned_depth, contig_lengths, open_alignmen
 from omicsgen.errors import InputError
 from omicsgen.preprocess import prepare_alignments
 from omicsgen.regions import Region
-
 from tests.conftest import REPO
 
 NA12878 = REPO / "resources" / "na12878_chrM" / "na12878-chrM-Y-trunc.bam"
@@ -107,7 +106,7 @@ def test_read_group_and_barcode_rows(ex1, tmp_path):
 
 def test_sample_sheet_of_bams_with_labels(ex1, tmp_path):
     bam, _ = ex1
-    other = _with_tag(bam, tmp_path / "copy.bam", "RG", ["x"])
+    _with_tag(bam, tmp_path / "copy.bam", "RG", ["x"])
     sheet = tmp_path / "samples.tsv"
     sheet.write_text(f"sample\tpath\tcondition\nfirst\t{bam}\tcase\nsecond\tcopy.bam\tcontrol\n")
     adata = prepare_alignments(str(sheet), shape="depth", bin_size=400, label_key="condition")
@@ -123,8 +122,22 @@ def test_pileup_channels_equal_samtools():
         assert counts[:, :4].sum(axis=1).tolist() == [181, 181, 179, 179, 177, 173, 173, 174, 174, 173]
         # deletions: samtools depth -a -J -Q 20 -G 0x800 minus the same without -J, chrM:514-519 and 16182-16187
         # (no base-quality filter: a deletion has no base quality)
-        assert pileup_counts(handle, Region("chrM", 514, 519), HG19_CHRM, ReadFilter(), 13)[:, 4].tolist() == [0, 0, 7, 7, 0, 0]
-        assert pileup_counts(handle, Region("chrM", 16182, 16187), HG19_CHRM, ReadFilter(), 13)[:, 4].tolist() == [0, 0, 214, 0, 0, 0]
+        assert pileup_counts(handle, Region("chrM", 514, 519), HG19_CHRM, ReadFilter(), 13)[:, 4].tolist() == [
+            0,
+            0,
+            7,
+            7,
+            0,
+            0,
+        ]
+        assert pileup_counts(handle, Region("chrM", 16182, 16187), HG19_CHRM, ReadFilter(), 13)[:, 4].tolist() == [
+            0,
+            0,
+            214,
+            0,
+            0,
+            0,
+        ]
     reference = pysam.FastaFile(str(HG19_CHRM)).fetch("chrM", 1000, 1010).upper()
     assert ["ACGT"[i] for i in counts[:, 5:].argmax(axis=1)] == list(reference)
     assert (counts[:, 5:].sum(axis=1) == 1).all()
@@ -180,7 +193,9 @@ def test_contigs_not_matching_fasta_or_bed(ex1, tmp_path):
     bam, fasta = ex1
     renamed = tmp_path / "renamed.fa"
     renamed.write_text(fasta.read_text().replace(">seq1", ">chr1").replace(">seq2", ">chr2"))
-    message = _fails(tmp_path, "contig 'seq1' of the alignments is not in", str(bam), shape="pileup", reference=str(renamed))
+    message = _fails(
+        tmp_path, "contig 'seq1' of the alignments is not in", str(bam), shape="pileup", reference=str(renamed)
+    )
     assert str(renamed) in message
     bed = tmp_path / "bins.bed"
     bed.write_text("seq1\t0\t500\nchr2\t0\t500\n")
@@ -206,7 +221,9 @@ def test_sample_sheet_naming_missing_file(ex1, tmp_path):
     bam, _ = ex1
     sheet = tmp_path / "samples.tsv"
     sheet.write_text(f"sample\tpath\nfirst\t{bam}\nsecond\tnot_there.bam\n")
-    message = _fails(tmp_path, "line 3 \\(sample 'second'\\): file 'not_there.bam' not found", str(sheet), shape="depth")
+    message = _fails(
+        tmp_path, "line 3 \\(sample 'second'\\): file 'not_there.bam' not found", str(sheet), shape="depth"
+    )
     assert str(sheet) in message
 
 
@@ -259,8 +276,21 @@ def test_windows_without_reads_are_dropped_with_a_warning(ex1, tmp_path, caplog)
 
 def test_no_read_passing_the_filters_names_the_region(ex1, tmp_path):
     bam, fasta = ex1
-    message = _fails(tmp_path, "no read passed the filters in seq2:1-500", str(bam), shape="depth",
-                     regions=["seq2:1-500"], min_mapq=255)
+    message = _fails(
+        tmp_path,
+        "no read passed the filters in seq2:1-500",
+        str(bam),
+        shape="depth",
+        regions=["seq2:1-500"],
+        min_mapq=255,
+    )
     assert "min MAPQ 255" in message
-    _fails(tmp_path, "no read passed the filters in seq1:1-500", str(bam), shape="pileup", reference=str(fasta),
-           regions=["seq1:1-500"], min_mapq=255)
+    _fails(
+        tmp_path,
+        "no read passed the filters in seq1:1-500",
+        str(bam),
+        shape="pileup",
+        reference=str(fasta),
+        regions=["seq1:1-500"],
+        min_mapq=255,
+    )

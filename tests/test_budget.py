@@ -36,8 +36,12 @@ def test_gan_budget_in_generator_steps():
 
 def test_training_budget_caps_kl_warmup_at_half_the_epochs():
     params = {"max_epochs": "auto", "patience": 30, "kl_warmup_epochs": 50}
-    assert training_budget("vae", 1_000_000, params) == {"rule": "auto", "max_epochs": 8, "patience": 30,
-                                                         "kl_warmup_epochs": 4}
+    assert training_budget("vae", 1_000_000, params) == {
+        "rule": "auto",
+        "max_epochs": 8,
+        "patience": 30,
+        "kl_warmup_epochs": 4,
+    }
     assert training_budget("vae", 700, params)["kl_warmup_epochs"] == 50
     gan = training_budget("gan", 488, {"max_steps": "auto", "n_critic": 5, "batch_size": 64})
     assert gan == {"rule": "auto", "generator_steps": 640, "max_epochs": 400}
@@ -47,7 +51,9 @@ def test_evaluation_cells_subsample_both_splits_by_one_fraction_per_label():
     split = np.array(["train"] * 900 + ["val"] * 50 + ["test"] * 300)
     labels = np.array((["a"] * 3 + ["b"]) * 225 + ["a"] * 50 + ["a", "b", "b"] * 100)
     kept = evaluation_cells(split, labels, 100, seed=0)  # a third of the test cells
-    counts = {(s, lab): int(((split[kept] == s) & (labels[kept] == lab)).sum()) for s in ("train", "test") for lab in "ab"}
+    counts = {
+        (s, lab): int(((split[kept] == s) & (labels[kept] == lab)).sum()) for s in ("train", "test") for lab in "ab"
+    }
     assert counts == {("train", "a"): 225, ("train", "b"): 75, ("test", "a"): 34, ("test", "b"): 67}
     assert not (split[kept] == "val").any() and np.all(np.diff(kept) > 0)
     np.testing.assert_array_equal(kept, evaluation_cells(split, labels, 100, seed=0))  # from the seed

@@ -111,9 +111,27 @@ def test_streamed_training_step_matches_the_run_in_memory(prepared, tmp_path):
     runs = {}
     for stream in (True, False):
         out = tmp_path / str(stream)
-        train(str(path), out / "model.ckpt", out / "history.csv", out / "training.json", family="gan",
-              model={"n_noise": 8, "n_hidden": 32, "n_layers": 1, "lr": 2e-4, "n_critic": 2, "gp_weight": 10,
-                     "batch_size": 64, "max_steps": 6}, seed=0, threads=1, gpus=0, stream=stream)
+        train(
+            str(path),
+            out / "model.ckpt",
+            out / "history.csv",
+            out / "training.json",
+            family="gan",
+            model={
+                "n_noise": 8,
+                "n_hidden": 32,
+                "n_layers": 1,
+                "lr": 2e-4,
+                "n_critic": 2,
+                "gp_weight": 10,
+                "batch_size": 64,
+                "max_steps": 6,
+            },
+            seed=0,
+            threads=1,
+            gpus=0,
+            stream=stream,
+        )
         runs[stream] = json.loads((out / "training.json").read_text())
         assert runs[stream]["streamed"] is stream
         assert runs[stream]["generator_steps_run"] == 6

@@ -56,4 +56,6 @@ def test_env_pins_satisfy_pyproject(env_file):
         conda_name = CONDA_NAMES.get(name, name)
         assert conda_name in pins, f"{env_file.name} lacks {conda_name} (pyproject: {requirement})"
         version = pins[conda_name]
-        assert Version(version) in requirement.specifier, f"{env_file.name}: {conda_name}={version} outside {requirement}"
+        assert Version(version) in requirement.specifier, (
+            f"{env_file.name}: {conda_name}={version} outside {requirement}"
+        )

@@ -84,11 +84,27 @@ def test_evaluate_model_rows(prepared):
     rare = per_label[per_label["rare"]]
     assert set(rare["label"]) >= {"CD34+"}  # 13 of 700 cells
     values = table.set_index("metric")["value"]
-    np.testing.assert_allclose(values["augmentation_recall_gain"], (rare["recall_augmented"] - rare["recall_real"]).mean())
+    np.testing.assert_allclose(
+        values["augmentation_recall_gain"], (rare["recall_augmented"] - rare["recall_real"]).mean()
+    )
     assert set(table["metric"]) == {
-        "reconstruction_error", "knn_accuracy", "silhouette", "mean_correlation", "variance_correlation",
-        "mmd", "detection_auroc", "aats", "privacy_loss", "dcr", "dcr_holdout", "n_identical_to_train",
-        "trtr_accuracy", "tstr_accuracy", "real_macro_f1", "augmented_macro_f1", "augmentation_recall_gain",
+        "reconstruction_error",
+        "knn_accuracy",
+        "silhouette",
+        "mean_correlation",
+        "variance_correlation",
+        "mmd",
+        "detection_auroc",
+        "aats",
+        "privacy_loss",
+        "dcr",
+        "dcr_holdout",
+        "n_identical_to_train",
+        "trtr_accuracy",
+        "tstr_accuracy",
+        "real_macro_f1",
+        "augmented_macro_f1",
+        "augmentation_recall_gain",
     }
     values = table.set_index("metric")["value"]
     assert 0 <= values["knn_accuracy"] <= 1 and -1 <= values["silhouette"] <= 1
@@ -113,7 +129,9 @@ def test_unlabelled_dataset_end_to_end(pbmc, tmp_path):
     latent = embed(data, *encoder_latent(data, model), "vae", seed=0)
     synth = synthesize(data, model, "vae", n_per_label=60, seed=0)
     assert synth.n_obs == 60 and np.isfinite(synth.X.toarray()).all()
-    table, per_label = evaluate_model(data, dataset="d", model="vae", latent=latent, synthetic=synth, detection_trees=50, threads=2)
+    table, per_label = evaluate_model(
+        data, dataset="d", model="vae", latent=latent, synthetic=synth, detection_trees=50, threads=2
+    )
     assert per_label.empty
     assert "knn_accuracy" not in set(table["metric"]) and "detection_auroc" in set(table["metric"])
 
@@ -154,14 +172,22 @@ def test_utility_tstr_and_augmentation(prepared, expression, rng):
     rare = rare_labels(labels[train])
     assert rare[:2] == ["CD4+/CD45RA+/CD25- Naive T", "CD34+"]  # 5 and 9 training cells of 488
     # "synthetic" cells that are real training cells: TSTR equals the real-trained score
-    same, per_label = utility_metrics(expression[train], labels[train], expression[test], labels[test],
-                                      expression[train], labels[train], rare=rare)
+    same, per_label = utility_metrics(
+        expression[train], labels[train], expression[test], labels[test], expression[train], labels[train], rare=rare
+    )
     assert same["tstr_accuracy"] == same["trtr_accuracy"] > 0.6
     assert same["augmentation_recall_gain"] == 0.0
     np.testing.assert_array_equal(per_label["recall_synthetic_only"], per_label["recall_real"])
     # synthetic cells with scrambled labels: TSTR near chance
-    noise, _ = utility_metrics(expression[train], labels[train], expression[test], labels[test],
-                               expression[train], rng.permutation(labels[train]), rare=rare)
+    noise, _ = utility_metrics(
+        expression[train],
+        labels[train],
+        expression[test],
+        labels[test],
+        expression[train],
+        rng.permutation(labels[train]),
+        rare=rare,
+    )
     assert noise["tstr_accuracy"] < same["tstr_accuracy"] - 0.3
     assert 0 <= noise["augmented_macro_f1"] <= 1
 
@@ -169,10 +195,14 @@ def test_utility_tstr_and_augmentation(prepared, expression, rng):
 def test_comparison_table_round_trip():
     from omicsgen.evaluate import comparison_table, tidy_metrics
 
-    tidy = pd.DataFrame({
-        "dataset": ["d1", "d1", "d1", "d1", "d2"], "model": ["vae", "vae", "pca", "gan", "vae"],
-        "metric": ["knn_accuracy", "mmd", "knn_accuracy", "mmd", "mmd"], "value": [0.8, 0.2, 0.7, 0.3, 0.1],
-    })
+    tidy = pd.DataFrame(
+        {
+            "dataset": ["d1", "d1", "d1", "d1", "d2"],
+            "model": ["vae", "vae", "pca", "gan", "vae"],
+            "metric": ["knn_accuracy", "mmd", "knn_accuracy", "mmd", "mmd"],
+            "value": [0.8, 0.2, 0.7, 0.3, 0.1],
+        }
+    )
     wide = comparison_table(tidy)
     assert list(wide.columns) == ["dataset", "model", "knn_accuracy", "mmd"]
     assert list(zip(wide["dataset"], wide["model"])) == [("d1", "vae"), ("d1", "pca"), ("d1", "gan"), ("d2", "vae")]

@@ -71,8 +71,16 @@ def test_a_new_family_trains_encodes_and_synthesizes(prepared, tmp_path, monkeyp
     monkeypatch.setitem(registry.MODELS, "prior_vae", registry.ModelSpec(PriorVAE, encoder=True, generator=True))
     assert "prior_vae" in registry.names(trained=True, encoder=True, generator=True)
     params = {**registry_defaults("vae"), **FAST_VAE}
-    train_model(prepared, "prior_vae", tmp_path / "m.ckpt", tmp_path / "h.csv", params=params, seed=0, threads=1,
-                training=tmp_path / "training.json")
+    train_model(
+        prepared,
+        "prior_vae",
+        tmp_path / "m.ckpt",
+        tmp_path / "h.csv",
+        params=params,
+        seed=0,
+        threads=1,
+        training=tmp_path / "training.json",
+    )
     model = load_model(tmp_path / "m.ckpt", "prior_vae")
     assert isinstance(model, PriorVAE)
     latent, _ = encoder_latent(prepared, model)
@@ -112,7 +120,7 @@ def test_readme_metric_table_agrees_with_the_metric_registry():
     from tests.conftest import REPO
 
     readme = (REPO / "README.md").read_text()
-    table = readme[readme.index("### Metrics"):].split("\n\n")[1:3]
+    table = readme[readme.index("### Metrics") :].split("\n\n")[1:3]
     rows = [line for part in table for line in part.splitlines() if line.startswith("| `")]
     applies = {"encoders": registry.names(encoder=True), "generators": registry.names(generator=True)}
     listed = set()

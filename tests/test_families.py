@@ -15,26 +15,40 @@ import pytest
 import torch
 import yaml
 
+from omicsgen.budget import gan_epochs
+from omicsgen.contract import GENOTYPE_ENCODINGS
 from omicsgen.evaluate import evaluate_model
 from omicsgen.latent import embed, encoder_latent
-from omicsgen.contract import GENOTYPE_ENCODINGS
 from omicsgen.preprocess import prepare_alignments, prepare_genotypes
 from omicsgen.simulate import simulate_ooa_panel
 from omicsgen.synthesize import synthesize, synthesize_marginals, synthetic_counts, training_groups
-from omicsgen.budget import gan_epochs
 from omicsgen.train import train_model
 from tests.conftest import FAST_VAE, REPO
 
 FAST = {
     "ae": {key: FAST_VAE[key] for key in FAST_VAE if key != "kl_warmup_epochs"},
     "vae": FAST_VAE,
-    "gan": {"n_noise": 16, "n_hidden": 64, "n_layers": 2, "lr": 2e-4, "n_critic": 5, "gp_weight": 10.0,
-            "batch_size": 64, "max_steps": 24},
+    "gan": {
+        "n_noise": 16,
+        "n_hidden": 64,
+        "n_layers": 2,
+        "lr": 2e-4,
+        "n_critic": 5,
+        "gp_weight": 10.0,
+        "batch_size": 64,
+        "max_steps": 24,
+    },
 }
 HISTORY_COLUMNS = {
     "ae": {"train_loss", "val_loss"},
     "vae": {"train_loss", "val_loss", "train_kl", "kl_weight"},
-    "gan": {"train_critic_loss", "train_wasserstein", "train_gradient_penalty", "train_generator_loss", "val_wasserstein"},
+    "gan": {
+        "train_critic_loss",
+        "train_wasserstein",
+        "train_gradient_penalty",
+        "train_generator_loss",
+        "val_wasserstein",
+    },
 }
 N = 12  # synthetic samples per label
 
@@ -56,8 +70,11 @@ def datasets(prepared, panel):
         "dosage_labelled": prepare_genotypes(vcf, encoding="dosage", **labelled),
         "haplotype_labelled": prepare_genotypes(vcf, encoding="haplotype", **labelled),
         "pileup": prepare_alignments(
-            str(REPO / "resources" / "na12878_chrM" / "na12878-chrM-Y-trunc.bam"), shape="pileup",
-            reference=str(REPO / "resources" / "na12878_chrM" / "chrM-Y-trunc.hg19.fa"), regions=["chrM"], window=100,
+            str(REPO / "resources" / "na12878_chrM" / "na12878-chrM-Y-trunc.bam"),
+            shape="pileup",
+            reference=str(REPO / "resources" / "na12878_chrM" / "chrM-Y-trunc.hg19.fa"),
+            regions=["chrM"],
+            window=100,
         ),
     }
 
@@ -67,8 +84,9 @@ def datasets(prepared, panel):
 def test_family_trains_generates_and_scores(datasets, kind, family, tmp_path):
     data = datasets[kind]
     info = data.uns["omicsgen"]
-    model = train_model(data, family, tmp_path / "model.ckpt", tmp_path / "history.csv", params=FAST[family], seed=0,
-                        threads=2)
+    model = train_model(
+        data, family, tmp_path / "model.ckpt", tmp_path / "history.csv", params=FAST[family], seed=0, threads=2
+    )
     history = pd.read_csv(tmp_path / "history.csv")
     assert HISTORY_COLUMNS[family] <= set(history.columns)
     assert np.isfinite(history[sorted(HISTORY_COLUMNS[family] - {"train_generator_loss"})].to_numpy()).all()
@@ -98,8 +116,9 @@ def test_family_trains_generates_and_scores(datasets, kind, family, tmp_path):
     else:
         with pytest.raises(ValueError, match="no encoder"):
             encoder_latent(data, model)
-    metrics, per_label = evaluate_model(data, dataset=kind, model=family, latent=latent, synthetic=synthetic,
-                                        detection_trees=30, threads=2)
+    metrics, per_label = evaluate_model(
+        data, dataset=kind, model=family, latent=latent, synthetic=synthetic, detection_trees=30, threads=2
+    )
     values = metrics.set_index("metric")["value"]
     assert np.isfinite(values.drop("augmentation_recall_gain", errors="ignore")).all()
     assert 0 <= values["aats"] <= 1 and -1 <= values["privacy_loss"] <= 1
@@ -134,8 +153,10 @@ def test_top_up_counts(prepared, trained):
     for label, idx in groups.items():
         assert counts[label] == max(0, 30 - len(idx))
     assert counts["CD34+"] == 30 - len(groups["CD34+"]) > 0 and counts["CD14+ Monocyte"] == 0
-    for synthetic in (synthesize(prepared, trained[0], "vae", 30, seed=0, strategy="top_up"),
-                      synthesize_marginals(prepared, 30, seed=0, strategy="top_up")):
+    for synthetic in (
+        synthesize(prepared, trained[0], "vae", 30, seed=0, per_label="top_up"),
+        synthesize_marginals(prepared, 30, seed=0, per_label="top_up"),
+    ):
         observed = synthetic.obs["bulk_labels"].astype(str).value_counts()
         assert observed.to_dict() == {label: n for label, n in counts.items() if n}
     with pytest.raises(ValueError, match="nothing to top up"):
@@ -149,13 +170,24 @@ def test_gan_training_is_stable_on_default_settings(prepared, tmp_path):
     params = yaml.safe_load((REPO / "config" / "config.yaml").read_text())["gan"]
     params = {**params, "max_steps": 96}  # about a sixth of the default budget on these cells
     n_train = int((prepared.obs["split"] == "train").sum())
-    train_model(prepared, "gan", tmp_path / "gan.ckpt", tmp_path / "history.csv", params=params, seed=0, threads=2,
-                training=tmp_path / "training.json")
+    train_model(
+        prepared,
+        "gan",
+        tmp_path / "gan.ckpt",
+        tmp_path / "history.csv",
+        params=params,
+        seed=0,
+        threads=2,
+        training=tmp_path / "training.json",
+    )
     history = pd.read_csv(tmp_path / "history.csv")
     run = json.loads((tmp_path / "training.json").read_text())
     assert run["budget"] == {"rule": "config", "generator_steps": 96, "max_epochs": gan_epochs(n_train, 64, 5, 96)}
     assert run["generator_steps_run"] == 96 and run["stopped_by"] == "generator step budget"
-    assert len(history) == run["epochs_run"] == run["budget"]["max_epochs"] and np.isfinite(history.drop(columns="epoch").to_numpy()).all()
+    assert (
+        len(history) == run["epochs_run"] == run["budget"]["max_epochs"]
+        and np.isfinite(history.drop(columns="epoch").to_numpy()).all()
+    )
     assert history["train_generator_loss"].notna().all() and history["train_critic_loss"].notna().all()
     # after the first epochs the gradient penalty holds the critic near 1-Lipschitz
     assert history["train_gradient_penalty"].iloc[10:].max() < 5

@@ -7,12 +7,10 @@ import pytest
 import torch
 
 from omicsgen.evaluate import evaluate_model
-from omicsgen.latent import embed, pca_latent, encoder_latent
-from omicsgen.models import VAE
+from omicsgen.latent import embed, encoder_latent, pca_latent
 from omicsgen.models.likelihoods import binomial_log_prob, sample_binomial
 from omicsgen.preprocess import prepare_genotypes
 from omicsgen.synthesize import synthesize, synthesize_marginals
-
 from tests.conftest import FAST_VAE, REPO
 
 
@@ -27,7 +25,9 @@ def genotype_vae(genotypes, tmp_path_factory):
     from omicsgen.train import train_model
 
     out = tmp_path_factory.mktemp("genotype_vae")
-    return train_model(genotypes, "vae", out / "model.ckpt", out / "history.csv", params=FAST_VAE, seed=0, threads=2), out
+    return train_model(
+        genotypes, "vae", out / "model.ckpt", out / "history.csv", params=FAST_VAE, seed=0, threads=2
+    ), out
 
 
 @pytest.mark.parametrize("n_trials", [1, 2])
@@ -70,17 +70,29 @@ def test_latent_synthesis_and_metrics(genotypes, genotype_vae):
     assert set(np.unique(synthetic.X)) <= {0, 1, 2}
     assert synthetic.uns["vcf"]["contigs"] == genotypes.uns["vcf"]["contigs"]
     np.testing.assert_array_equal(synthesize(genotypes, model, "vae", n_per_label=60, seed=0).X, synthetic.X)
-    table = evaluate_model(genotypes, dataset="eur", model="vae", latent=latent_ad, synthetic=synthetic,
-                           detection_trees=30, threads=2)[0].set_index("metric")["value"]
-    assert {"af_correlation", "ld_correlation", "pca_wasserstein", "pairwise_distance_wasserstein", "aats",
-            "privacy_loss", "dcr", "reconstruction_error"} <= set(table.index)
+    table = evaluate_model(
+        genotypes, dataset="eur", model="vae", latent=latent_ad, synthetic=synthetic, detection_trees=30, threads=2
+    )[0].set_index("metric")["value"]
+    assert {
+        "af_correlation",
+        "ld_correlation",
+        "pca_wasserstein",
+        "pairwise_distance_wasserstein",
+        "aats",
+        "privacy_loss",
+        "dcr",
+        "reconstruction_error",
+    } <= set(table.index)
     assert "mean_correlation" not in table.index and "knn_accuracy" not in table.index  # unlabelled
     assert 0.8 < table["af_correlation"] <= 1 and 0 <= table["aats"] <= 1
-    assert table["dcr"] == np.round(table["dcr"])  # cityblock on allele counts: whole numbers (median of even n may be .5)
+    assert table["dcr"] == np.round(
+        table["dcr"]
+    )  # cityblock on allele counts: whole numbers (median of even n may be .5)
     marginals = synthesize_marginals(genotypes, n_per_label=60, seed=0)
     assert marginals.X.dtype == np.int8
-    base = evaluate_model(genotypes, dataset="eur", model="marginals", synthetic=marginals, detection_trees=30,
-                          threads=2)[0].set_index("metric")["value"]
+    base = evaluate_model(
+        genotypes, dataset="eur", model="marginals", synthetic=marginals, detection_trees=30, threads=2
+    )[0].set_index("metric")["value"]
     assert base["ld_correlation"] < 0.2 and base["af_correlation"] > 0.8
     pca_ad = embed(genotypes, *pca_latent(genotypes, 6, 0), "pca", n_neighbors=15, seed=0)
     assert pca_ad.obsm["X_pca"].shape == (379, 6)

@@ -16,7 +16,6 @@ from omicsgen.evaluate.popgen import (
     pca_wasserstein,
 )
 from omicsgen.vcf import read_vcf
-
 from tests.conftest import REPO
 
 

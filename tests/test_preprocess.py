@@ -81,6 +81,7 @@ def test_log1p_normalized_matches_scanpy(pbmc):
 
 # --- bad input ---------------------------------------------------------------------------
 
+
 def _counts_copy(pbmc):
     bad = pbmc.copy()
     bad.layers["counts"] = pbmc.layers["counts"].toarray()
@@ -98,12 +99,16 @@ def test_negative_values_are_scaled_data_and_rejected(pbmc):
     bad = _counts_copy(pbmc)
     bad.layers["counts"][3, 2] = -1
     for likelihood in ("nb", "auto", "gaussian"):  # scaled (z-scored) values fit no expression likelihood
-        with pytest.raises(InputError, match=rf"bad.h5ad: negative value at cell '{bad.obs_names[3]}'.*scaled.*'layer'"):
+        with pytest.raises(
+            InputError, match=rf"bad.h5ad: negative value at cell '{bad.obs_names[3]}'.*scaled.*'layer'"
+        ):
             prepare_scrna(bad, "bad.h5ad", layer="counts", label_key="bulk_labels", likelihood=likelihood)
 
 
 def test_non_integer_values_rejected_for_nb(pbmc):
-    with pytest.raises(InputError, match=r"non-integer value at cell .* likelihood 'nb' .*\(log1p values\).*likelihood: gaussian"):
+    with pytest.raises(
+        InputError, match=r"non-integer value at cell .* likelihood 'nb' .*\(log1p values\).*likelihood: gaussian"
+    ):
         prepare_scrna(pbmc, "x.h5ad", layer=None, label_key="bulk_labels", likelihood="nb")
 
 
@@ -163,7 +168,7 @@ def test_write_is_atomic(tmp_path, pbmc):
     assert [p.name for p in tmp_path.iterdir()] == ["out.h5ad"]
     bad = pbmc[:10].copy()
     bad.uns["unwritable"] = object()
-    with pytest.raises(Exception):
+    with pytest.raises(Exception):  # noqa: B017  (anndata's error for an unwritable uns differs by version)
         write_h5ad(bad, tmp_path / "bad.h5ad")
     assert not (tmp_path / "bad.h5ad").exists() and len(list(tmp_path.iterdir())) == 1
 
@@ -186,12 +191,16 @@ def test_too_few_cells_stop_at_preprocessing_with_the_minimum(pbmc, tmp_path):
 
     tiny = tmp_path / "tiny.h5ad"
     # 10 cells, two of each of five cell types: stratification leaves no validation or test cell
-    picks = np.concatenate([np.flatnonzero(pbmc.obs["bulk_labels"] == label)[:2]
-                            for label in pbmc.obs["bulk_labels"].cat.categories[:5]])
+    picks = np.concatenate(
+        [np.flatnonzero(pbmc.obs["bulk_labels"] == label)[:2] for label in pbmc.obs["bulk_labels"].cat.categories[:5]]
+    )
     pbmc[picks].copy().write_h5ad(tiny)
     output = tmp_path / "out" / "preprocessed.h5ad"
-    with pytest.raises(InputError, match=r"tiny.h5ad: 10 cells split into 10 train, 0 val and 0 test .*"
-                                         r"at least 10 train, 2 val, 5 test"):
+    with pytest.raises(
+        InputError,
+        match=r"tiny.h5ad: 10 cells split into 10 train, 0 val and 0 test .*"
+        r"at least 10 train, 2 val, 5 test",
+    ):
         steps.preprocess_h5ad(str(tiny), str(output), layer="counts", label_key="bulk_labels", n_top_genes=100)
     assert not output.parent.exists()
     # 40 unlabelled cells give 28 / 4 / 8: enough
@@ -202,8 +211,11 @@ def test_too_few_cells_stop_at_preprocessing_with_the_minimum(pbmc, tmp_path):
 
 def test_duplicate_cell_names_are_an_error(pbmc, caplog):
     joined = ad.concat([pbmc[:50], pbmc[:30]])  # two samples joined without index_unique
-    with pytest.raises(InputError, match=rf"joined.h5ad: 30 duplicate cell names in obs \(first: '{pbmc.obs_names[0]}'\)"
-                                         r".*index_unique"):
+    with pytest.raises(
+        InputError,
+        match=rf"joined.h5ad: 30 duplicate cell names in obs \(first: '{pbmc.obs_names[0]}'\)"
+        r".*index_unique",
+    ):
         prepare_scrna(joined, "joined.h5ad", layer="counts")
     genes = pbmc.copy()
     genes.var_names = list(genes.var_names[:-1]) + [genes.var_names[0]]

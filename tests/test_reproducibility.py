@@ -47,7 +47,9 @@ def assert_same_outputs(run_a: Path, run_b: Path) -> None:
         for part in parts:
             np.testing.assert_array_equal(_array(a, part), _array(b, part), err_msg=f"{name} {part}")
     # tidy form: the two runs may hold different datasets, hence different metric columns
-    metrics_a, metrics_b = (tidy_metrics(pd.read_csv(run / "results" / "metrics.tsv", sep="\t")) for run in (run_a, run_b))
+    metrics_a, metrics_b = (
+        tidy_metrics(pd.read_csv(run / "results" / "metrics.tsv", sep="\t")) for run in (run_a, run_b)
+    )
     metrics_a, metrics_b = (m[m["dataset"] == "pbmc68k"] for m in (metrics_a, metrics_b))
     models = set(metrics_a["model"]) & set(metrics_b["model"])
     assert {"vae", "pca", "marginals"} <= models
@@ -86,8 +88,14 @@ def test_changed_hyperparameter_reruns_only_that_model(run_dir, tmp_path):
     jobs = planned_jobs(run_dir, config)
     n = 4  # datasets in the test config; the two vcf datasets also rewrite the VAE's synthetic VCF
     assert jobs == {
-        "train": n, "latent": n, "synthesize": n, "evaluate": n, "synthetic_vcf": 2,
-        "aggregate_metrics": 1, "report": 1, "all": 1,
+        "train": n,
+        "latent": n,
+        "synthesize": n,
+        "evaluate": n,
+        "synthetic_vcf": 2,
+        "aggregate_metrics": 1,
+        "report": 1,
+        "all": 1,
     }
     # a change that only the baselines see reruns the baselines, not the VAE training
     jobs = planned_jobs(run_dir, write_test_config(tmp_path, **{"latent.n_neighbors": 10}))
@@ -113,8 +121,20 @@ def test_killed_training_resumes_from_last_checkpoint(tmp_path):
     target = "results/pbmc68k/vae/model.ckpt"
     training = interrupted / "results" / "pbmc68k" / "vae" / ".model_training"
 
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(interrupted),
-           "--cores", "2", target, "--configfile", str(write_test_config(interrupted, **changes))]
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(interrupted),
+        "--cores",
+        "2",
+        target,
+        "--configfile",
+        str(write_test_config(interrupted, **changes)),
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 300
     csv = training / "csv" / "version_0" / "metrics.csv"

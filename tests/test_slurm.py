@@ -24,7 +24,9 @@ SLURM_SCRIPTS = Path(__file__).parent / "slurm"
 @pytest.fixture(scope="module")
 def slurm_cluster(tmp_path_factory):
     state = tmp_path_factory.mktemp("slurm_state")
-    started = subprocess.run(["bash", str(SLURM_SCRIPTS / "start_slurm.sh"), str(state)], capture_output=True, text=True, timeout=600)
+    started = subprocess.run(
+        ["bash", str(SLURM_SCRIPTS / "start_slurm.sh"), str(state)], capture_output=True, text=True, timeout=600
+    )
     assert started.returncode == 0, started.stdout + started.stderr
     yield state
     subprocess.run(["bash", str(SLURM_SCRIPTS / "stop_slurm.sh"), str(state)], check=False)
@@ -37,14 +39,23 @@ def test_workflow_runs_as_slurm_jobs(slurm_cluster, run_dir, tmp_path):
     n_jobs = sum(planned_jobs(tmp_path, config).values()) - 1
     result = snakemake(
         tmp_path,
-        "--workflow-profile", str(REPO / "profiles" / "slurm"),
+        "--workflow-profile",
+        str(REPO / "profiles" / "slurm"),
         # the test cluster: its partition, no GPU, no accounting database (status from squeue)
-        "--default-resources", "slurm_partition='debug'", "slurm_account='omicsgen'", "mem_mb=2000", "runtime=30",
-        "--set-resources", "train:gpu=0",
-        "--slurm-status-command", "squeue",
-        "--slurm-init-seconds-before-status-checks", "1",
+        "--default-resources",
+        "slurm_partition='debug'",
+        "slurm_account='omicsgen'",
+        "mem_mb=2000",
+        "runtime=30",
+        "--set-resources",
+        "train:gpu=0",
+        "--slurm-status-command",
+        "squeue",
+        "--slurm-init-seconds-before-status-checks",
+        "1",
         "--slurm-keep-successful-logs",
-        "--configfile", str(config),
+        "--configfile",
+        str(config),
         timeout=1500,
     )
     output = result.stdout + result.stderr

@@ -18,7 +18,6 @@ from omicsgen.errors import InputError
 from omicsgen.preprocess import prepare_genotypes
 from omicsgen.simulate import simulate_ooa_panel
 from omicsgen.vcf import read_vcf, write_vcf
-
 from tests.conftest import REPO
 
 EUR = REPO / "resources" / "eur_1kg" / "EUR_test.vcf.gz"
@@ -248,7 +247,9 @@ def test_contig_split_in_two_blocks_is_unsorted(tmp_path):
 
 def test_stale_index_is_ignored_not_trusted(tmp_path, caplog):
     # an index made for another version of the file (its first 300 chr21 records missing), then the file replaced
-    stale = _edited_copy(tmp_path, lambda lines: [l for k, l in enumerate(lines) if k not in set(_records(lines)[:300])])
+    stale = _edited_copy(
+        tmp_path, lambda lines: [line for k, line in enumerate(lines) if k not in set(_records(lines)[:300])]
+    )
     pysam.tabix_index(str(stale), preset="vcf", force=True)
     shutil.copy(EUR, stale)
     os.utime(f"{stale}.tbi", (1, 1))  # as old as a stale index is
@@ -309,7 +310,9 @@ def test_synthetic_vcf_passes_bcftools(eur, tmp_path):
     assert view.returncode == 0 and view.stderr == "" and len(view.stdout.splitlines()) == 2000
     stats = subprocess.run(["bcftools", "stats", str(path)], capture_output=True, text=True, check=True).stdout
     assert "number of samples:\t12" in stats and "number of SNPs:\t2000" in stats
-    region = subprocess.run(["bcftools", "view", "-H", "-r", "22", str(path)], capture_output=True, text=True, check=True)
+    region = subprocess.run(
+        ["bcftools", "view", "-H", "-r", "22", str(path)], capture_output=True, text=True, check=True
+    )
     assert len(region.stdout.splitlines()) == 187
 
 
@@ -319,7 +322,8 @@ def test_synthetic_vcf_imports_into_plink(eur, tmp_path):
     write_vcf(_synthetic(eur), path)
     run = subprocess.run(
         ["plink1.9", "--vcf", str(path), "--double-id", "--make-bed", "--out", str(tmp_path / "syn")],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     assert run.returncode == 0, run.stdout[-2000:]
     assert len((tmp_path / "syn.fam").read_text().splitlines()) == 12

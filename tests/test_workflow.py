@@ -17,7 +17,6 @@ import pytest
 
 from omicsgen.evaluate import tidy_metrics
 from omicsgen.io import read_h5ad
-
 from tests.conftest import REPO, TEST_CONFIG, snakemake, write_test_config
 
 PRIVACY = {"mmd", "detection_auroc", "aats", "privacy_loss", "dcr", "dcr_holdout", "n_identical_to_train"}
@@ -31,8 +30,13 @@ GENERATORS = ("ae", "vae", "gan", "marginals")
 
 def _expected(latent: set, generation: set) -> dict[str, set]:
     """Metrics per model: encoders (ae, vae) have both kinds, the gan and marginals generation only, pca latent only."""
-    return {"ae": latent | generation, "vae": latent | generation, "gan": generation, "pca": latent,
-            "marginals": generation}
+    return {
+        "ae": latent | generation,
+        "vae": latent | generation,
+        "gan": generation,
+        "pca": latent,
+        "marginals": generation,
+    }
 
 
 # dataset -> model -> metrics (augmentation_recall_gain is empty where no label is rare: simulated_ooa3)
@@ -169,6 +173,7 @@ def test_genotype_outputs(run_dir):
                 view = subprocess.run(["bcftools", "view", "-H", str(vcf)], capture_output=True, text=True)
                 assert view.returncode == 0 and len(view.stdout.splitlines()) == n_records
 
+
 @pytest.mark.e2e
 def test_report_is_self_contained(run_dir):
     html = (run_dir / "results" / "report.html").read_text()
@@ -199,14 +204,27 @@ def test_rerun_is_noop(run_dir):
 
 # --- bad input -----------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     "changes, message",
     [
-        ({"vae.max_epochs": "ten"}, "config key 'vae.max_epochs': 'ten' is not of type 'integer' or 'auto' was expected; see config/README.md"),
+        (
+            {"vae.max_epochs": "ten"},
+            "config key 'vae.max_epochs': 'ten' is not of type 'integer' or 'auto' was expected; see config/README.md",
+        ),
         ({"vae.n_latnt": 4}, "config key 'vae': Additional properties are not allowed ('n_latnt' was unexpected)"),
-        ({"datasets.pbmc68k.path": "data/missing.h5ad"}, "config key 'datasets.pbmc68k.path': file 'data/missing.h5ad' not found"),
-        ({"datasets.eur_1kg.n_top_genes": 100}, "config key 'datasets.eur_1kg.n_top_genes': applies to modality 'h5ad', not 'vcf'"),
-        ({"datasets.eur_1kg.label": "population"}, "config key 'datasets.eur_1kg.label': a vcf dataset reads labels from its sample_sheet"),
+        (
+            {"datasets.pbmc68k.path": "data/missing.h5ad"},
+            "config key 'datasets.pbmc68k.path': file 'data/missing.h5ad' not found",
+        ),
+        (
+            {"datasets.eur_1kg.n_top_genes": 100},
+            "config key 'datasets.eur_1kg.n_top_genes': applies to modality 'h5ad', not 'vcf'",
+        ),
+        (
+            {"datasets.eur_1kg.label": "population"},
+            "config key 'datasets.eur_1kg.label': a vcf dataset reads labels from its sample_sheet",
+        ),
         ({"datasets.eur_1kg.missing": "zero"}, "config key 'datasets.eur_1kg.missing': 'zero' is not one of"),
     ],
 )

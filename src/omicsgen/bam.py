@@ -100,8 +100,9 @@ def open_alignments(path: str | os.PathLike, reference: str | os.PathLike | None
                     f"{path}: cannot be indexed: its records are not sorted by coordinate (or the file is damaged); "
                     f"sort it: samtools sort -o sorted.bam {path}"
                 ) from None
-        handle = pysam.AlignmentFile(str(path), index_filename=str(index),
-                                     reference_filename=str(reference) if reference else None)
+        handle = pysam.AlignmentFile(
+            str(path), index_filename=str(index), reference_filename=str(reference) if reference else None
+        )
         try:
             if handle.mapped + handle.unmapped == 0 and not any(True for _ in handle.fetch(until_eof=True)):
                 raise InputError(f"{path}: no alignment in the file; check that the right file was given")
@@ -151,8 +152,9 @@ def indexed_fasta(reference: str | os.PathLike | None):
                 f"{reference}: cannot index the reference FASTA ({str(err).strip()[:200]}); check that it is FASTA, "
                 "plain or bgzipped (bgzip, not gzip)"
             ) from None
-        log.info("%s: no .fai index; indexed into a temporary folder (samtools faidx %s avoids this)",
-                 reference, reference)
+        log.info(
+            "%s: no .fai index; indexed into a temporary folder (samtools faidx %s avoids this)", reference, reference
+        )
         yield str(link)
 
 
@@ -168,8 +170,9 @@ def contig_lengths(handle) -> dict[str, int]:
     return dict(zip(handle.references, handle.lengths))
 
 
-def check_reference(handle, reference: str | os.PathLike, regions: list[Region], source: str,
-                    shown: str | os.PathLike | None = None) -> None:
+def check_reference(
+    handle, reference: str | os.PathLike, regions: list[Region], source: str, shown: str | os.PathLike | None = None
+) -> None:
     """Raise ``InputError`` when a region's contig is missing from the FASTA or has another length there.
 
     A different length means the reads were aligned to another assembly (or the FASTA is
@@ -225,8 +228,15 @@ def read_bed(path: str | os.PathLike, lengths: dict[str, int]) -> pd.DataFrame:
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: BED file not found; check the dataset's 'bed'")
-    bed = pd.read_csv(path, sep="\t", header=None, comment="#", usecols=[0, 1, 2], names=["chrom", "start", "end"],
-                      dtype={"chrom": str, "start": np.int64, "end": np.int64})
+    bed = pd.read_csv(
+        path,
+        sep="\t",
+        header=None,
+        comment="#",
+        usecols=[0, 1, 2],
+        names=["chrom", "start", "end"],
+        dtype={"chrom": str, "start": np.int64, "end": np.int64},
+    )
     for line, row in enumerate(bed.itertuples(index=False), start=1):
         if row.chrom not in lengths:
             raise InputError(
@@ -234,7 +244,10 @@ def read_bed(path: str | os.PathLike, lengths: dict[str, int]) -> pd.DataFrame:
                 f"({', '.join(list(lengths)[:5])}, ...); check the naming ('chrM' vs 'MT')"
             )
         if row.start >= row.end or row.end > lengths[row.chrom]:
-            raise InputError(f"{path}: line {line}: bin {row.chrom}:{row.start}-{row.end} is empty or beyond the contig ({lengths[row.chrom]} bp)")
+            raise InputError(
+                f"{path}: line {line}: bin {row.chrom}:{row.start}-{row.end} is empty or beyond the contig "
+                f"({lengths[row.chrom]} bp)"
+            )
     return bed
 
 
@@ -243,7 +256,9 @@ def tile_bins(regions: list[Region], bin_size: int) -> pd.DataFrame:
     rows = []
     for region in regions:
         starts = np.arange(region.start - 1, region.end, bin_size)
-        rows.append(pd.DataFrame({"chrom": region.chrom, "start": starts, "end": np.minimum(starts + bin_size, region.end)}))
+        rows.append(
+            pd.DataFrame({"chrom": region.chrom, "start": starts, "end": np.minimum(starts + bin_size, region.end)})
+        )
     return pd.concat(rows, ignore_index=True)
 
 
@@ -255,7 +270,9 @@ def _aligned_sum(starts: np.ndarray, ends: np.ndarray, x: np.ndarray) -> np.ndar
     return (ks * x - ps[ks]) - (ke * x - pe[ke])
 
 
-def binned_depth(handle, bins: pd.DataFrame, group_of, read_filter: ReadFilter) -> tuple[list[str], np.ndarray, np.ndarray, int]:
+def binned_depth(
+    handle, bins: pd.DataFrame, group_of, read_filter: ReadFilter
+) -> tuple[list[str], np.ndarray, np.ndarray, int]:
     """Read counts and summed depth per bin and group of reads.
 
     Parameters
@@ -317,8 +334,9 @@ def binned_depth(handle, bins: pd.DataFrame, group_of, read_filter: ReadFilter) 
     return groups, counts, depth, n_unassigned
 
 
-def pileup_counts(handle, region: Region, reference: str | os.PathLike, read_filter: ReadFilter,
-                  min_baseq: int) -> np.ndarray:
+def pileup_counts(
+    handle, region: Region, reference: str | os.PathLike, read_filter: ReadFilter, min_baseq: int
+) -> np.ndarray:
     """Per-position channel counts over a region: A, C, G, T, deletions, and the reference base one-hot.
 
     A, C, G, T are counted by ``pysam.AlignmentFile.count_coverage`` (bases with quality

@@ -32,8 +32,9 @@ RECONSTRUCTION_MSE = "reconstruction_mse"  # obs column of a latent output: each
 ENCODINGS = ("counts", "log1p", *GENOTYPE_ENCODINGS)
 
 
-def set_model_ready(adata: ad.AnnData, split, *, modality: str, encoding: str, likelihood: str,
-                    label_key: str | None, **extra) -> None:
+def set_model_ready(
+    adata: ad.AnnData, split, *, modality: str, encoding: str, likelihood: str, label_key: str | None, **extra
+) -> None:
     """Write the contract's keys on a preprocessed AnnData: ``obs["split"]`` and ``uns["omicsgen"]``.
 
     Every preprocessor ends with this call (provenance is added by the workflow step).
@@ -60,8 +61,13 @@ def set_model_ready(adata: ad.AnnData, split, *, modality: str, encoding: str, l
     if unknown:
         raise ValueError(f"split values {unknown} are not among {SPLITS}")
     adata.obs["split"] = pd.Categorical(split, categories=list(SPLITS))
-    adata.uns["omicsgen"] = {"modality": modality, "encoding": encoding, "likelihood": likelihood,
-                             "label_key": label_key or "", **extra}
+    adata.uns["omicsgen"] = {
+        "modality": modality,
+        "encoding": encoding,
+        "likelihood": likelihood,
+        "label_key": label_key or "",
+        **extra,
+    }
 
 
 def info(adata: ad.AnnData) -> dict:

@@ -69,9 +69,12 @@ def _batch(x, codes: torch.Tensor, sparse_batches: bool) -> tuple[torch.Tensor, 
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
                 return torch.sparse_csr_tensor(
-                    torch.from_numpy(x.indptr.astype(np.int64)), torch.from_numpy(x.indices.astype(np.int64)),
-                    torch.from_numpy(x.data.astype(np.float32, copy=False)), size=x.shape,
-                    check_invariants=False), codes
+                    torch.from_numpy(x.indptr.astype(np.int64)),
+                    torch.from_numpy(x.indices.astype(np.int64)),
+                    torch.from_numpy(x.data.astype(np.float32, copy=False)),
+                    size=x.shape,
+                    check_invariants=False,
+                ), codes
         return torch.from_numpy(x.toarray().astype(np.float32, copy=False)), codes
     return torch.from_numpy(np.asarray(x)).float(), codes
 
@@ -123,8 +126,14 @@ class _BackedRows(Dataset):
     bounded by the cache, whatever the size of the file.
     """
 
-    def __init__(self, matrix, rows: np.ndarray, codes: np.ndarray, block_rows: int = BLOCK_ROWS,
-                 cache_blocks: int = 2 * BLOCKS_PER_FETCH):
+    def __init__(
+        self,
+        matrix,
+        rows: np.ndarray,
+        codes: np.ndarray,
+        block_rows: int = BLOCK_ROWS,
+        cache_blocks: int = 2 * BLOCKS_PER_FETCH,
+    ):
         self.matrix = matrix
         self.rows = np.asarray(rows, dtype=np.int64)
         self.codes = torch.as_tensor(codes[self.rows])
@@ -147,8 +156,8 @@ class _BackedRows(Dataset):
         if block in self._cache:
             self._cache.move_to_end(block)
             return self._cache[block]
-        rows = self.rows[block * self.block_rows:(block + 1) * self.block_rows]
-        values = self.matrix[int(rows[0]):int(rows[-1]) + 1]  # one contiguous read, other splits' rows included
+        rows = self.rows[block * self.block_rows : (block + 1) * self.block_rows]
+        values = self.matrix[int(rows[0]) : int(rows[-1]) + 1]  # one contiguous read, other splits' rows included
         values = values[rows - rows[0]]
         self._cache[block] = values
         if len(self._cache) > self.cache_blocks:
@@ -176,8 +185,14 @@ class BlockShuffleSampler(Sampler[list[int]]):
     continues the same sequence.
     """
 
-    def __init__(self, n_rows: int, batch_size: int, seed: int, block_rows: int = BLOCK_ROWS,
-                 blocks_per_fetch: int = BLOCKS_PER_FETCH):
+    def __init__(
+        self,
+        n_rows: int,
+        batch_size: int,
+        seed: int,
+        block_rows: int = BLOCK_ROWS,
+        blocks_per_fetch: int = BLOCKS_PER_FETCH,
+    ):
         self.n_rows, self.batch_size, self.seed = n_rows, batch_size, seed
         self.block_rows, self.blocks_per_fetch = block_rows, blocks_per_fetch
         self.epoch = 0
@@ -193,12 +208,16 @@ class BlockShuffleSampler(Sampler[list[int]]):
         blocks = rng.permutation(math.ceil(self.n_rows / self.block_rows))
         groups = []
         for start in range(0, len(blocks), self.blocks_per_fetch):
-            positions = np.concatenate([np.arange(b * self.block_rows, min((b + 1) * self.block_rows, self.n_rows))
-                                        for b in blocks[start:start + self.blocks_per_fetch]])
+            positions = np.concatenate(
+                [
+                    np.arange(b * self.block_rows, min((b + 1) * self.block_rows, self.n_rows))
+                    for b in blocks[start : start + self.blocks_per_fetch]
+                ]
+            )
             groups.append(rng.permutation(positions))
         order = np.concatenate(groups) if groups else np.zeros(0, dtype=np.int64)
         for start in range(0, self.n_rows, self.batch_size):
-            yield order[start:start + self.batch_size].tolist()
+            yield order[start : start + self.batch_size].tolist()
 
 
 class AnnDataModule(L.LightningDataModule):
@@ -287,8 +306,11 @@ class AnnDataModule(L.LightningDataModule):
         if shuffle and self.streamed:
             batches = BlockShuffleSampler(len(dataset), self.batch_size, self.seed)
         else:
-            sampler = (RandomSampler(dataset, generator=torch.Generator().manual_seed(self.seed)) if shuffle
-                       else SequentialSampler(dataset))
+            sampler = (
+                RandomSampler(dataset, generator=torch.Generator().manual_seed(self.seed))
+                if shuffle
+                else SequentialSampler(dataset)
+            )
             batches = BatchSampler(sampler, batch_size=self.batch_size, drop_last=False)
         return DataLoader(dataset, sampler=batches, batch_size=None, pin_memory=self.pin_memory)
 

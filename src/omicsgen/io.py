@@ -42,8 +42,7 @@ def _open_h5ad(path: str | os.PathLike, backed: str | None) -> ad.AnnData:
         return ad.read_h5ad(path, backed=backed)
     except (OSError, KeyError, ValueError) as err:
         raise InputError(
-            f"{path}: not a readable .h5ad file ({type(err).__name__}: {err}); "
-            "write it with anndata.AnnData.write_h5ad"
+            f"{path}: not a readable .h5ad file ({type(err).__name__}: {err}); write it with anndata.AnnData.write_h5ad"
         ) from err
 
 

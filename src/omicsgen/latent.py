@@ -56,6 +56,7 @@ def cache_umap_compilation() -> int:
                 switched += 1
     return switched
 
+
 PCA_FIT_CELLS = 50_000  # training cells the PCA baseline is fitted on at most
 SPECTRAL_INIT_CELLS = 100_000  # UMAP starts from the graph's spectral layout up to this many cells, else from PCA
 
@@ -110,7 +111,9 @@ def encoder_latent(adata: ad.AnnData, model: TrainingPlan, batch_size: int = 102
     return np.concatenate(latent), np.concatenate(mse)
 
 
-def pca_latent(adata: ad.AnnData, n_components: int, seed: int, batch_size: int = 10_000) -> tuple[np.ndarray, np.ndarray]:
+def pca_latent(
+    adata: ad.AnnData, n_components: int, seed: int, batch_size: int = 10_000
+) -> tuple[np.ndarray, np.ndarray]:
     """PCA baseline: components fitted on the training split of log1p-normalised values.
 
     Fitted on at most :data:`PCA_FIT_CELLS` training cells (a seeded random subset beyond
@@ -195,7 +198,9 @@ def embed(
     out.obsm[key] = latent.astype(np.float32)
     n_pcs = min(latent.shape[1], latent.shape[0])
     out.obsm[f"{key}_pca"] = PCA(n_components=n_pcs, random_state=seed).fit_transform(latent).astype(np.float32)
-    sc.pp.neighbors(out, use_rep=key, n_neighbors=min(n_neighbors, out.n_obs - 1), random_state=seed, key_added=model_name)
+    sc.pp.neighbors(
+        out, use_rep=key, n_neighbors=min(n_neighbors, out.n_obs - 1), random_state=seed, key_added=model_name
+    )
     init = "spectral"
     if out.n_obs > SPECTRAL_INIT_CELLS and n_pcs >= 2:
         init = "X_umap_init"  # scanpy takes an obsm key; the embedding has as many columns as it

@@ -49,8 +49,11 @@ MODELS: dict[str, ModelSpec] = {
 def names(*, trained: bool | None = None, encoder: bool | None = None, generator: bool | None = None) -> list[str]:
     """Names in :data:`MODELS` order with the given properties (None: either)."""
     wanted = {"trained": trained, "encoder": encoder, "generator": generator}
-    return [name for name, spec in MODELS.items()
-            if all(value is None or getattr(spec, key) == value for key, value in wanted.items())]
+    return [
+        name
+        for name, spec in MODELS.items()
+        if all(value is None or getattr(spec, key) == value for key, value in wanted.items())
+    ]
 
 
 def training_plan(name: str) -> type:

@@ -57,7 +57,10 @@ def simulate_ooa_panel(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # stdpopsim's notes on citations and rates
         ts = stdpopsim.get_engine("msprime").simulate(
-            model, chrom, {pop: n_per_population for pop in POPULATIONS}, seed=seed + 1  # msprime needs seed > 0
+            model,
+            chrom,
+            {pop: n_per_population for pop in POPULATIONS},
+            seed=seed + 1,  # msprime needs seed > 0
         )
     names, populations = [], []
     counters = {pop: 0 for pop in POPULATIONS}

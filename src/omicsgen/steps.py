@@ -44,8 +44,14 @@ def preprocess_h5ad(input: str, output: str, **params) -> None:
 
     adata = prepare_scrna(read_h5ad(input), str(input), **params)
     check_split_sizes(adata.obs["split"], input, "cells")
-    log.info("%s: %d cells x %d genes, likelihood %s, split %s", input, adata.n_obs, adata.n_vars,
-             adata.uns["omicsgen"]["likelihood"], adata.obs["split"].value_counts().to_dict())
+    log.info(
+        "%s: %d cells x %d genes, likelihood %s, split %s",
+        input,
+        adata.n_obs,
+        adata.n_vars,
+        adata.uns["omicsgen"]["likelihood"],
+        adata.obs["split"].value_counts().to_dict(),
+    )
     write_h5ad(_stamp(adata, {"input": input}, params), output)
 
 
@@ -64,8 +70,14 @@ def preprocess_vcf(input: str, output: str, *, sample_sheet: str | None = None, 
     adata = prepare_genotypes(input, sample_sheet=sample_sheet, threads=threads, **params)
     kind = "haplotypes" if contract.rows_per_sample(adata) == 2 else "samples"
     check_split_sizes(adata.obs["split"], sample_sheet or input, kind)
-    log.info("%s: %d x %d sites, likelihood %s, split %s", input, adata.n_obs, adata.n_vars,
-             adata.uns["omicsgen"]["likelihood"], adata.obs["split"].value_counts().to_dict())
+    log.info(
+        "%s: %d x %d sites, likelihood %s, split %s",
+        input,
+        adata.n_obs,
+        adata.n_vars,
+        adata.uns["omicsgen"]["likelihood"],
+        adata.obs["split"].value_counts().to_dict(),
+    )
     inputs = {"input": input, **({"sample_sheet": sample_sheet} if sample_sheet else {})}
     write_h5ad(_stamp(adata, inputs, params), output)
 
@@ -77,8 +89,15 @@ def preprocess_bam(input: str, output: str, *, reference: str | None = None, bed
 
     adata = prepare_alignments(input, reference=reference, bed=bed, **params)
     check_split_sizes(adata.obs["split"], input, "windows" if adata.uns["bam"]["shape"] == "pileup" else "rows")
-    log.info("%s: %s, %d x %d, likelihood %s, split %s", input, adata.uns["bam"]["shape"], adata.n_obs, adata.n_vars,
-             adata.uns["omicsgen"]["likelihood"], adata.obs["split"].value_counts().to_dict())
+    log.info(
+        "%s: %s, %d x %d, likelihood %s, split %s",
+        input,
+        adata.uns["bam"]["shape"],
+        adata.n_obs,
+        adata.n_vars,
+        adata.uns["omicsgen"]["likelihood"],
+        adata.obs["split"].value_counts().to_dict(),
+    )
     inputs = {"input": input, **{k: v for k, v in (("reference", reference), ("bed", bed)) if v}}
     write_h5ad(_stamp(adata, inputs, params), output)
 
@@ -92,8 +111,20 @@ def synthetic_vcf(input: str, output: str) -> None:
     write_vcf(synthetic, output, source=f"omicsgen synthetic genotypes ({method}); not real samples")
 
 
-def train(input: str, checkpoint: str, history: str, training: str, *, family: str, model: dict, seed: int,
-          threads: int, gpus: int, stream: bool | str = "auto", mem_mb: int | None = None) -> None:
+def train(
+    input: str,
+    checkpoint: str,
+    history: str,
+    training: str,
+    *,
+    family: str,
+    model: dict,
+    seed: int,
+    threads: int,
+    gpus: int,
+    stream: bool | str = "auto",
+    mem_mb: int | None = None,
+) -> None:
     """Train an AE, VAE or GAN (:func:`omicsgen.train.train_model`); writes the checkpoint, the history CSV
     and the run's budget and outcome (JSON).
 
@@ -107,14 +138,21 @@ def train(input: str, checkpoint: str, history: str, training: str, *, family: s
 
     backed = read_h5ad_backed(input)
     streamed = should_stream(backed.X, stream, mem_mb)
-    log.info("%s: the matrix takes %.2f GB in memory (stream: %s, job memory %s MB): %s", input,
-             matrix_nbytes(backed.X) / 1e9, stream, mem_mb, "streaming batches from the file" if streamed else "loading it")
+    log.info(
+        "%s: the matrix takes %.2f GB in memory (stream: %s, job memory %s MB): %s",
+        input,
+        matrix_nbytes(backed.X) / 1e9,
+        stream,
+        mem_mb,
+        "streaming batches from the file" if streamed else "loading it",
+    )
     if not streamed:
         backed.file.close()  # read_h5ad peaks lower than AnnData.to_memory
     adata = backed if streamed else read_h5ad(input)
     try:
-        train_model(adata, family, checkpoint, history, params=model, seed=seed, threads=threads, gpus=gpus,
-                    training=training)
+        train_model(
+            adata, family, checkpoint, history, params=model, seed=seed, threads=threads, gpus=gpus, training=training
+        )
     finally:
         if streamed:
             backed.file.close()
@@ -142,30 +180,47 @@ def pca_baseline(input: str, output: str, *, n_components: int, n_neighbors: int
     write_h5ad(_stamp(out, {"input": input}, params), output)
 
 
-def synthesize(real: str, checkpoint: str, output: str, *, family: str, n_per_label: int, strategy: str,
-               seed: int) -> None:
+def synthesize(
+    real: str, checkpoint: str, output: str, *, family: str, n_per_label: int, per_label: str, seed: int
+) -> None:
     """Sample synthetic cells from a trained AE, VAE or GAN (:func:`omicsgen.synthesize.synthesize`)."""
     from omicsgen.synthesize import synthesize as synthesize_model
     from omicsgen.train import load_model
 
-    out = synthesize_model(read_h5ad(real), load_model(checkpoint, family), family, n_per_label, seed, strategy)
-    params = {"n_per_label": n_per_label, "strategy": strategy, "seed": seed}
+    out = synthesize_model(read_h5ad(real), load_model(checkpoint, family), family, n_per_label, seed, per_label)
+    params = {"n_per_label": n_per_label, "per_label": per_label, "seed": seed}
     write_h5ad(_stamp(out, {"real": real, "checkpoint": checkpoint}, params), output)
 
 
-def marginals_baseline(input: str, output: str, *, n_per_label: int, strategy: str, seed: int) -> None:
+def marginals_baseline(input: str, output: str, *, n_per_label: int, per_label: str, seed: int) -> None:
     """Independent-marginals synthetic baseline (:func:`omicsgen.synthesize.synthesize_marginals`)."""
     from omicsgen.synthesize import synthesize_marginals
 
-    out = synthesize_marginals(read_h5ad(input), n_per_label, seed, strategy)
-    params = {"n_per_label": n_per_label, "strategy": strategy, "seed": seed}
+    out = synthesize_marginals(read_h5ad(input), n_per_label, seed, per_label)
+    params = {"n_per_label": n_per_label, "per_label": per_label, "seed": seed}
     write_h5ad(_stamp(out, {"input": input}, params), output)
 
 
-def evaluate(real: str, metrics: str, per_label: str, *, dataset: str, model: str, latent: str | None = None,
-             synthetic: str | None = None, knn_k: int, detection_trees: int, ld_window_sites: int,
-             ld_window_kb: float, rare_fraction: float, max_cells: int, seed: int, threads: int) -> None:
-    """Metrics of one model on one dataset (:func:`omicsgen.evaluate.evaluate_model`) and its per-label recalls, as TSVs.
+def evaluate(
+    real: str,
+    metrics: str,
+    per_label: str,
+    *,
+    dataset: str,
+    model: str,
+    latent: str | None = None,
+    synthetic: str | None = None,
+    knn_k: int,
+    detection_trees: int,
+    ld_window_sites: int,
+    ld_window_kb: float,
+    rare_fraction: float,
+    max_cells: int,
+    seed: int,
+    threads: int,
+) -> None:
+    """Metrics of one model on one dataset (:func:`omicsgen.evaluate.evaluate_model`) and its per-label recalls,
+    as TSVs.
 
     Only the cells the metrics use (:func:`omicsgen.evaluate.evaluation_cells`) are read from the
     real and latent files, so memory stays bounded on large data.
@@ -178,18 +233,26 @@ def evaluate(real: str, metrics: str, per_label: str, *, dataset: str, model: st
         return evaluation_cells(adata.obs["split"].astype(str).to_numpy(), obs_labels(adata), max_cells, seed)
 
     table, recalls = evaluate_model(
-        read_h5ad_rows(real, cells), dataset=dataset, model=model,
+        read_h5ad_rows(real, cells),
+        dataset=dataset,
+        model=model,
         latent=read_h5ad_rows(latent, cells) if latent else None,
         synthetic=read_h5ad(synthetic) if synthetic else None,
-        knn_k=knn_k, detection_trees=detection_trees, seed=seed, threads=threads,
-        ld_window_sites=ld_window_sites, ld_window_kb=ld_window_kb, rare_fraction=rare_fraction,
+        knn_k=knn_k,
+        detection_trees=detection_trees,
+        seed=seed,
+        threads=threads,
+        ld_window_sites=ld_window_sites,
+        ld_window_kb=ld_window_kb,
+        rare_fraction=rare_fraction,
     )
     write_text(table.to_csv(sep="\t", index=False), metrics)
     write_text(recalls.to_csv(sep="\t", index=False), per_label)
 
 
 def aggregate(metrics: list[str], per_label: list[str], output_metrics: str, output_per_label: str) -> None:
-    """Join per-model TSVs: the comparison table (:func:`omicsgen.evaluate.comparison_table`) and the per-label recalls."""
+    """Join per-model TSVs: the comparison table (:func:`omicsgen.evaluate.comparison_table`) and the per-label
+    recalls."""
     import pandas as pd
 
     from omicsgen.evaluate import COLUMNS, comparison_table
@@ -209,6 +272,9 @@ def report(metrics: str, per_label: str, output: str, *, layout: dict, evaluate:
     from omicsgen.report import build_report
 
     build_report(
-        tidy_metrics(pd.read_csv(metrics, sep="\t")), pd.read_csv(per_label, sep="\t"), layout, Path(output),
+        tidy_metrics(pd.read_csv(metrics, sep="\t")),
+        pd.read_csv(per_label, sep="\t"),
+        layout,
+        Path(output),
         settings=evaluate,
     )

@@ -23,6 +23,7 @@ from omicsgen.io import dense
 if TYPE_CHECKING:  # torch is imported only by the functions that need it
     from omicsgen.models.base import TrainingPlan
 
+
 def training_groups(adata: ad.AnnData) -> dict[str, np.ndarray]:
     """Indices of the training cells of each label (one group ``"all"`` when unlabelled)."""
     train = contract.split_of(adata) == "train"
@@ -58,7 +59,7 @@ def _synthetic_anndata(adata: ad.AnnData, X: np.ndarray, labels: list[str], meth
     return out
 
 
-def synthetic_counts(adata: ad.AnnData, n_per_label: int, strategy: str = "fixed") -> dict[str, int]:
+def synthetic_counts(adata: ad.AnnData, n_per_label: int, per_label: str = "fixed") -> dict[str, int]:
     """Synthetic samples to draw per label (:func:`training_groups` order).
 
     Parameters
@@ -67,7 +68,7 @@ def synthetic_counts(adata: ad.AnnData, n_per_label: int, strategy: str = "fixed
         Model-ready AnnData with ``obs["split"]``.
     n_per_label
         The target count N.
-    strategy
+    per_label
         ``"fixed"``: N samples of every label (N in total when unlabelled); ``"top_up"``:
         each label topped up to N samples counting its training samples, so rare labels get
         ``N - n_train`` and labels with at least N training samples get none (the
@@ -77,7 +78,7 @@ def synthetic_counts(adata: ad.AnnData, n_per_label: int, strategy: str = "fixed
     Raises
     ------
     ValueError
-        Unknown strategy, or ``"top_up"`` leaves nothing to draw.
+        Unknown ``per_label``, or ``"top_up"`` leaves nothing to draw.
 
     Returns
     -------
@@ -85,10 +86,10 @@ def synthetic_counts(adata: ad.AnnData, n_per_label: int, strategy: str = "fixed
         Label -> samples (>= 0).
     """
     groups = training_groups(adata)
-    if strategy == "fixed":
+    if per_label == "fixed":
         return {label: n_per_label for label in groups}
-    if strategy != "top_up":
-        raise ValueError(f"per-label strategy {strategy!r} is not 'fixed' or 'top_up'")
+    if per_label != "top_up":
+        raise ValueError(f"synthesize.per_label {per_label!r} is not 'fixed' or 'top_up'")
     per_sample = contract.rows_per_sample(adata)
     counts = {label: max(0, n_per_label - len(idx) // per_sample) for label, idx in groups.items()}
     if not any(counts.values()):
@@ -100,7 +101,7 @@ def synthetic_counts(adata: ad.AnnData, n_per_label: int, strategy: str = "fixed
 
 
 def synthesize(
-    adata: ad.AnnData, model: TrainingPlan, family: str, n_per_label: int, seed: int, strategy: str = "fixed"
+    adata: ad.AnnData, model: TrainingPlan, family: str, n_per_label: int, seed: int, per_label: str = "fixed"
 ) -> ad.AnnData:
     """Sample synthetic cells (samples, windows) per label from a trained AE, VAE or GAN.
 
@@ -120,7 +121,7 @@ def synthesize(
         Trained model (eval mode).
     family
         The model's name, as the provenance of the synthetic data states it.
-    n_per_label, strategy
+    n_per_label, per_label
         Samples per label (:func:`synthetic_counts`).
     seed
         Seeds numpy's draws (cells, codes, library sizes) and torch's (inside
@@ -139,7 +140,7 @@ def synthesize(
     blocks, labels = [], []
     with torch.random.fork_rng(devices=[]), torch.no_grad():
         torch.manual_seed(seed)
-        for label, n_samples in synthetic_counts(adata, n_per_label, strategy).items():
+        for label, n_samples in synthetic_counts(adata, n_per_label, per_label).items():
             n_rows = rows_per_label(adata, n_samples)
             if n_rows == 0:
                 continue
@@ -156,7 +157,7 @@ def synthesize(
     return _synthetic_anndata(adata, np.concatenate(blocks), labels, f"{family}: {model.latent_sampler}")
 
 
-def synthesize_marginals(adata: ad.AnnData, n_per_label: int, seed: int, strategy: str = "fixed") -> ad.AnnData:
+def synthesize_marginals(adata: ad.AnnData, n_per_label: int, seed: int, per_label: str = "fixed") -> ad.AnnData:
     """Independent-marginals baseline: every gene drawn on its own from its label's training values.
 
     For each synthetic cell of label ``l`` and each gene, the value of a uniformly drawn
@@ -170,7 +171,7 @@ def synthesize_marginals(adata: ad.AnnData, n_per_label: int, seed: int, strateg
     ----------
     adata
         Model-ready AnnData.
-    n_per_label, strategy
+    n_per_label, per_label
         Samples per label (:func:`synthetic_counts`).
     seed
         Seed of ``numpy.random.default_rng``.
@@ -184,7 +185,7 @@ def synthesize_marginals(adata: ad.AnnData, n_per_label: int, seed: int, strateg
     rng = np.random.default_rng(seed)
     groups = training_groups(adata)
     blocks, labels = [], []
-    for label, n_samples in synthetic_counts(adata, n_per_label, strategy).items():
+    for label, n_samples in synthetic_counts(adata, n_per_label, per_label).items():
         n_rows = rows_per_label(adata, n_samples)
         if n_rows == 0:
             continue

@@ -18,8 +18,8 @@ import torch
 from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 
-from omicsgen.budget import AUTO, epoch_budget, gan_epochs, generator_step_budget
 from omicsgen import contract
+from omicsgen.budget import AUTO, epoch_budget, gan_epochs, generator_step_budget
 from omicsgen.contract import label_categories
 from omicsgen.data import AnnDataModule
 from omicsgen.io import write_text
@@ -116,8 +116,11 @@ def training_budget(family: str, n_train: int, params: dict) -> dict:
         epochs = gan_epochs(n_train, params["batch_size"], n_critic, steps)
         return {"rule": "auto" if key == AUTO else "config", "generator_steps": steps, "max_epochs": epochs}
     epochs = epoch_budget(n_train, params["max_epochs"])
-    budget = {"rule": "auto" if params["max_epochs"] == AUTO else "config", "max_epochs": epochs,
-              "patience": params["patience"]}
+    budget = {
+        "rule": "auto" if params["max_epochs"] == AUTO else "config",
+        "max_epochs": epochs,
+        "patience": params["patience"],
+    }
     if "kl_warmup_epochs" in params:
         budget["kl_warmup_epochs"] = min(params["kl_warmup_epochs"], max(1, epochs // 2))
     return budget
@@ -198,7 +201,9 @@ def train_model(
     L.seed_everything(seed, workers=True, verbose=False)
     torch.set_num_threads(max(1, threads))
     devices = device_settings(gpus)
-    log.info("training on %s (devices=%s, strategy=%s)", devices["accelerator"], devices["devices"], devices["strategy"])
+    log.info(
+        "training on %s (devices=%s, strategy=%s)", devices["accelerator"], devices["devices"], devices["strategy"]
+    )
 
     data = AnnDataModule(adata, batch_size=params["batch_size"], seed=seed)
     budget = training_budget(family, len(data.train_set), params)
@@ -216,12 +221,25 @@ def train_model(
     early_stopped = model.monitor is not None  # the GAN has no validation likelihood to stop on
     # last.ckpt, to resume from, about RESUME_CHECKPOINTS times a run (not every epoch: a GAN's
     # checkpoint holds two networks and two optimisers); the best one whenever val_loss improves
-    callbacks = [ModelCheckpoint(dirpath=workdir / "checkpoints", filename="last", monitor=None, save_top_k=1,
-                                 enable_version_counter=False,
-                                 every_n_epochs=max(1, budget["max_epochs"] // RESUME_CHECKPOINTS))]
+    callbacks = [
+        ModelCheckpoint(
+            dirpath=workdir / "checkpoints",
+            filename="last",
+            monitor=None,
+            save_top_k=1,
+            enable_version_counter=False,
+            every_n_epochs=max(1, budget["max_epochs"] // RESUME_CHECKPOINTS),
+        )
+    ]
     if early_stopped:
-        best = ModelCheckpoint(dirpath=workdir / "checkpoints", filename="best", monitor=model.monitor, mode="min",
-                               save_top_k=1, enable_version_counter=False)
+        best = ModelCheckpoint(
+            dirpath=workdir / "checkpoints",
+            filename="best",
+            monitor=model.monitor,
+            mode="min",
+            save_top_k=1,
+            enable_version_counter=False,
+        )
         stopper = EarlyStopping(monitor=model.monitor, mode="min", patience=params["patience"])
         callbacks += [best, stopper]
     else:
@@ -244,9 +262,16 @@ def train_model(
     parts = sorted(workdir.glob("metrics_before_resume_*.csv"), key=lambda p: int(p.stem.rsplit("_", 1)[1]))
     epochs = epoch_history([*parts, metrics_csv])
     write_text(epochs.to_csv(index=False), history)
-    run = {"family": family, "n_train": len(data.train_set), "budget": budget, "epochs_run": int(epochs["epoch"].max()) + 1,
-           "device": devices["accelerator"], "threads": threads, "streamed": data.streamed,
-           "curves": {"columns": list(model.curves[0]), "ylabel": model.curves[1]}}
+    run = {
+        "family": family,
+        "n_train": len(data.train_set),
+        "budget": budget,
+        "epochs_run": int(epochs["epoch"].max()) + 1,
+        "device": devices["accelerator"],
+        "threads": threads,
+        "streamed": data.streamed,
+        "curves": {"columns": list(model.curves[0]), "ylabel": model.curves[1]},
+    }
     if early_stopped:
         run["stopped_by"] = "early stopping" if stopper.stopped_epoch > 0 else "epoch budget"
         run["best_val_loss"] = float(best.best_model_score)
@@ -274,7 +299,7 @@ def _fingerprint(adata: ad.AnnData, params: dict, seed: int, rows_per_read: int 
     """
     digest = hashlib.sha256(json.dumps({"params": params, "seed": seed}, sort_keys=True, default=str).encode())
     for start in range(0, adata.n_obs, rows_per_read):
-        block = adata.X[start:start + rows_per_read]
+        block = adata.X[start : start + rows_per_read]
         parts = (block.data, block.indices, np.diff(block.indptr)) if sp.issparse(block) else (block,)
         for part in parts:
             digest.update(np.ascontiguousarray(part))

@@ -67,8 +67,13 @@ def has_index(path: str | os.PathLike) -> bool:
         if not index.exists():
             continue
         if index.stat().st_mtime < Path(path).stat().st_mtime:
-            log.warning("%s: its index %s is older than the file, so it may not match; reading without it "
-                        "(streamed). Re-index for fast region queries: bcftools index -f %s", path, index, path)
+            log.warning(
+                "%s: its index %s is older than the file, so it may not match; reading without it "
+                "(streamed). Re-index for fast region queries: bcftools index -f %s",
+                path,
+                index,
+                path,
+            )
             return False
         return True
     return False
@@ -229,7 +234,9 @@ def _scan(task: ScanTask) -> ScanResult:
         for rec in records:
             pos = rec.POS
             order.check(rec.CHROM, pos)
-            if task.region is not None and (pos < task.region.start or (task.region.end is not None and pos > task.region.end)):
+            if task.region is not None and (
+                pos < task.region.start or (task.region.end is not None and pos > task.region.end)
+            ):
                 continue  # starts outside this worker's interval (overlapping indel or next worker's site)
             if task.regions_filter and not _in_regions(rec.CHROM, pos, task.regions_filter):
                 continue
@@ -440,8 +447,17 @@ def read_vcf(
 
     with tempfile.TemporaryDirectory(dir=tmp_dir, prefix="omicsgen-vcf-") as tmp:
         tasks = [
-            ScanTask(str(path), part, region_filter, tuple(order), encoding, min_maf, min_call_rate,
-                     missing == "drop_site", os.path.join(tmp, f"part{i}.int8"))
+            ScanTask(
+                str(path),
+                part,
+                region_filter,
+                tuple(order),
+                encoding,
+                min_maf,
+                min_call_rate,
+                missing == "drop_site",
+                os.path.join(tmp, f"part{i}.int8"),
+            )
             for i, part in enumerate(parts)
         ]
         if len(tasks) == 1:
@@ -451,7 +467,9 @@ def read_vcf(
                 results = list(pool.map(_scan, tasks))
         for region in parsed:
             if not any(_region_has_records(r, region) for r in results) and not _any_record_in(path, region, indexed):
-                raise InputError(f"{path}: region {region} holds no record; check 'regions' against 'bcftools index -s'")
+                raise InputError(
+                    f"{path}: region {region} holds no record; check 'regions' against 'bcftools index -s'"
+                )
         dropped = {k: sum(r.dropped[k] for r in results) for k in results[0].dropped}
         n_sites = sum(r.n_rows for r in results)
         n_obs = len(order) * (2 if encoding == "haplotype" else 1)
@@ -463,8 +481,11 @@ def read_vcf(
         # site annotations first, so their temporary strings are gone before the matrix is allocated
         var = _site_table(results)
         if not var.index.is_unique:
-            log.warning("%s: %d duplicate sites (same chrom, pos, ref, alt) kept with suffixed names", path,
-                        int(var.index.duplicated().sum()))
+            log.warning(
+                "%s: %d duplicate sites (same chrom, pos, ref, alt) kept with suffixed names",
+                path,
+                int(var.index.duplicated().sum()),
+            )
         # F-ordered (n_obs, n_sites): each site's genotypes are contiguous, as the workers wrote them
         X = np.empty((n_obs, n_sites), dtype=np.int8, order="F")
         site_major = X.T  # C-contiguous view (n_sites, n_obs)
@@ -496,8 +517,16 @@ def read_vcf(
         "genotypes_imputed": int(n_imputed),
         "missing_policy": missing,
     }
-    log.info("%s: %d %s x %d sites kept; dropped %s; %d genotypes imputed (%s)", path, adata.n_obs,
-             "haplotypes" if encoding == "haplotype" else "samples", adata.n_vars, dropped, n_imputed, missing)
+    log.info(
+        "%s: %d %s x %d sites kept; dropped %s; %d genotypes imputed (%s)",
+        path,
+        adata.n_obs,
+        "haplotypes" if encoding == "haplotype" else "samples",
+        adata.n_vars,
+        dropped,
+        n_imputed,
+        missing,
+    )
     return adata
 
 
@@ -511,7 +540,9 @@ def _site_table(results: list[ScanResult]) -> pd.DataFrame:
     var = pd.DataFrame(columns)
     var["chrom"] = var["chrom"].astype(str).astype("category")
     var["pos"] = var["pos"].astype(np.int64)
-    var.index = pd.Index([f"{c}:{p}:{r}:{a}" for c, p, r, a in zip(columns["chrom"], columns["pos"], columns["ref"], columns["alt"])])
+    var.index = pd.Index(
+        [f"{c}:{p}:{r}:{a}" for c, p, r, a in zip(columns["chrom"], columns["pos"], columns["ref"], columns["alt"])]
+    )
     return var
 
 
@@ -641,7 +672,8 @@ def write_vcf(adata, path: str | os.PathLike, *, source: str = "omicsgen") -> No
             for j in range(X.shape[1]):
                 column = X[:, j].astype(int)
                 calls = table[column[0::2], column[1::2]] if haplotype else table[column]
-                fixed = f"{var['chrom'].iat[j]}\t{var['pos'].iat[j]}\t{var['id'].iat[j]}\t{var['ref'].iat[j]}\t{var['alt'].iat[j]}\t.\tPASS\t.\tGT\t"
+                site = "\t".join(str(var[key].iat[j]) for key in ("chrom", "pos", "id", "ref", "alt"))
+                fixed = f"{site}\t.\tPASS\t.\tGT\t"
                 out.write((fixed + "\t".join(calls) + "\n").encode())
         pysam.tabix_index(str(tmp), preset="vcf", force=True)
         os.replace(tmp, path)

@@ -35,13 +35,27 @@ except WorkflowError as err:
 MODALITY_DEFAULTS = {
     "h5ad": {"layer": None, "n_top_genes": 2000, "likelihood": "auto", "values": "auto"},
     "vcf": {
-        "sample_sheet": None, "regions": None, "encoding": "dosage",
-        "min_maf": 0.01, "min_call_rate": 0.9, "missing": "sample_af",
+        "sample_sheet": None,
+        "regions": None,
+        "encoding": "dosage",
+        "min_maf": 0.01,
+        "min_call_rate": 0.9,
+        "missing": "sample_af",
     },
     "bam": {
-        "shape": "pileup", "reference": None, "regions": None, "group_by": "file", "bed": None,
-        "bin_size": 10000, "value": "counts", "window": 100, "stride": None, "min_mapq": 20, "min_baseq": 13,
-        "exclude_flags": ["unmapped", "secondary", "supplementary", "duplicate", "qcfail"], "proper_pairs": False,
+        "shape": "pileup",
+        "reference": None,
+        "regions": None,
+        "group_by": "file",
+        "bed": None,
+        "bin_size": 10000,
+        "value": "counts",
+        "window": 100,
+        "stride": None,
+        "min_mapq": 20,
+        "min_baseq": 13,
+        "exclude_flags": ["unmapped", "secondary", "supplementary", "duplicate", "qcfail"],
+        "proper_pairs": False,
     },
 }
 SIMULATED_PANEL = {"vcf": "results/simulated/ooa3.vcf.gz", "sample_sheet": "results/simulated/ooa3.samples.tsv"}
@@ -68,7 +82,9 @@ def _dataset_entries(datasets):
         for key in ("path", "sample_sheet", "reference", "bed"):
             path = entry.get(key)
             if path is not None and path not in DEMO_FILES and not Path(path).exists():
-                raise WorkflowError(f"config key 'datasets.{name}.{key}': file '{path}' not found; point it at an existing file")
+                raise WorkflowError(
+                    f"config key 'datasets.{name}.{key}': file '{path}' not found; point it at an existing file"
+                )
         if modality == "vcf" and entry["label"] is not None and entry["sample_sheet"] is None:
             raise WorkflowError(
                 f"config key 'datasets.{name}.label': a vcf dataset reads labels from its sample_sheet; set sample_sheet"
@@ -88,6 +104,7 @@ DATASETS = _dataset_entries(config["datasets"])
 VCF_DATASETS = [name for name, entry in DATASETS.items() if entry["modality"] == "vcf"]
 H5AD_DATASETS = [name for name, entry in DATASETS.items() if entry["modality"] == "h5ad"]
 BAM_DATASETS = [name for name, entry in DATASETS.items() if entry["modality"] == "bam"]
+
 
 def _alternatives(names):
     """Regex matching exactly the given names (none: matches nothing)."""
@@ -193,8 +210,11 @@ def preprocess_params(wildcards):
 def simulated_panel_params():
     panel = config["simulated_panel"]
     return {
-        "n_per_population": panel["n_per_population"], "contig": panel["contig"],
-        "left": panel["left_bp"], "length": panel["length_bp"], "seed": config["seed"],
+        "n_per_population": panel["n_per_population"],
+        "contig": panel["contig"],
+        "left": panel["left_bp"],
+        "length": panel["length_bp"],
+        "seed": config["seed"],
     }
 
 
@@ -216,8 +236,19 @@ def bam_input(wildcards):
 
 def preprocess_bam_params(wildcards):
     entry = DATASETS[wildcards.dataset]
-    keys = ("shape", "regions", "group_by", "bin_size", "value", "window", "stride", "min_mapq", "min_baseq",
-            "exclude_flags", "proper_pairs")
+    keys = (
+        "shape",
+        "regions",
+        "group_by",
+        "bin_size",
+        "value",
+        "window",
+        "stride",
+        "min_mapq",
+        "min_baseq",
+        "exclude_flags",
+        "proper_pairs",
+    )
     return {"label_key": entry["label"], **{key: entry[key] for key in keys}, **_split_params()}
 
 

@@ -4,6 +4,16 @@ rule evaluate:
     output:
         metrics="results/{dataset}/{model}/metrics.tsv",
         per_label="results/{dataset}/{model}/per_label.tsv",
+    log:
+        "results/logs/evaluate/{dataset}_{model}.log",
+    benchmark:
+        "results/benchmarks/evaluate/{dataset}_{model}.tsv"
+    conda:
+        "../../envs/evaluate.yaml"
+    threads: dataset_threads
+    resources:
+        mem_mb=mem_mb(2000, 8),
+        runtime=runtime(10, 60),
     params:
         knn_k=config["evaluate"]["knn_k"],
         rare_fraction=config["evaluate"]["rare_fraction"],
@@ -12,16 +22,6 @@ rule evaluate:
         ld_window_kb=config["evaluate"]["ld_window_kb"],
         max_cells=config["evaluate"]["max_cells"],
         seed=config["seed"],
-    log:
-        "results/logs/evaluate/{dataset}_{model}.log",
-    benchmark:
-        "results/benchmarks/evaluate/{dataset}_{model}.tsv"
-    threads: dataset_threads
-    resources:
-        mem_mb=mem_mb(2000, 8),
-        runtime=runtime(10, 60),
-    conda:
-        "../../envs/evaluate.yaml"
     script:
         "../../scripts/evaluate.py"
 
@@ -37,11 +37,11 @@ rule aggregate_metrics:
         "results/logs/aggregate_metrics.log",
     benchmark:
         "results/benchmarks/aggregate_metrics.tsv"
+    conda:
+        "../../envs/evaluate.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=5,
-    conda:
-        "../../envs/evaluate.yaml"
     script:
         "../../scripts/aggregate_metrics.py"

@@ -5,22 +5,22 @@ rule latent:
         checkpoint="results/{dataset}/{model}/model.ckpt",
     output:
         "results/{dataset}/{model}/latent.h5ad",
-    wildcard_constraints:
-        model=_alternatives(TRAINED_ENCODERS),
-    params:
-        n_neighbors=config["latent"]["n_neighbors"],
-        seed=config["seed"],
     log:
         "results/logs/latent/{dataset}_{model}.log",
     benchmark:
         "results/benchmarks/latent/{dataset}_{model}.tsv"
+    wildcard_constraints:
+        model=_alternatives(TRAINED_ENCODERS),
+    conda:
+        "../../envs/torch.yaml"
     threads: dataset_threads
     resources:
         mem_mb=mem_mb(2000, 12),
         runtime=runtime(10, 120),
         gpu=0,
-    conda:
-        "../../envs/torch.yaml"
+    params:
+        n_neighbors=config["latent"]["n_neighbors"],
+        seed=config["seed"],
     script:
         "../../scripts/latent.py"
 
@@ -30,19 +30,19 @@ rule baseline_pca:
         "results/{dataset}/preprocessed.h5ad",
     output:
         "results/{dataset}/pca/latent.h5ad",
-    params:
-        n_components=pca_components(),
-        n_neighbors=config["latent"]["n_neighbors"],
-        seed=config["seed"],
     log:
         "results/logs/latent/{dataset}_pca.log",
     benchmark:
         "results/benchmarks/latent/{dataset}_pca.tsv"
+    conda:
+        "../../envs/evaluate.yaml"
     threads: dataset_threads
     resources:
         mem_mb=mem_mb(2000, 12),
         runtime=runtime(10, 120),
-    conda:
-        "../../envs/evaluate.yaml"
+    params:
+        n_components=pca_components(),
+        n_neighbors=config["latent"]["n_neighbors"],
+        seed=config["seed"],
     script:
         "../../scripts/baseline_pca.py"

@@ -5,35 +5,35 @@ rule demo_pbmc68k:
         "results/logs/demo_pbmc68k.log",
     benchmark:
         "results/benchmarks/demo_pbmc68k.tsv"
+    conda:
+        "../../envs/preprocess.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        "../../envs/preprocess.yaml"
     script:
         "../../scripts/demo_pbmc68k.py"
 
 
 rule preprocess_h5ad:
-    wildcard_constraints:
-        dataset=_alternatives(H5AD_DATASETS),
     input:
         dataset_input,
     output:
         "results/{dataset}/preprocessed.h5ad",
-    params:
-        preprocess=preprocess_params,
     log:
         "results/logs/preprocess/{dataset}.log",
     benchmark:
         "results/benchmarks/preprocess/{dataset}.tsv"
+    wildcard_constraints:
+        dataset=_alternatives(H5AD_DATASETS),
+    conda:
+        "../../envs/preprocess.yaml"
     threads: 1
     resources:
         mem_mb=mem_mb(2000, 6),
         runtime=runtime(10, 30),
-    conda:
-        "../../envs/preprocess.yaml"
+    params:
+        preprocess=preprocess_params,
     script:
         "../../scripts/preprocess_h5ad.py"
 
@@ -43,63 +43,63 @@ rule simulate_ooa_panel:
         vcf=SIMULATED_PANEL["vcf"],
         index=f"{SIMULATED_PANEL['vcf']}.tbi",
         sample_sheet=SIMULATED_PANEL["sample_sheet"],
-    params:
-        panel=simulated_panel_params(),
     log:
         "results/logs/simulate_ooa_panel.log",
     benchmark:
         "results/benchmarks/simulate_ooa_panel.tsv"
+    conda:
+        "../../envs/preprocess.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        "../../envs/preprocess.yaml"
+    params:
+        panel=simulated_panel_params(),
     script:
         "../../scripts/simulate_ooa_panel.py"
 
 
 rule preprocess_vcf:
-    wildcard_constraints:
-        dataset=_alternatives(VCF_DATASETS),
     input:
         unpack(vcf_input),
     output:
         "results/{dataset}/preprocessed.h5ad",
-    params:
-        preprocess=preprocess_vcf_params,
     log:
         "results/logs/preprocess/{dataset}.log",
     benchmark:
         "results/benchmarks/preprocess/{dataset}.tsv"
+    wildcard_constraints:
+        dataset=_alternatives(VCF_DATASETS),
+    conda:
+        "../../envs/preprocess.yaml"
     threads: dataset_threads
     resources:
         mem_mb=mem_mb(2000, 10),
         runtime=runtime(10, 60),
-    conda:
-        "../../envs/preprocess.yaml"
+    params:
+        preprocess=preprocess_vcf_params,
     script:
         "../../scripts/preprocess_vcf.py"
 
 
 rule preprocess_bam:
-    wildcard_constraints:
-        dataset=_alternatives(BAM_DATASETS),
     input:
         unpack(bam_input),
     output:
         "results/{dataset}/preprocessed.h5ad",
-    params:
-        preprocess=preprocess_bam_params,
     log:
         "results/logs/preprocess/{dataset}.log",
     benchmark:
         "results/benchmarks/preprocess/{dataset}.tsv"
+    wildcard_constraints:
+        dataset=_alternatives(BAM_DATASETS),
+    conda:
+        "../../envs/preprocess.yaml"
     threads: 1
     resources:
         mem_mb=mem_mb(4000, 1),
         runtime=runtime(10, 60),
-    conda:
-        "../../envs/preprocess.yaml"
+    params:
+        preprocess=preprocess_bam_params,
     script:
         "../../scripts/preprocess_bam.py"

@@ -5,18 +5,18 @@ rule report:
         files=report_files,
     output:
         report("results/report.html", caption="../report/report.rst", category="Report"),
-    params:
-        layout=report_layout(),
-        evaluate=dict(sorted(config["evaluate"].items())),
     log:
         "results/logs/report.log",
     benchmark:
         "results/benchmarks/report.tsv"
+    conda:
+        "../../envs/report.yaml"
     threads: 1
     resources:
         mem_mb=mem_mb(2000, 2),
         runtime=runtime(15, 30),
-    conda:
-        "../../envs/report.yaml"
+    params:
+        layout=report_layout(),
+        evaluate=dict(sorted(config["evaluate"].items())),
     script:
         "../../scripts/report.py"

@@ -4,23 +4,23 @@ rule synthesize:
         checkpoint="results/{dataset}/{model}/model.ckpt",
     output:
         "results/{dataset}/{model}/synthetic.h5ad",
-    wildcard_constraints:
-        model=_alternatives(TRAINED_MODELS),
-    params:
-        n_per_label=config["synthesize"]["n_per_label"],
-        strategy=config["synthesize"]["per_label"],
-        seed=config["seed"],
     log:
         "results/logs/synthesize/{dataset}_{model}.log",
     benchmark:
         "results/benchmarks/synthesize/{dataset}_{model}.tsv"
+    wildcard_constraints:
+        model=_alternatives(TRAINED_MODELS),
+    conda:
+        "../../envs/torch.yaml"
     threads: 1
     resources:
         mem_mb=mem_mb(2000, 3),
         runtime=runtime(10, 30),
         gpu=0,
-    conda:
-        "../../envs/torch.yaml"
+    params:
+        n_per_label=config["synthesize"]["n_per_label"],
+        per_label=config["synthesize"]["per_label"],
+        seed=config["seed"],
     script:
         "../../scripts/synthesize.py"
 
@@ -30,20 +30,20 @@ rule baseline_marginals:
         "results/{dataset}/preprocessed.h5ad",
     output:
         "results/{dataset}/marginals/synthetic.h5ad",
-    params:
-        n_per_label=config["synthesize"]["n_per_label"],
-        strategy=config["synthesize"]["per_label"],
-        seed=config["seed"],
     log:
         "results/logs/synthesize/{dataset}_marginals.log",
     benchmark:
         "results/benchmarks/synthesize/{dataset}_marginals.tsv"
+    conda:
+        "../../envs/evaluate.yaml"
     threads: 1
     resources:
         mem_mb=mem_mb(2000, 3),
         runtime=runtime(10, 30),
-    conda:
-        "../../envs/evaluate.yaml"
+    params:
+        n_per_label=config["synthesize"]["n_per_label"],
+        per_label=config["synthesize"]["per_label"],
+        seed=config["seed"],
     script:
         "../../scripts/baseline_marginals.py"
 
@@ -58,11 +58,11 @@ rule synthetic_vcf:
         "results/logs/synthesize/{dataset}_{model}_vcf.log",
     benchmark:
         "results/benchmarks/synthesize/{dataset}_{model}_vcf.tsv"
+    conda:
+        "../../envs/preprocess.yaml"
     threads: 1
     resources:
         mem_mb=mem_mb(1000, 3),
         runtime=runtime(10, 30),
-    conda:
-        "../../envs/preprocess.yaml"
     script:
         "../../scripts/synthetic_vcf.py"

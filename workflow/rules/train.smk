@@ -10,22 +10,22 @@ rule train:
             category="Training",
         ),
         training="results/{dataset}/{model}/training.json",
-    wildcard_constraints:
-        model=_alternatives(TRAINED_MODELS),
-    params:
-        model=trained_model_params,
-        seed=config["seed"],
-        stream=config["resources"]["stream"],
     log:
         "results/logs/train/{dataset}_{model}.log",
     benchmark:
         "results/benchmarks/train/{dataset}_{model}.tsv"
+    wildcard_constraints:
+        model=_alternatives(TRAINED_MODELS),
+    conda:
+        "../../envs/torch.yaml"
     threads: dataset_threads
     resources:
         mem_mb=mem_mb(2000, 6),
         runtime=runtime(60, 1500, cap_min=1440),
         gpu=config["resources"]["gpu"],
-    conda:
-        "../../envs/torch.yaml"
+    params:
+        model=trained_model_params,
+        seed=config["seed"],
+        stream=config["resources"]["stream"],
     script:
         "../../scripts/train.py"

@@ -9,6 +9,7 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 
+from omicsgen import contract
 from omicsgen.contract import RECONSTRUCTION_MSE, obs_labels
 from omicsgen.evaluate.fidelity import (
     detection_auroc,
@@ -29,10 +30,11 @@ from omicsgen.evaluate.popgen import (
 )
 from omicsgen.evaluate.privacy import aats, distance_to_closest_record, n_identical, privacy_loss
 from omicsgen.evaluate.utility import PER_LABEL_COLUMNS, rare_labels, utility_metrics
-from omicsgen import contract
 from omicsgen.preprocess import metric_scale
 
 COLUMNS = ["dataset", "model", "metric", "value"]
+
+
 def comparison_table(tidy: pd.DataFrame) -> pd.DataFrame:
     """One row per dataset x model, one column per metric, from the tidy table.
 
@@ -41,7 +43,9 @@ def comparison_table(tidy: pd.DataFrame) -> pd.DataFrame:
     """
     rows = list(dict.fromkeys(zip(tidy["dataset"], tidy["model"])))
     wide = tidy.pivot(index=["dataset", "model"], columns="metric", values="value")
-    wide = wide.reindex(index=pd.MultiIndex.from_tuples(rows, names=["dataset", "model"]), columns=tidy["metric"].unique())
+    wide = wide.reindex(
+        index=pd.MultiIndex.from_tuples(rows, names=["dataset", "model"]), columns=tidy["metric"].unique()
+    )
     return wide.reset_index().rename_axis(columns=None)
 
 
@@ -53,10 +57,33 @@ def tidy_metrics(wide: pd.DataFrame) -> pd.DataFrame:
 
 
 __all__ = [
-    "COLUMNS", "METRICS", "aats", "af_correlation", "ld_correlation", "pairwise_distance_wasserstein",
-    "pca_wasserstein", "better", "comparison_table", "detection_auroc", "direction", "distance_to_closest_record",
-    "evaluate_model", "evaluation_cells", "knn_accuracy", "matched_by_label", "mean_correlation", "mmd", "n_identical", "privacy_loss",
-    "rare_labels", "reconstruction_error", "shortfall", "silhouette", "tidy_metrics", "utility_metrics", "variance_correlation",
+    "COLUMNS",
+    "METRICS",
+    "aats",
+    "af_correlation",
+    "ld_correlation",
+    "pairwise_distance_wasserstein",
+    "pca_wasserstein",
+    "better",
+    "comparison_table",
+    "detection_auroc",
+    "direction",
+    "distance_to_closest_record",
+    "evaluate_model",
+    "evaluation_cells",
+    "knn_accuracy",
+    "matched_by_label",
+    "mean_correlation",
+    "mmd",
+    "n_identical",
+    "privacy_loss",
+    "rare_labels",
+    "reconstruction_error",
+    "shortfall",
+    "silhouette",
+    "tidy_metrics",
+    "utility_metrics",
+    "variance_correlation",
 ]
 
 
@@ -140,7 +167,8 @@ def evaluate_model(
         Euclidean on the log1p-normalised scale; for genotypes cityblock on allele counts
         (Yelmen et al. 2021), and the per-feature mean/variance correlations are replaced by
         ``af_correlation``, ``ld_correlation``, ``pca_wasserstein`` (mean over PC1 and PC2)
-        and ``pairwise_distance_wasserstein`` of :mod:`omicsgen.evaluate.popgen`. With labels, also the classifier utility
+        and ``pairwise_distance_wasserstein`` of :mod:`omicsgen.evaluate.popgen`. With labels, also the
+        classifier utility
         scores of :func:`~omicsgen.evaluate.utility.utility_metrics` (TSTR, augmentation of
         the labels with fewer than ``rare_fraction`` of the training cells).
     knn_k
@@ -182,16 +210,27 @@ def evaluate_model(
         rows.append(("mmd", mmd(expression[test], synth, seed=seed)))
         real_idx, synth_idx = matched_by_label(labels[test], obs_labels(synthetic), seed)
         real_test, synth_matched = expression[test][real_idx], synth[synth_idx]
-        rows.append(("detection_auroc", detection_auroc(real_test, synth_matched, n_estimators=detection_trees,
-                                                        seed=seed, threads=threads)))
+        rows.append(
+            (
+                "detection_auroc",
+                detection_auroc(real_test, synth_matched, n_estimators=detection_trees, seed=seed, threads=threads),
+            )
+        )
         train_idx, _ = matched_by_label(labels[train], labels[test][real_idx], seed)
         distance = "cityblock" if contract.is_genotype(real) else "euclidean"
-        rows += _privacy_rows(expression[train], expression[test], expression[train][train_idx], real_test, synth,
-                              synth_matched, distance)
+        rows += _privacy_rows(
+            expression[train], expression[test], expression[train][train_idx], real_test, synth, synth_matched, distance
+        )
         if labelled:
             scores, per_label = utility_metrics(
-                expression[train], labels[train], expression[test], labels[test], synth, obs_labels(synthetic),
-                rare=rare_labels(labels[train], rare_fraction), seed=seed,
+                expression[train],
+                labels[train],
+                expression[test],
+                labels[test],
+                synth,
+                obs_labels(synthetic),
+                rare=rare_labels(labels[train], rare_fraction),
+                seed=seed,
             )
             rows.extend(scores.items())
     unknown = sorted({name for name, _ in rows} - set(METRICS))
@@ -201,8 +240,9 @@ def evaluate_model(
     return table, per_label.assign(dataset=dataset, model=model)[["dataset", "model", *PER_LABEL_COLUMNS]]
 
 
-def _latent_rows(latent: ad.AnnData, labels: np.ndarray, split: np.ndarray, labelled: bool,
-                 knn_k: int) -> list[tuple[str, float]]:
+def _latent_rows(
+    latent: ad.AnnData, labels: np.ndarray, split: np.ndarray, labelled: bool, knn_k: int
+) -> list[tuple[str, float]]:
     """Latent quality: held-out reconstruction error and, with labels, k-NN accuracy and silhouette."""
     rows = [("reconstruction_error", reconstruction_error(latent.obs[RECONSTRUCTION_MSE].to_numpy()[split == "test"]))]
     if labelled:
@@ -212,8 +252,15 @@ def _latent_rows(latent: ad.AnnData, labels: np.ndarray, split: np.ndarray, labe
     return rows
 
 
-def _privacy_rows(train: np.ndarray, test: np.ndarray, train_matched: np.ndarray, test_matched: np.ndarray,
-                  synthetic: np.ndarray, synthetic_matched: np.ndarray, distance: str) -> list[tuple[str, float]]:
+def _privacy_rows(
+    train: np.ndarray,
+    test: np.ndarray,
+    train_matched: np.ndarray,
+    test_matched: np.ndarray,
+    synthetic: np.ndarray,
+    synthetic_matched: np.ndarray,
+    distance: str,
+) -> list[tuple[str, float]]:
     """Privacy: AATS and privacy loss on label-matched sets, DCR of synthetic and held-out cells, copies."""
     return [
         ("aats", aats(test_matched, synthetic_matched, distance)),
@@ -224,8 +271,9 @@ def _privacy_rows(train: np.ndarray, test: np.ndarray, train_matched: np.ndarray
     ]
 
 
-def _popgen_rows(real: ad.AnnData, real_test: np.ndarray, synthetic: np.ndarray, window_sites: int,
-                 window_kb: float, seed: int) -> list[tuple[str, float]]:
+def _popgen_rows(
+    real: ad.AnnData, real_test: np.ndarray, synthetic: np.ndarray, window_sites: int, window_kb: float, seed: int
+) -> list[tuple[str, float]]:
     """Population-genetics fidelity of synthetic genotypes against the held-out real ones."""
     ploidy = contract.alleles_per_row(real)
     i, j = ld_pairs(real.var["chrom"].to_numpy(), real.var["pos"].to_numpy(), window_sites, int(window_kb * 1000))

@@ -80,7 +80,13 @@ def mmd(real: np.ndarray, synthetic: np.ndarray, n_components: int = 50, seed: i
 
 
 def detection_auroc(
-    real: np.ndarray, synthetic: np.ndarray, *, n_estimators: int = 500, n_folds: int = 5, seed: int = 0, threads: int = 1
+    real: np.ndarray,
+    synthetic: np.ndarray,
+    *,
+    n_estimators: int = 500,
+    n_folds: int = 5,
+    seed: int = 0,
+    threads: int = 1,
 ) -> float:
     """Cross-validated AUROC of a random forest telling real from synthetic cells.
 
@@ -117,9 +123,7 @@ def detection_auroc(
     return float(roc_auc_score(y, proba))
 
 
-def matched_by_label(
-    real_labels: np.ndarray, synthetic_labels: np.ndarray, seed: int
-) -> tuple[np.ndarray, np.ndarray]:
+def matched_by_label(real_labels: np.ndarray, synthetic_labels: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Indices of equal-sized real and synthetic sets with the same label composition.
 
     For every label, ``min(n_real, n_synthetic)`` cells are drawn without replacement from

@@ -41,60 +41,130 @@ class Metric:
 
 
 METRICS: dict[str, Metric] = {
-    "reconstruction_error": Metric(LOWER, "pca", "encoders",
-                                   "MSE of held-out cells on the log1p-normalised scale", "scVI, GenoCAE"),
-    "knn_accuracy": Metric(HIGHER, "pca", "encoders",
-                           "k-NN (k={knn_k}) label accuracy of test cells among training cells in the latent",
-                           "GenoCAE, scIB"),
-    "silhouette": Metric(HIGHER, "pca", "encoders", "mean silhouette width of labels in the latent, raw [-1, 1]",
-                         "Rousseeuw 1987, scIB"),
-    "mean_correlation": Metric(HIGHER, "marginals", "generators",
-                               "Pearson r of per-gene means, synthetic vs held-out real", "Splatter (Zappia et al. 2017)"),
-    "variance_correlation": Metric(HIGHER, "marginals", "generators",
-                                   "Pearson r of per-gene variances, synthetic vs held-out real", "Splatter"),
-    "mmd": Metric(LOWER, "marginals", "generators", "squared MMD, Gaussian kernel, median bandwidth, 50 PCs",
-                  "Gretton et al. 2012"),
-    "detection_auroc": Metric(0.5, "marginals", "generators",
-                              "random-forest real-vs-synthetic AUROC, 5-fold CV, label-matched (0.5 = indistinguishable)",
-                              "scGAN, GRouNdGAN"),
-    "aats": Metric(0.5, "marginals", "generators",
-                   "nearest-neighbour adversarial accuracy, held-out real vs synthetic, Euclidean (cityblock on "
-                   "genotypes)", "Yale et al. 2020, Yelmen et al. 2021"),
-    "privacy_loss": Metric(0.0, "marginals", "generators",
-                           "AATS against held-out real minus AATS against training real (about 0: no leak of the "
-                           "training set)", "Yelmen et al. 2021"),
-    "dcr": Metric(None, None, "generators",
-                  "median distance of synthetic cells to their closest training cell; compare with dcr_holdout",
-                  "synthcity"),
-    "dcr_holdout": Metric(None, None, "generators",
-                          "median distance of held-out real cells to their closest training cell (the DCR baseline)",
-                          "synthcity"),
-    "n_identical_to_train": Metric(LOWER, "marginals", "generators", "synthetic cells identical to a training cell",
-                                   "synthcity"),
-    "trtr_accuracy": Metric(None, None, "generators",
-                            "accuracy on held-out real cells of a logistic regression trained on real training cells "
-                            "(reference for TSTR)", "Esteban et al. 2017"),
-    "tstr_accuracy": Metric(HIGHER, "marginals", "generators", "the same classifier trained on synthetic cells only",
-                            "TSTR; Esteban et al. 2017"),
-    "real_macro_f1": Metric(None, None, "generators", "macro-F1 on held-out real cells, trained on real training cells",
-                            "ACTIVA, GARAGE"),
-    "augmented_macro_f1": Metric(HIGHER, "marginals", "generators", "macro-F1, trained on real + synthetic cells",
-                                 "ACTIVA, GARAGE protocol"),
-    "augmentation_recall_gain": Metric(HIGHER, "marginals", "generators",
-                                       "mean recall gain from augmentation over labels with < {rare_fraction:.0%} of "
-                                       "training cells", "ACTIVA, GARAGE protocol"),
-    "af_correlation": Metric(HIGHER, "marginals", "generators",
-                             "Pearson r of alt-allele frequencies, synthetic vs held-out real genotypes",
-                             "Yelmen et al. 2021"),
-    "ld_correlation": Metric(HIGHER, "marginals", "generators",
-                             "Pearson r of LD r2 over site pairs at most {ld_window_sites} sites and {ld_window_kb:g} kb "
-                             "apart, synthetic vs held-out real", "Yelmen et al. 2021"),
-    "pca_wasserstein": Metric(LOWER, "marginals", "generators",
-                              "Wasserstein distance on PC1 and PC2 (mean of the two) of a PCA fitted on real + "
-                              "synthetic genotypes", "Yelmen et al. 2021"),
-    "pairwise_distance_wasserstein": Metric(LOWER, "marginals", "generators",
-                                            "Wasserstein distance between within-real and within-synthetic pairwise "
-                                            "cityblock distances", "Yelmen et al. 2021"),
+    "reconstruction_error": Metric(
+        LOWER, "pca", "encoders", "MSE of held-out cells on the log1p-normalised scale", "scVI, GenoCAE"
+    ),
+    "knn_accuracy": Metric(
+        HIGHER,
+        "pca",
+        "encoders",
+        "k-NN (k={knn_k}) label accuracy of test cells among training cells in the latent",
+        "GenoCAE, scIB",
+    ),
+    "silhouette": Metric(
+        HIGHER, "pca", "encoders", "mean silhouette width of labels in the latent, raw [-1, 1]", "Rousseeuw 1987, scIB"
+    ),
+    "mean_correlation": Metric(
+        HIGHER,
+        "marginals",
+        "generators",
+        "Pearson r of per-gene means, synthetic vs held-out real",
+        "Splatter (Zappia et al. 2017)",
+    ),
+    "variance_correlation": Metric(
+        HIGHER, "marginals", "generators", "Pearson r of per-gene variances, synthetic vs held-out real", "Splatter"
+    ),
+    "mmd": Metric(
+        LOWER,
+        "marginals",
+        "generators",
+        "squared MMD, Gaussian kernel, median bandwidth, 50 PCs",
+        "Gretton et al. 2012",
+    ),
+    "detection_auroc": Metric(
+        0.5,
+        "marginals",
+        "generators",
+        "random-forest real-vs-synthetic AUROC, 5-fold CV, label-matched (0.5 = indistinguishable)",
+        "scGAN, GRouNdGAN",
+    ),
+    "aats": Metric(
+        0.5,
+        "marginals",
+        "generators",
+        "nearest-neighbour adversarial accuracy, held-out real vs synthetic, Euclidean (cityblock on genotypes)",
+        "Yale et al. 2020, Yelmen et al. 2021",
+    ),
+    "privacy_loss": Metric(
+        0.0,
+        "marginals",
+        "generators",
+        "AATS against held-out real minus AATS against training real (about 0: no leak of the training set)",
+        "Yelmen et al. 2021",
+    ),
+    "dcr": Metric(
+        None,
+        None,
+        "generators",
+        "median distance of synthetic cells to their closest training cell; compare with dcr_holdout",
+        "synthcity",
+    ),
+    "dcr_holdout": Metric(
+        None,
+        None,
+        "generators",
+        "median distance of held-out real cells to their closest training cell (the DCR baseline)",
+        "synthcity",
+    ),
+    "n_identical_to_train": Metric(
+        LOWER, "marginals", "generators", "synthetic cells identical to a training cell", "synthcity"
+    ),
+    "trtr_accuracy": Metric(
+        None,
+        None,
+        "generators",
+        "accuracy on held-out real cells of a logistic regression trained on real training cells (reference for TSTR)",
+        "Esteban et al. 2017",
+    ),
+    "tstr_accuracy": Metric(
+        HIGHER,
+        "marginals",
+        "generators",
+        "the same classifier trained on synthetic cells only",
+        "TSTR; Esteban et al. 2017",
+    ),
+    "real_macro_f1": Metric(
+        None, None, "generators", "macro-F1 on held-out real cells, trained on real training cells", "ACTIVA, GARAGE"
+    ),
+    "augmented_macro_f1": Metric(
+        HIGHER, "marginals", "generators", "macro-F1, trained on real + synthetic cells", "ACTIVA, GARAGE protocol"
+    ),
+    "augmentation_recall_gain": Metric(
+        HIGHER,
+        "marginals",
+        "generators",
+        "mean recall gain from augmentation over labels with < {rare_fraction:.0%} of training cells",
+        "ACTIVA, GARAGE protocol",
+    ),
+    "af_correlation": Metric(
+        HIGHER,
+        "marginals",
+        "generators",
+        "Pearson r of alt-allele frequencies, synthetic vs held-out real genotypes",
+        "Yelmen et al. 2021",
+    ),
+    "ld_correlation": Metric(
+        HIGHER,
+        "marginals",
+        "generators",
+        "Pearson r of LD r2 over site pairs at most {ld_window_sites} sites and {ld_window_kb:g} kb "
+        "apart, synthetic vs held-out real",
+        "Yelmen et al. 2021",
+    ),
+    "pca_wasserstein": Metric(
+        LOWER,
+        "marginals",
+        "generators",
+        "Wasserstein distance on PC1 and PC2 (mean of the two) of a PCA fitted on real + synthetic genotypes",
+        "Yelmen et al. 2021",
+    ),
+    "pairwise_distance_wasserstein": Metric(
+        LOWER,
+        "marginals",
+        "generators",
+        "Wasserstein distance between within-real and within-synthetic pairwise cityblock distances",
+        "Yelmen et al. 2021",
+    ),
 }
 BASELINES = frozenset(m.baseline for m in METRICS.values() if m.baseline)
 

@@ -85,8 +85,9 @@ def ld_correlation(real: np.ndarray, synthetic: np.ndarray, i: np.ndarray, j: np
     return float(pearsonr(a[ok], b[ok])[0])
 
 
-def ld_decay(genotypes: np.ndarray, pos: np.ndarray, i: np.ndarray, j: np.ndarray,
-             bins_bp: tuple[int, ...] = LD_DECAY_BINS_BP) -> pd.DataFrame:
+def ld_decay(
+    genotypes: np.ndarray, pos: np.ndarray, i: np.ndarray, j: np.ndarray, bins_bp: tuple[int, ...] = LD_DECAY_BINS_BP
+) -> pd.DataFrame:
     """Mean LD r2 by distance between sites (bp bins): the LD-decay curve.
 
     Returns
@@ -99,11 +100,13 @@ def ld_decay(genotypes: np.ndarray, pos: np.ndarray, i: np.ndarray, j: np.ndarra
     ok = np.isfinite(r2)
     table = pd.DataFrame({"bin": pd.cut(distance[ok], bins=list(bins_bp), include_lowest=True), "r2": r2[ok]})
     grouped = table.groupby("bin", observed=True)["r2"].agg(["mean", "size"]).reset_index()
-    return pd.DataFrame({
-        "distance_bp": [interval.mid for interval in grouped["bin"]],
-        "mean_r2": grouped["mean"].to_numpy(),
-        "n_pairs": grouped["size"].to_numpy(),
-    })
+    return pd.DataFrame(
+        {
+            "distance_bp": [interval.mid for interval in grouped["bin"]],
+            "mean_r2": grouped["mean"].to_numpy(),
+            "n_pairs": grouped["size"].to_numpy(),
+        }
+    )
 
 
 def pca_wasserstein(real: np.ndarray, synthetic: np.ndarray, seed: int = 0) -> tuple[float, float]:
@@ -119,8 +122,10 @@ def pca_wasserstein(real: np.ndarray, synthetic: np.ndarray, seed: int = 0) -> t
     """
     scores = PCA(n_components=2, random_state=seed).fit_transform(np.vstack([real, synthetic]).astype(np.float64))
     n = len(real)
-    return (float(wasserstein_distance(scores[:n, 0], scores[n:, 0])),
-            float(wasserstein_distance(scores[:n, 1], scores[n:, 1])))
+    return (
+        float(wasserstein_distance(scores[:n, 0], scores[n:, 0])),
+        float(wasserstein_distance(scores[:n, 1], scores[n:, 1])),
+    )
 
 
 def pairwise_distances(genotypes: np.ndarray) -> np.ndarray:

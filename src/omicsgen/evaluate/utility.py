@@ -29,13 +29,27 @@ def rare_labels(train_labels: np.ndarray, fraction: float = 0.05) -> list[str]:
 
 
 PER_LABEL_COLUMNS = [
-    "label", "n_train", "n_synthetic", "n_test", "recall_real", "recall_augmented", "recall_synthetic_only", "rare",
+    "label",
+    "n_train",
+    "n_synthetic",
+    "n_test",
+    "recall_real",
+    "recall_augmented",
+    "recall_synthetic_only",
+    "rare",
 ]
 
 
 def utility_metrics(
-    real_train: np.ndarray, train_labels: np.ndarray, real_test: np.ndarray, test_labels: np.ndarray,
-    synthetic: np.ndarray, synthetic_labels: np.ndarray, *, rare: list[str], seed: int = 0,
+    real_train: np.ndarray,
+    train_labels: np.ndarray,
+    real_test: np.ndarray,
+    test_labels: np.ndarray,
+    synthetic: np.ndarray,
+    synthetic_labels: np.ndarray,
+    *,
+    rare: list[str],
+    seed: int = 0,
 ) -> tuple[dict[str, float], pd.DataFrame]:
     """Classifier scores on real test cells for three training sets: real, synthetic, real + synthetic.
 
@@ -69,16 +83,22 @@ def utility_metrics(
     labels = sorted(set(test_labels.tolist()))
     recall = {
         name: recall_score(test_labels, pred, labels=labels, average=None, zero_division=0)
-        for name, pred in (("recall_real", real_pred), ("recall_augmented", aug_pred), ("recall_synthetic_only", synth_pred))
+        for name, pred in (
+            ("recall_real", real_pred),
+            ("recall_augmented", aug_pred),
+            ("recall_synthetic_only", synth_pred),
+        )
     }
-    per_label = pd.DataFrame({
-        "label": labels,
-        "n_train": [int(np.sum(train_labels == label)) for label in labels],
-        "n_synthetic": [int(np.sum(synthetic_labels == label)) for label in labels],
-        "n_test": [int(np.sum(test_labels == label)) for label in labels],
-        **recall,
-        "rare": [label in rare for label in labels],
-    })[PER_LABEL_COLUMNS]
+    per_label = pd.DataFrame(
+        {
+            "label": labels,
+            "n_train": [int(np.sum(train_labels == label)) for label in labels],
+            "n_synthetic": [int(np.sum(synthetic_labels == label)) for label in labels],
+            "n_test": [int(np.sum(test_labels == label)) for label in labels],
+            **recall,
+            "rare": [label in rare for label in labels],
+        }
+    )[PER_LABEL_COLUMNS]
     rare_rows = per_label[per_label["rare"]]
     gain = float((rare_rows["recall_augmented"] - rare_rows["recall_real"]).mean()) if len(rare_rows) else float("nan")
     scores = {

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import torch
-
 import numpy as np
+import torch
 
 from omicsgen.io import dense
 from omicsgen.models.base import LikelihoodPlan
@@ -56,7 +55,9 @@ class AE(LikelihoodPlan):
         super().__init__(n_input, likelihood, list(labels))
         self.save_hyperparameters()
         self.encoder = Encoder(n_input, n_latent, n_hidden, n_layers, dropout)
-        self.decoder = Decoder(n_latent, n_input, self.decoder_output, n_hidden, n_layers, dropout, n_labels=self.n_labels)
+        self.decoder = Decoder(
+            n_latent, n_input, self.decoder_output, n_hidden, n_layers, dropout, n_labels=self.n_labels
+        )
 
     latent_sampler = "Gaussian per label (mean and full covariance of the label's training codes)"
 

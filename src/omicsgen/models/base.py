@@ -57,7 +57,9 @@ class TrainingPlan(L.LightningModule):
     """
 
     has_encoder = False  # encode(x) gives a latent of real cells (the latent stage needs it)
-    monitor: str | None = None  # logged validation loss for early stopping and the best checkpoint; None: run the budget
+    monitor: str | None = (
+        None  # logged validation loss for early stopping and the best checkpoint; None: run the budget
+    )
     latent_sampler = ""  # how sample_latent draws, as the synthetic data's provenance states it
     curves: tuple[tuple[str, ...], str] = ((), "")  # history columns the report draws, and their y axis
 
@@ -69,10 +71,13 @@ class TrainingPlan(L.LightningModule):
         self.epoch_means = EpochMeans()
 
     def encoder_input(self, x: torch.Tensor) -> torch.Tensor:
-        """What the encoder sees (:meth:`~omicsgen.models.likelihoods.Likelihood.encoder_input`: ``log1p`` of counts)."""
+        """What the encoder sees (:meth:`Likelihood.encoder_input
+        <omicsgen.models.likelihoods.Likelihood.encoder_input>`: ``log1p`` of counts)."""
         return self.likelihood.encoder_input(x)
 
-    def decode(self, z: torch.Tensor, y: torch.Tensor | None = None, library: torch.Tensor | None = None) -> torch.Tensor:
+    def decode(
+        self, z: torch.Tensor, y: torch.Tensor | None = None, library: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Expected value of ``x`` given ``z`` ``(batch, n_latent)`` and label codes ``y`` ``(batch,)``.
 
         ``library`` ``(batch, 1)`` total counts per cell is required for ``"nb"`` (the mean is
@@ -125,7 +130,9 @@ class TrainingPlan(L.LightningModule):
         # self.log because early stopping and checkpointing read val_loss from it.
         metrics = {f"train_{name}": float(v) for name, v in self.epoch_means.means("train").items()}
         if self.logger is not None:
-            self.logger.log_metrics({**metrics, **self.extra_logged(), "epoch": self.current_epoch}, step=self.global_step)
+            self.logger.log_metrics(
+                {**metrics, **self.extra_logged(), "epoch": self.current_epoch}, step=self.global_step
+            )
 
     def on_validation_epoch_end(self) -> None:
         for name, value in self.epoch_means.means("val").items():

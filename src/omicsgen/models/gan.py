@@ -73,7 +73,9 @@ class GAN(TrainingPlan):
         super().__init__(likelihood, list(labels))
         self.save_hyperparameters()
         self.automatic_optimization = False
-        self.generator = Decoder(n_noise, n_input, self.likelihood.generator_activation, n_hidden, n_layers, 0.0, n_labels=self.n_labels)
+        self.generator = Decoder(
+            n_noise, n_input, self.likelihood.generator_activation, n_hidden, n_layers, 0.0, n_labels=self.n_labels
+        )
         self.critic = Critic(n_input, n_hidden, n_layers, n_labels=self.n_labels)
 
     @property
@@ -101,7 +103,9 @@ class GAN(TrainingPlan):
         """Generated data ``(batch, n_input)`` on the critic's scale, differentiable in the generator."""
         return self.likelihood.generated_view(self.generator(z, y))
 
-    def decode(self, z: torch.Tensor, y: torch.Tensor | None = None, library: torch.Tensor | None = None) -> torch.Tensor:
+    def decode(
+        self, z: torch.Tensor, y: torch.Tensor | None = None, library: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Generated values on the data's scale ``(batch, n_input)``.
 
         Counts: ``expm1`` of the generated log1p counts per 10,000, rescaled so that each row
@@ -148,7 +152,9 @@ class GAN(TrainingPlan):
         critic_opt.zero_grad()
         self.manual_backward(per_cell.mean())
         critic_opt.step()
-        self.epoch_means.add("train", critic_loss=per_cell, wasserstein=critic_real - critic_fake, gradient_penalty=penalty)
+        self.epoch_means.add(
+            "train", critic_loss=per_cell, wasserstein=critic_real - critic_fake, gradient_penalty=penalty
+        )
 
         step = self.current_epoch * self.trainer.num_training_batches + batch_idx
         if step % self.hparams.n_critic == self.hparams.n_critic - 1:

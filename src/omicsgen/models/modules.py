@@ -137,8 +137,9 @@ class Decoder(nn.Module):
         Unknown output activation.
     """
 
-    def __init__(self, n_latent: int, n_output: int, output: str, n_hidden: int, n_layers: int, dropout: float,
-                 n_labels: int = 0):
+    def __init__(
+        self, n_latent: int, n_output: int, output: str, n_hidden: int, n_layers: int, dropout: float, n_labels: int = 0
+    ):
         super().__init__()
         if output not in OUTPUT_ACTIVATIONS:
             raise ValueError(f"output activation {output!r} is not one of {OUTPUT_ACTIVATIONS}")
@@ -148,7 +149,7 @@ class Decoder(nn.Module):
         self.out = nn.Linear(n_hidden, n_output)
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        """Map ``z`` ``(batch, n_latent)`` and labels ``(batch,)`` to ``(batch, n_output)`` after the output activation."""
+        """Map ``z`` ``(batch, n_latent)`` and labels ``(batch,)`` to ``(batch, n_output)`` (activation applied)."""
         h = self.out(self.body(with_label(z, y, self.n_labels)))
         if self.output == "softmax":
             return torch.softmax(h, dim=-1)

@@ -7,7 +7,13 @@ from omicsgen.preprocess.scrna import log1p_normalized, prepare_scrna
 from omicsgen.preprocess.split import stratified_split
 
 __all__ = [
-    "log1p_normalized", "metric_scale", "prepare_alignments", "prepare_depth",
-    "prepare_genotypes", "prepare_pileup", "prepare_scrna",
-    "read_sample_sheet", "stratified_split",
+    "log1p_normalized",
+    "metric_scale",
+    "prepare_alignments",
+    "prepare_depth",
+    "prepare_genotypes",
+    "prepare_pileup",
+    "prepare_scrna",
+    "read_sample_sheet",
+    "stratified_split",
 ]

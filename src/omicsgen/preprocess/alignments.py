@@ -35,10 +35,10 @@ from omicsgen.bam import (
     read_bed,
     tile_bins,
 )
-from omicsgen.regions import Region
-from omicsgen.errors import InputError
 from omicsgen.contract import set_model_ready
+from omicsgen.errors import InputError
 from omicsgen.preprocess.split import stratified_split
+from omicsgen.regions import Region
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,8 @@ VALUES = ("counts", "mean_depth")
 
 
 def read_alignment_sheet(path: str | os.PathLike, label_key: str | None) -> pd.DataFrame:
-    """Sample sheet of alignment files: TSV with ``sample`` and ``path`` columns (paths relative to the sheet or absolute).
+    """Sample sheet of alignment files: TSV with ``sample`` and ``path`` columns (paths relative to the sheet, or
+    absolute).
 
     Raises
     ------
@@ -61,7 +62,9 @@ def read_alignment_sheet(path: str | os.PathLike, label_key: str | None) -> pd.D
     sheet = pd.read_csv(path, sep="\t", dtype=str)
     for column in ("sample", "path", *([label_key] if label_key else [])):
         if column not in sheet.columns:
-            raise InputError(f"{path}: no {column!r} column (columns: {list(sheet.columns)}); the sheet is a TSV with a header")
+            raise InputError(
+                f"{path}: no {column!r} column (columns: {list(sheet.columns)}); the sheet is a TSV with a header"
+            )
     if sheet["sample"].duplicated().any():
         raise InputError(f"{path}: sample {sheet['sample'][sheet['sample'].duplicated()].iloc[0]!r} is listed twice")
     resolved = []
@@ -160,8 +163,10 @@ def prepare_depth(
                     else:
                         bins = tile_bins(parse_regions(regions, lengths, str(path)), bin_size)
                 elif contig_lengths(handle) != lengths:
-                    raise InputError(f"{path}: its contigs differ from those of {next(iter(files.values()))}; "
-                                     "align all files to one reference")
+                    raise InputError(
+                        f"{path}: its contigs differ from those of {next(iter(files.values()))}; "
+                        "align all files to one reference"
+                    )
                 groups, counts, depth, unassigned = binned_depth(
                     handle, bins, _group_function(group_by, sample, len(files) > 1), read_filter
                 )
@@ -199,9 +204,15 @@ def prepare_depth(
         "n_unassigned_reads": int(n_unassigned),
         "total_reads": int(counts.sum()),
     }
-    log.info("%s: %d %s x %d bins, %d reads counted%s", source, adata.n_obs,
-             "files" if group_by == "file" else f"{group_by} groups", adata.n_vars, counts.sum(),
-             "" if group_by == "file" else f", {n_unassigned} passing reads without a {group_by} tag")
+    log.info(
+        "%s: %d %s x %d bins, %d reads counted%s",
+        source,
+        adata.n_obs,
+        "files" if group_by == "file" else f"{group_by} groups",
+        adata.n_vars,
+        counts.sum(),
+        "" if group_by == "file" else f", {n_unassigned} passing reads without a {group_by} tag",
+    )
     return adata
 
 
@@ -273,8 +284,13 @@ def prepare_pileup(
             batch = max(1, 1_000_000 // stride)
             for k in range(0, len(first), batch):
                 chunk = first[k : k + batch]
-                span = pileup_counts(handle, Region(region.chrom, int(chunk[0]) + 1, int(chunk[-1]) + window),
-                                     fasta, read_filter, min_baseq)
+                span = pileup_counts(
+                    handle,
+                    Region(region.chrom, int(chunk[0]) + 1, int(chunk[-1]) + window),
+                    fasta,
+                    read_filter,
+                    min_baseq,
+                )
                 offsets = chunk - chunk[0]
                 blocks.append(np.stack([span[o : o + window].ravel() for o in offsets]))
                 starts.extend(chunk.tolist())
@@ -283,17 +299,27 @@ def prepare_pileup(
     n_channels = len(PILEUP_CHANNELS)
     reads = X.reshape(len(X), window, n_channels)[:, :, :5].sum(axis=(1, 2))  # A, C, G, T, deletions
     if reads.sum() == 0:
-        raise InputError(f"{path}: no read passed the filters in {_describe(parsed)}; relax min_mapq/min_baseq "
-                         "or check 'regions'")
+        raise InputError(
+            f"{path}: no read passed the filters in {_describe(parsed)}; relax min_mapq/min_baseq or check 'regions'"
+        )
     starts, chroms = np.asarray(starts), np.asarray(chroms, dtype=object)
     empty = reads == 0
     if empty.any():  # reference bases alone: nothing to model, as cells with no counts
-        log.warning("%s: dropping %d of %d windows with no read passing the filters (first: %s:%d-%d)", path,
-                    int(empty.sum()), len(X), chroms[empty][0], starts[empty][0] + 1, starts[empty][0] + window)
+        log.warning(
+            "%s: dropping %d of %d windows with no read passing the filters (first: %s:%d-%d)",
+            path,
+            int(empty.sum()),
+            len(X),
+            chroms[empty][0],
+            starts[empty][0] + 1,
+            starts[empty][0] + window,
+        )
         X, starts, chroms = X[~empty], starts[~empty], chroms[~empty]
     obs = pd.DataFrame({"chrom": chroms, "start": starts, "end": starts + window})
     obs.index = [f"{c}:{s + 1}-{s + window}" for c, s in zip(chroms, starts)]
-    var = pd.DataFrame({"position": np.repeat(np.arange(window), n_channels), "channel": np.tile(PILEUP_CHANNELS, window)})
+    var = pd.DataFrame(
+        {"position": np.repeat(np.arange(window), n_channels), "channel": np.tile(PILEUP_CHANNELS, window)}
+    )
     var.index = [f"{p}_{c}" for p, c in zip(var["position"], var["channel"])]
     adata = ad.AnnData(X=X, obs=obs, var=var)
     _split_and_describe(adata, None, val_fraction, test_fraction, seed, "counts", "nb")
@@ -309,8 +335,15 @@ def prepare_pileup(
         "bases_left_out_at_region_ends": int(n_tail),
         "n_windows_dropped_no_reads": int(empty.sum()),
     }
-    log.info("%s: %d windows of %d bp (stride %d) x %d channels; %d bp at region ends left out",
-             path, adata.n_obs, window, stride, n_channels, n_tail)
+    log.info(
+        "%s: %d windows of %d bp (stride %d) x %d channels; %d bp at region ends left out",
+        path,
+        adata.n_obs,
+        window,
+        stride,
+        n_channels,
+        n_tail,
+    )
     return adata
 
 
@@ -351,9 +384,19 @@ def prepare_alignments(
     is_sheet = str(path).endswith((".tsv", ".txt"))
     if shape == "pileup":
         if is_sheet:
-            raise InputError(f"{path}: pileup windows are built from one BAM/CRAM; point 'path' at it (or use shape: depth)")
-        return prepare_pileup(path, reference=reference, regions=regions, window=window, stride=stride,
-                              min_baseq=min_baseq, read_filter=read_filter, **split)
+            raise InputError(
+                f"{path}: pileup windows are built from one BAM/CRAM; point 'path' at it (or use shape: depth)"
+            )
+        return prepare_pileup(
+            path,
+            reference=reference,
+            regions=regions,
+            window=window,
+            stride=stride,
+            min_baseq=min_baseq,
+            read_filter=read_filter,
+            **split,
+        )
     if shape != "depth":
         raise InputError(f"{path}: shape {shape!r} is not 'depth' or 'pileup'")
     if is_sheet:
@@ -362,11 +405,24 @@ def prepare_alignments(
         labels = sheet[label_key] if label_key else None
     else:
         if label_key:
-            raise InputError(f"{path}: labels come from a sample sheet (TSV: sample, path, {label_key}); point 'path' at one")
+            raise InputError(
+                f"{path}: labels come from a sample sheet (TSV: sample, path, {label_key}); point 'path' at one"
+            )
         files, labels = {Path(path).name.split(".")[0]: path}, None
-    return prepare_depth(files, source=str(path), reference=reference, labels=labels, label_key=label_key,
-                         regions=regions, bed=bed, bin_size=bin_size, group_by=group_by, value=value,
-                         read_filter=read_filter, **split)
+    return prepare_depth(
+        files,
+        source=str(path),
+        reference=reference,
+        labels=labels,
+        label_key=label_key,
+        regions=regions,
+        bed=bed,
+        bin_size=bin_size,
+        group_by=group_by,
+        value=value,
+        read_filter=read_filter,
+        **split,
+    )
 
 
 def _describe(regions, n: int = 3) -> str:
@@ -376,12 +432,28 @@ def _describe(regions, n: int = 3) -> str:
 
 
 def _filter_description(read_filter: ReadFilter) -> dict:
-    return {"min_mapq": read_filter.min_mapq, "exclude_flags": int(read_filter.exclude_flags),
-            "proper_pairs": bool(read_filter.proper_pairs)}
+    return {
+        "min_mapq": read_filter.min_mapq,
+        "exclude_flags": int(read_filter.exclude_flags),
+        "proper_pairs": bool(read_filter.proper_pairs),
+    }
 
 
-def _split_and_describe(adata: ad.AnnData, label_key: str | None, val_fraction: float, test_fraction: float,
-                        seed: int, encoding: str, likelihood: str) -> None:
+def _split_and_describe(
+    adata: ad.AnnData,
+    label_key: str | None,
+    val_fraction: float,
+    test_fraction: float,
+    seed: int,
+    encoding: str,
+    likelihood: str,
+) -> None:
     group = adata.obs[label_key].to_numpy() if label_key else np.zeros(adata.n_obs)
-    set_model_ready(adata, stratified_split(group, val_fraction, test_fraction, seed), modality="bam",
-                    encoding=encoding, likelihood=likelihood, label_key=label_key)
+    set_model_ready(
+        adata,
+        stratified_split(group, val_fraction, test_fraction, seed),
+        modality="bam",
+        encoding=encoding,
+        likelihood=likelihood,
+        label_key=label_key,
+    )

@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from omicsgen.errors import InputError
 from omicsgen.contract import set_model_ready
+from omicsgen.errors import InputError
 from omicsgen.preprocess.split import stratified_split
 from omicsgen.vcf import read_header, read_vcf
 
@@ -48,7 +48,9 @@ def read_sample_sheet(path: str | os.PathLike, label_key: str | None) -> pd.Data
         raise InputError(f"{path}: sample sheet not found; check the dataset's 'sample_sheet' in the config")
     sheet = pd.read_csv(path, sep="\t", dtype=str, comment=None)
     if "sample" not in sheet.columns:
-        raise InputError(f"{path}: no 'sample' column (columns: {list(sheet.columns)}); the sheet is a TSV with a header")
+        raise InputError(
+            f"{path}: no 'sample' column (columns: {list(sheet.columns)}); the sheet is a TSV with a header"
+        )
     duplicated = sheet["sample"][sheet["sample"].duplicated()].tolist()
     if duplicated:
         raise InputError(f"{path}: sample {duplicated[0]!r} is listed more than once; keep one row per sample")
@@ -127,14 +129,29 @@ def prepare_genotypes(
                 f"{sample_sheet}: {len(absent)} samples are not in {path} (first: {', '.join(absent[:5])}); "
                 f"fix the sheet; 'bcftools query -l {path}' lists the file's samples"
             )
-    adata = read_vcf(path, samples=samples, regions=regions, encoding=encoding, min_maf=min_maf,
-                     min_call_rate=min_call_rate, missing=missing, seed=seed, threads=threads)
+    adata = read_vcf(
+        path,
+        samples=samples,
+        regions=regions,
+        encoding=encoding,
+        min_maf=min_maf,
+        min_call_rate=min_call_rate,
+        missing=missing,
+        seed=seed,
+        threads=threads,
+    )
     if sheet is not None:
         for column in sheet.columns:
             adata.obs[column] = pd.Categorical(sheet.loc[adata.obs["sample"], column].to_numpy())
     samples_in_order = list(dict.fromkeys(adata.obs["sample"]))
     group = sheet.loc[samples_in_order, label_key].to_numpy() if label_key else np.zeros(len(samples_in_order))
     per_sample = dict(zip(samples_in_order, stratified_split(group, val_fraction, test_fraction, seed)))
-    set_model_ready(adata, [per_sample[s] for s in adata.obs["sample"]], modality="vcf", encoding=encoding,
-                    likelihood=LIKELIHOOD_OF_ENCODING[encoding], label_key=label_key)
+    set_model_ready(
+        adata,
+        [per_sample[s] for s in adata.obs["sample"]],
+        modality="vcf",
+        encoding=encoding,
+        likelihood=LIKELIHOOD_OF_ENCODING[encoding],
+        label_key=label_key,
+    )
     return adata

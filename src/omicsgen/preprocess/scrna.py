@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from omicsgen.errors import InputError
 from omicsgen.contract import set_model_ready
+from omicsgen.errors import InputError
 from omicsgen.preprocess.split import stratified_split
 
 log = logging.getLogger(__name__)
@@ -201,7 +201,10 @@ def prepare_scrna(
         matrix = adata.X
     elif layer == "raw":
         if adata.raw is None:
-            raise InputError(f"{source}: layer 'raw' asked for but the file has no .raw; set layer to one of {list(adata.layers)} or null for X")
+            raise InputError(
+                f"{source}: layer 'raw' asked for but the file has no .raw; "
+                f"set layer to one of {list(adata.layers)} or null for X"
+            )
         matrix = adata.raw.X
         adata = ad.AnnData(X=matrix, obs=adata.obs, var=adata.raw.var)
     elif layer in adata.layers:
@@ -263,8 +266,12 @@ def prepare_scrna(
     out = ad.AnnData(X=matrix, obs=pd.DataFrame(index=adata.obs_names.astype(str)), var=adata.var.copy())
     out.var_names = adata.var_names.astype(str)
     if not out.var_names.is_unique:
-        log.warning("%s: %d duplicate gene names (first: %r) made unique with suffixes -1, -2, ...", source,
-                    int(out.var_names.duplicated().sum()), out.var_names[out.var_names.duplicated()][0])
+        log.warning(
+            "%s: %d duplicate gene names (first: %r) made unique with suffixes -1, -2, ...",
+            source,
+            int(out.var_names.duplicated().sum()),
+            out.var_names[out.var_names.duplicated()][0],
+        )
         out.var_names_make_unique()
     if labels is not None:
         out.obs[label_key] = pd.Categorical(labels.astype(str).values)
@@ -295,10 +302,15 @@ def prepare_scrna(
 
     group = out.obs[label_key].values if label_key else np.zeros(out.n_obs)
     set_model_ready(
-        out, stratified_split(group, val_fraction, test_fraction, seed), modality="scrna", encoding=encoding,
-        likelihood=likelihood, label_key=label_key,
+        out,
+        stratified_split(group, val_fraction, test_fraction, seed),
+        modality="scrna",
+        encoding=encoding,
+        likelihood=likelihood,
+        label_key=label_key,
         input_values=values if values != "normalized" else "normalized (log1p applied)",
-        n_genes_input=int(n_genes_in), n_cells_dropped_zero_counts=n_dropped,
+        n_genes_input=int(n_genes_in),
+        n_cells_dropped_zero_counts=n_dropped,
         hvg_flavor="seurat" if n_top_genes < n_genes_in else "all genes kept",
     )
     return out

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from omicsgen.contract import SPLITS
 from omicsgen.errors import InputError
 
-from omicsgen.contract import SPLITS
 # What every stage needs: a training set, a validation loss to stop on, and test cells for the
 # 5-fold real-vs-synthetic detection and the nearest-neighbour privacy metrics.
 MIN_PER_SPLIT = {"train": 10, "val": 2, "test": 5}
 
 
-def stratified_split(
-    labels, val_fraction: float, test_fraction: float, seed: int
-) -> np.ndarray:
+def stratified_split(labels, val_fraction: float, test_fraction: float, seed: int) -> np.ndarray:
     """Assign each observation to ``train``, ``val`` or ``test``, per label.
 
     Within each label the observations are shuffled with ``numpy.random.default_rng(seed)``
@@ -45,8 +43,7 @@ def stratified_split(
     """
     if not (0 <= val_fraction < 1 and 0 <= test_fraction < 1 and val_fraction + test_fraction < 1):
         raise ValueError(
-            f"split fractions val={val_fraction}, test={test_fraction} must be in [0, 1) "
-            "and sum to less than 1"
+            f"split fractions val={val_fraction}, test={test_fraction} must be in [0, 1) and sum to less than 1"
         )
     labels = np.asarray(labels, dtype=object)
     rng = np.random.default_rng(seed)

@@ -12,10 +12,11 @@ from sklearn.decomposition import PCA
 
 from omicsgen import __version__, contract
 from omicsgen.evaluate.metrics import BASELINES, METRICS, better, describe, direction, ranked, shortfall
+from omicsgen.evaluate.popgen import ld_pairs
 from omicsgen.io import dense, read_h5ad, write_text
 from omicsgen.preprocess import metric_scale
-from omicsgen.evaluate.popgen import ld_pairs
 from omicsgen.report import alignment_plots, genotype_plots, plots
+
 
 def budget_text(run: dict) -> str:
     """One phrase on a model's training budget and how it ended, from its ``training.json``.
@@ -27,7 +28,8 @@ def budget_text(run: dict) -> str:
     budget = run["budget"]
     rule = f"{budget['rule']} budget for {run['n_train']} training observations"
     if "generator_steps" in budget:
-        return f"{run['generator_steps_run']} of {budget['generator_steps']} generator steps in {run['epochs_run']} epochs ({rule})"
+        steps = f"{run['generator_steps_run']} of {budget['generator_steps']} generator steps"
+        return f"{steps} in {run['epochs_run']} epochs ({rule})"
     return f"{run['epochs_run']} of {budget['max_epochs']} epochs ({rule}), ended by {run['stopped_by']}"
 
 
@@ -56,11 +58,19 @@ def verdicts(metrics: pd.DataFrame) -> list[dict]:
             continue
         beats = better(metric, value, reference)
         word = "beats" if beats else "ties with" if value == reference else "does NOT beat"
-        out.append({
-            "dataset": dataset, "model": model, "metric": metric, "baseline": baseline,
-            "value": value, "baseline_value": reference, "beats": beats,
-            "text": f"{dataset}: {model} {word} {baseline} on {metric} ({value:.3f} vs {reference:.3f}; {direction(metric)} is better)",
-        })
+        out.append(
+            {
+                "dataset": dataset,
+                "model": model,
+                "metric": metric,
+                "baseline": baseline,
+                "value": value,
+                "baseline_value": reference,
+                "beats": beats,
+                "text": f"{dataset}: {model} {word} {baseline} on {metric} "
+                f"({value:.3f} vs {reference:.3f}; {direction(metric)} is better)",
+            }
+        )
     return out
 
 
@@ -74,10 +84,13 @@ def _table(metrics: pd.DataFrame) -> dict:
         if len(column) > 1 and ranked(metric):
             best[metric] = min(column.index, key=lambda model: shortfall(metric, column[model]))
     rows = [
-        {"model": model, "cells": [
-            {"text": "" if pd.isna(v) else f"{v:.3f}", "best": best.get(metric) == model}
-            for metric, v in row.items()
-        ]}
+        {
+            "model": model,
+            "cells": [
+                {"text": "" if pd.isna(v) else f"{v:.3f}", "best": best.get(metric) == model}
+                for metric, v in row.items()
+            ],
+        }
         for model, row in wide.iterrows()
     ]
     return {"columns": list(wide.columns), "rows": rows}
@@ -109,21 +122,45 @@ def augmentation_table(per_label: pd.DataFrame) -> dict:
         for model in models:
             row = per_label[(per_label["model"] == model) & (per_label["label"] == label)].iloc[0]
             gain = row["recall_augmented"] - row["recall_real"]
-            cells.append({"n": int(row["n_synthetic"]), "augmented": f"{row['recall_augmented']:.2f}",
-                          "synthetic": f"{row['recall_synthetic_only']:.2f}", "gain": gain})
-        rows.append({"label": label, "n_train": int(ref["n_train"]), "n_test": int(ref["n_test"]),
-                     "rare": bool(ref["rare"]), "real": f"{ref['recall_real']:.2f}", "cells": cells})
+            cells.append(
+                {
+                    "n": int(row["n_synthetic"]),
+                    "augmented": f"{row['recall_augmented']:.2f}",
+                    "synthetic": f"{row['recall_synthetic_only']:.2f}",
+                    "gain": gain,
+                }
+            )
+        rows.append(
+            {
+                "label": label,
+                "n_train": int(ref["n_train"]),
+                "n_test": int(ref["n_test"]),
+                "rare": bool(ref["rare"]),
+                "real": f"{ref['recall_real']:.2f}",
+                "cells": cells,
+            }
+        )
     return {"models": models, "rows": rows}
 
 
-def _dataset_section(name: str, files: dict, metrics: pd.DataFrame, per_label: pd.DataFrame,
-                     verdict_list: list[dict], ld_window: tuple[int, float]) -> dict:
+def _dataset_section(
+    name: str,
+    files: dict,
+    metrics: pd.DataFrame,
+    per_label: pd.DataFrame,
+    verdict_list: list[dict],
+    ld_window: tuple[int, float],
+) -> dict:
     real = read_h5ad(files["preprocessed"])
     info = real.uns["omicsgen"]
     label_key = info["label_key"]
     genotypes = info["modality"] == "vcf"
     section = {
-        "name": name, "n_obs": real.n_obs, "n_vars": real.n_vars, "info": info, "figures": [],
+        "name": name,
+        "n_obs": real.n_obs,
+        "n_vars": real.n_vars,
+        "info": info,
+        "figures": [],
         "obs_kind": ("haplotypes" if contract.rows_per_sample(real) == 2 else "samples") if genotypes else "cells",
         "var_kind": "sites" if genotypes else "genes",
     }
@@ -144,28 +181,36 @@ def _dataset_section(name: str, files: dict, metrics: pd.DataFrame, per_label: p
             latent = read_h5ad(path)
             umaps[f"{model} latent (UMAP)"] = latent.obsm[f"{latent.uns['omicsgen']['latent_key']}_umap"]
             labels = latent.obs[label_key].astype(str).to_numpy()
-        section["figures"].append((f"Latent UMAP coloured by {label_key}", plots.embedding_scatter(umaps, labels, label_key)))
+        section["figures"].append(
+            (f"Latent UMAP coloured by {label_key}", plots.embedding_scatter(umaps, labels, label_key))
+        )
     if files.get("synthetic"):
         expression = metric_scale(real.X, info["encoding"])
         pca = PCA(n_components=2, random_state=0).fit(expression)
         test = real.obs["split"].to_numpy() == "test"
         synthetic_data = {model: read_h5ad(path) for model, path in files["synthetic"].items()}
         synthetic_x = {model: data.X for model, data in synthetic_data.items()}
-        section["samplers"] = {model: data.uns["omicsgen"]["synthetic_method"] for model, data in synthetic_data.items()}
+        section["samplers"] = {
+            model: data.uns["omicsgen"]["synthetic_method"] for model, data in synthetic_data.items()
+        }
         scaled = {model: metric_scale(x, info["encoding"]) for model, x in synthetic_x.items()}
-        section["figures"].append((
-            f"Real (held-out) vs synthetic {section['obs_kind']} on the PCA of the real data",
-            plots.real_vs_synthetic_pca(
-                pca.transform(expression[test]), {f"{m} synthetic": pca.transform(x) for m, x in scaled.items()}
-            ),
-        ))
-        if info["modality"] == "bam":
-            section["figures"].append((
-                "Depth profile, real vs synthetic",
-                alignment_plots.depth_profiles(
-                    dense(real.X[test]), {m: dense(x) for m, x in synthetic_x.items()}, real.uns["bam"]
+        section["figures"].append(
+            (
+                f"Real (held-out) vs synthetic {section['obs_kind']} on the PCA of the real data",
+                plots.real_vs_synthetic_pca(
+                    pca.transform(expression[test]), {f"{m} synthetic": pca.transform(x) for m, x in scaled.items()}
                 ),
-            ))
+            )
+        )
+        if info["modality"] == "bam":
+            section["figures"].append(
+                (
+                    "Depth profile, real vs synthetic",
+                    alignment_plots.depth_profiles(
+                        dense(real.X[test]), {m: dense(x) for m, x in synthetic_x.items()}, real.uns["bam"]
+                    ),
+                )
+            )
         if genotypes:
             section["figures"].extend(_genotype_figures(real, expression[test], scaled, metrics, name, ld_window))
     section["table"] = _table(metrics[metrics["dataset"] == name])
@@ -174,14 +219,18 @@ def _dataset_section(name: str, files: dict, metrics: pd.DataFrame, per_label: p
     return section
 
 
-def _genotype_figures(real, real_test, synthetic: dict, metrics: pd.DataFrame, name: str,
-                      ld_window: tuple[int, float]) -> list[tuple[str, str]]:
+def _genotype_figures(
+    real, real_test, synthetic: dict, metrics: pd.DataFrame, name: str, ld_window: tuple[int, float]
+) -> list[tuple[str, str]]:
     """The genotype section: allele frequencies, LD, pairwise distances and privacy (allele counts in, per model)."""
     ploidy = contract.alleles_per_row(real)
     pos = real.var["pos"].to_numpy()
     i, j = ld_pairs(real.var["chrom"].to_numpy(), pos, ld_window[0], int(ld_window[1] * 1000))
     return [
-        ("Allele frequencies, synthetic vs real", genotype_plots.allele_frequency_scatter(real_test, synthetic, ploidy)),
+        (
+            "Allele frequencies, synthetic vs real",
+            genotype_plots.allele_frequency_scatter(real_test, synthetic, ploidy),
+        ),
         ("LD (r2) heatmaps, real vs synthetic", genotype_plots.ld_heatmaps(real_test, synthetic)),
         ("LD decay", genotype_plots.ld_decay_curves(real_test, synthetic, pos, i, j)),
         ("Pairwise-distance distributions", genotype_plots.pairwise_distance_histograms(real_test, synthetic)),
@@ -189,8 +238,9 @@ def _genotype_figures(real, real_test, synthetic: dict, metrics: pd.DataFrame, n
     ]
 
 
-def build_report(metrics: pd.DataFrame, per_label: pd.DataFrame, datasets: dict[str, dict], out: str | Path,
-                 settings: dict) -> None:
+def build_report(
+    metrics: pd.DataFrame, per_label: pd.DataFrame, datasets: dict[str, dict], out: str | Path, settings: dict
+) -> None:
     """Write a self-contained HTML report (images embedded as base64 PNG).
 
     Parameters
@@ -215,9 +265,10 @@ def build_report(metrics: pd.DataFrame, per_label: pd.DataFrame, datasets: dict[
     verdict_list = verdicts(metrics)
     html = env.get_template("report.html.j2").render(
         version=__version__,
-        created=_dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        created=_dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         sections=[
-            _dataset_section(name, files, metrics, per_label, verdict_list, ld_window) for name, files in datasets.items()
+            _dataset_section(name, files, metrics, per_label, verdict_list, ld_window)
+            for name, files in datasets.items()
         ],
         verdicts=verdict_list,
         sources={name: describe(name, settings) for name in METRICS},

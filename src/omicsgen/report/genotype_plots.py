@@ -43,8 +43,9 @@ def ld_heatmaps(real: np.ndarray, synthetic: dict[str, np.ndarray], n_sites: int
     return to_base64_png(fig)
 
 
-def ld_decay_curves(real: np.ndarray, synthetic: dict[str, np.ndarray], pos: np.ndarray,
-                    i: np.ndarray, j: np.ndarray) -> str:
+def ld_decay_curves(
+    real: np.ndarray, synthetic: dict[str, np.ndarray], pos: np.ndarray, i: np.ndarray, j: np.ndarray
+) -> str:
     """Mean LD r2 against distance between sites (bp), real (held-out) and each generator."""
     fig, ax = plt.subplots(figsize=(6, 4))
     for name, genotypes in {"real (test)": real, **synthetic}.items():
