@@ -1,4 +1,4 @@
-"""Preprocessing: input files to model-ready AnnData (the data contract in DESIGN.md)."""
+"""Preprocessing: input files to model-ready AnnData (the data contract: :mod:`omicsgen.contract`)."""
 
 from omicsgen.preprocess.alignments import prepare_alignments, prepare_depth, prepare_pileup
 from omicsgen.preprocess.genotypes import prepare_genotypes, read_sample_sheet

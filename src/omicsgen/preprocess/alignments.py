@@ -1,6 +1,6 @@
 """BAM/CRAM alignments to model-ready AnnData: binned read depth, or pileup windows.
 
-Two shapes (data contract, DESIGN.md):
+Two shapes (data contract, :mod:`omicsgen.contract`):
 
 - ``depth``: obs = one row per BAM (sample sheet), per read group (``RG``) or per cell
   barcode (``CB``); var = bins (``chrom``, ``start``, ``end``, 0-based half-open) over a BED

@@ -1,6 +1,6 @@
 """VCF/BCF genotypes to model-ready AnnData: sample sheet, filters, encoding, split.
 
-Output (data contract, DESIGN.md): obs = samples (or haplotypes), var = biallelic SNPs
+Output (data contract, :mod:`omicsgen.contract`): obs = samples (or haplotypes), var = biallelic SNPs
 (``chrom``, ``pos``, ``id``, ``ref``, ``alt``, ``af``), ``X`` int8 dosage 0/1/2 (or allele
 0/1 per haplotype), the label column from the sample sheet, ``obs["split"]`` and
 ``uns["omicsgen"]``.

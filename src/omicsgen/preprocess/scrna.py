@@ -1,6 +1,6 @@
 """Single-cell matrices (AnnData ``.h5ad``) to model-ready AnnData.
 
-Output (data contract, DESIGN.md): obs = cells, var = highly variable genes,
+Output (data contract, :mod:`omicsgen.contract`): obs = cells, var = highly variable genes,
 ``X`` = counts (float32) or log-normalised values, ``obs["split"]``, the label column,
 and ``uns["omicsgen"]`` with modality, encoding, likelihood and provenance.
 """
