@@ -80,32 +80,8 @@ def cell_stages(path: Path, out: Path, epochs: int, threads: int) -> dict[str, l
             values="auto",
             **split,
         ),
-        "train": step_code(
-            "train",
-            input=pre,
-            checkpoint=str(model / "model.ckpt"),
-            history=str(model / "history.csv"),
-            training=str(model / "training.json"),
-            family="vae",
-            model=vae,
-            seed=0,
-            threads=threads,
-            gpus=0,
-            stream=False,
-        ),
-        "train_streamed": step_code(
-            "train",
-            input=pre,
-            checkpoint=str(out / "vae_streamed" / "model.ckpt"),
-            history=str(out / "vae_streamed" / "history.csv"),
-            training=str(out / "vae_streamed" / "training.json"),
-            family="vae",
-            model=vae,
-            seed=0,
-            threads=threads,
-            gpus=0,
-            stream=True,
-        ),
+        "train": _train_code(pre, model, vae, threads, stream=False),
+        "train_streamed": _train_code(pre, out / "vae_streamed", vae, threads, stream=True),
         "latent": step_code(
             "latent",
             real=pre,
@@ -144,6 +120,23 @@ def cell_stages(path: Path, out: Path, epochs: int, threads: int) -> dict[str, l
             threads=threads,
         ),
     }
+
+
+def _train_code(pre: str, model: Path, vae: dict, threads: int, stream: bool) -> list[str]:
+    """The VAE training step, its outputs in ``model``; batches streamed from disk or not."""
+    return step_code(
+        "train",
+        input=pre,
+        checkpoint=str(model / "model.ckpt"),
+        history=str(model / "history.csv"),
+        training=str(model / "training.json"),
+        family="vae",
+        model=vae,
+        seed=0,
+        threads=threads,
+        gpus=0,
+        stream=stream,
+    )
 
 
 def write_cells(path: Path, n_cells: int, n_genes: int) -> None:

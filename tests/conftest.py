@@ -68,25 +68,22 @@ def link_shipped_data(workdir: Path) -> None:
             link.symlink_to(REPO / "resources" / name)
 
 
+def snakemake_command(workdir: Path, *args: str) -> list[str]:
+    """The command line that runs the repository's workflow in ``workdir`` with 2 cores."""
+    return [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(workdir)] + [
+        "--cores",
+        "2",
+        *args,
+    ]
+
+
 def snakemake(workdir: Path, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
     """Run the repository's workflow in ``workdir`` with 2 cores; output captured as text.
 
     The repository's shipped data is linked into ``workdir`` first (:func:`link_shipped_data`).
     """
     link_shipped_data(workdir)
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "-s",
-        str(REPO / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--cores",
-        "2",
-        *args,
-    ]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(snakemake_command(workdir, *args), capture_output=True, text=True, timeout=timeout)
 
 
 def write_test_config(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -15,7 +14,7 @@ import pytest
 
 from omicsgen.evaluate import tidy_metrics
 from omicsgen.io import read_h5ad
-from tests.conftest import REPO, link_shipped_data, snakemake, write_test_config
+from tests.conftest import link_shipped_data, snakemake, snakemake_command, write_test_config
 
 OUTPUTS = {
     "preprocessed.h5ad": ("X",),
@@ -121,20 +120,7 @@ def test_killed_training_resumes_from_last_checkpoint(tmp_path):
     target = "results/pbmc68k/vae/model.ckpt"
     training = interrupted / "results" / "pbmc68k" / "vae" / ".model_training"
 
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "-s",
-        str(REPO / "Snakefile"),
-        "--directory",
-        str(interrupted),
-        "--cores",
-        "2",
-        target,
-        "--configfile",
-        str(write_test_config(interrupted, **changes)),
-    ]
+    cmd = snakemake_command(interrupted, target, "--configfile", str(write_test_config(interrupted, **changes)))
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 300
     csv = training / "csv" / "version_0" / "metrics.csv"

@@ -40,19 +40,9 @@ def preprocess_h5ad(input: str, output: str, **params) -> None:
     ``preprocess_*`` steps.
     """
     from omicsgen.preprocess.scrna import prepare_scrna
-    from omicsgen.preprocess.split import check_split_sizes
 
     adata = prepare_scrna(read_h5ad(input), str(input), **params)
-    check_split_sizes(adata.obs["split"], input, "cells")
-    log.info(
-        "%s: %d cells x %d genes, likelihood %s, split %s",
-        input,
-        adata.n_obs,
-        adata.n_vars,
-        adata.uns["omicsgen"]["likelihood"],
-        adata.obs["split"].value_counts().to_dict(),
-    )
-    write_h5ad(_stamp(adata, {"input": input}, params), output)
+    _write_preprocessed(adata, output, {"input": input}, params, input, "cells", f"{adata.n_vars} genes")
 
 
 def simulate_panel(vcf: str, sample_sheet: str, **params) -> None:
@@ -65,40 +55,46 @@ def simulate_panel(vcf: str, sample_sheet: str, **params) -> None:
 def preprocess_vcf(input: str, output: str, *, sample_sheet: str | None = None, threads: int = 1, **params) -> None:
     """VCF/BCF -> model-ready AnnData; ``params`` are :func:`~omicsgen.preprocess.prepare_genotypes`'s keywords."""
     from omicsgen.preprocess.genotypes import prepare_genotypes
-    from omicsgen.preprocess.split import check_split_sizes
 
     adata = prepare_genotypes(input, sample_sheet=sample_sheet, threads=threads, **params)
     kind = "haplotypes" if contract.rows_per_sample(adata) == 2 else "samples"
-    check_split_sizes(adata.obs["split"], sample_sheet or input, kind)
-    log.info(
-        "%s: %d x %d sites, likelihood %s, split %s",
-        input,
-        adata.n_obs,
-        adata.n_vars,
-        adata.uns["omicsgen"]["likelihood"],
-        adata.obs["split"].value_counts().to_dict(),
-    )
     inputs = {"input": input, **({"sample_sheet": sample_sheet} if sample_sheet else {})}
-    write_h5ad(_stamp(adata, inputs, params), output)
+    _write_preprocessed(adata, output, inputs, params, sample_sheet or input, kind, f"{adata.n_vars} sites")
 
 
 def preprocess_bam(input: str, output: str, *, reference: str | None = None, bed: str | None = None, **params) -> None:
     """BAM/CRAM (or a sample sheet of them) -> model-ready AnnData (:func:`~omicsgen.preprocess.prepare_alignments`)."""
     from omicsgen.preprocess.alignments import prepare_alignments
-    from omicsgen.preprocess.split import check_split_sizes
 
     adata = prepare_alignments(input, reference=reference, bed=bed, **params)
-    check_split_sizes(adata.obs["split"], input, "windows" if adata.uns["bam"]["shape"] == "pileup" else "rows")
-    log.info(
-        "%s: %s, %d x %d, likelihood %s, split %s",
+    shape = adata.uns["bam"]["shape"]
+    inputs = {"input": input, **{k: v for k, v in (("reference", reference), ("bed", bed)) if v}}
+    _write_preprocessed(
+        adata,
+        output,
+        inputs,
+        params,
         input,
-        adata.uns["bam"]["shape"],
+        "windows" if shape == "pileup" else "rows",
+        f"{adata.n_vars} features ({shape})",
+    )
+
+
+def _write_preprocessed(adata, output: str, inputs: dict, params: dict, source: str, kind: str, var_text: str) -> None:
+    """Check the split's sizes (:func:`~omicsgen.preprocess.split.check_split_sizes`), log what was made, stamp
+    the provenance and write ``output``: the end of every preprocessing step."""
+    from omicsgen.preprocess.split import check_split_sizes
+
+    check_split_sizes(adata.obs["split"], source, kind)
+    log.info(
+        "%s: %d %s x %s, likelihood %s, split %s",
+        inputs["input"],
         adata.n_obs,
-        adata.n_vars,
-        adata.uns["omicsgen"]["likelihood"],
+        kind,
+        var_text,
+        contract.info(adata)["likelihood"],
         adata.obs["split"].value_counts().to_dict(),
     )
-    inputs = {"input": input, **{k: v for k, v in (("reference", reference), ("bed", bed)) if v}}
     write_h5ad(_stamp(adata, inputs, params), output)
 
 
