@@ -132,3 +132,45 @@ def test_readme_metric_table_agrees_with_the_metric_registry():
             assert name in METRICS, f"README lists {name!r}, which METRICS does not have"
             assert cells[-1].split(", ") == applies[METRICS[name].applies_to], name
     assert listed == set(METRICS), f"README's metric table lacks {sorted(set(METRICS) - listed)}"
+
+
+def test_library_defaults_are_the_config_schema_defaults():
+    """The schema holds the defaults; functions that take a config key under its name must default to the same."""
+    import inspect
+
+    import yaml
+
+    from omicsgen.models import AE, GAN, VAE
+    from omicsgen.preprocess import prepare_alignments, prepare_genotypes, prepare_scrna
+    from omicsgen.simulate import simulate_ooa_panel
+    from tests.conftest import REPO
+
+    schema = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())["properties"]
+    dataset_keys = schema["datasets"]["additionalProperties"]["properties"]
+
+    def defaults(function) -> dict:
+        return {
+            name: p.default
+            for name, p in inspect.signature(function).parameters.items()
+            if p.default is not inspect.Parameter.empty
+        }
+
+    checked = 0
+    for function, modality in ((prepare_scrna, "h5ad"), (prepare_genotypes, "vcf"), (prepare_alignments, "bam")):
+        for name, value in defaults(function).items():
+            spec = dataset_keys.get(name)
+            if spec is not None and modality in spec.get("x-modality", []):
+                expected = spec["x-default"]
+                if isinstance(value, tuple):  # a set of flags: order does not matter
+                    value, expected = sorted(value), sorted(expected)
+                assert value == expected, (function.__name__, name)
+                checked += 1
+            elif name in schema["split"]["properties"]:
+                assert value == schema["split"]["properties"][name]["default"], (function.__name__, name)
+    sections = ((AE, "ae"), (VAE, "vae"), (GAN, "gan"), (simulate_ooa_panel, "simulated_panel"))
+    for function, section in sections:
+        for name, value in defaults(function).items():
+            if name in schema[section]["properties"]:
+                assert value == schema[section]["properties"][name]["default"], (section, name)
+                checked += 1
+    assert checked > 30

@@ -56,7 +56,7 @@ N = 12  # synthetic samples per label
 @pytest.fixture(scope="module")
 def panel(tmp_path_factory):
     out = tmp_path_factory.mktemp("panel")
-    simulate_ooa_panel(out / "ooa3.vcf.gz", out / "ooa3.tsv", n_per_population=20, length=300_000, seed=5)
+    simulate_ooa_panel(out / "ooa3.vcf.gz", out / "ooa3.tsv", n_per_population=20, length_bp=300_000, seed=5)
     return out / "ooa3.vcf.gz", out / "ooa3.tsv"
 
 

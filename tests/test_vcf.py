@@ -32,7 +32,7 @@ def eur():
 def panel(tmp_path_factory):
     """A small simulated (phased, labelled) panel: 20 samples per population."""
     out = tmp_path_factory.mktemp("panel")
-    simulate_ooa_panel(out / "ooa3.vcf.gz", out / "ooa3.tsv", n_per_population=20, length=300_000, seed=3)
+    simulate_ooa_panel(out / "ooa3.vcf.gz", out / "ooa3.tsv", n_per_population=20, length_bp=300_000, seed=3)
     return out / "ooa3.vcf.gz", out / "ooa3.tsv"
 
 

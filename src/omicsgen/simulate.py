@@ -23,8 +23,8 @@ def simulate_ooa_panel(
     *,
     n_per_population: int = 60,
     contig: str = "chr22",
-    left: int = 20_000_000,
-    length: int = 1_000_000,
+    left_bp: int = 20_000_000,
+    length_bp: int = 1_000_000,
     seed: int = 0,
 ) -> None:
     """Simulate diploid genomes of YRI, CEU and CHB under the three-population Out-of-Africa model.
@@ -43,7 +43,7 @@ def simulate_ooa_panel(
         Output TSV with columns ``sample`` and ``population``.
     n_per_population
         Diploid individuals per population.
-    contig, left, length
+    contig, left_bp, length_bp
         The slice: stdpopsim contig name, start and length (bp).
     seed
         msprime's random seed (ancestry and mutations).
@@ -53,7 +53,7 @@ def simulate_ooa_panel(
 
     species = stdpopsim.get_species("HomSap")
     model = species.get_demographic_model("OutOfAfrica_3G09")
-    chrom = species.get_contig(contig, left=left, right=left + length, mutation_rate=model.mutation_rate)
+    chrom = species.get_contig(contig, left=left_bp, right=left_bp + length_bp, mutation_rate=model.mutation_rate)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # stdpopsim's notes on citations and rates
         ts = stdpopsim.get_engine("msprime").simulate(

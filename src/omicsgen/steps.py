@@ -45,7 +45,7 @@ def preprocess_h5ad(input: str, output: str, **params) -> None:
     _write_preprocessed(adata, output, {"input": input}, params, input, "cells", f"{adata.n_vars} genes")
 
 
-def simulate_panel(vcf: str, sample_sheet: str, **params) -> None:
+def simulate_ooa_panel(vcf: str, sample_sheet: str, **params) -> None:
     """Write the simulated YRI/CEU/CHB panel (:func:`omicsgen.simulate.simulate_ooa_panel`)."""
     from omicsgen.simulate import simulate_ooa_panel
 
@@ -166,7 +166,7 @@ def latent(real: str, checkpoint: str, output: str, *, family: str, n_neighbors:
     write_h5ad(_stamp(out, {"real": real, "checkpoint": checkpoint}, params), output)
 
 
-def pca_baseline(input: str, output: str, *, n_components: int, n_neighbors: int, seed: int) -> None:
+def baseline_pca(input: str, output: str, *, n_components: int, n_neighbors: int, seed: int) -> None:
     """PCA baseline latent (:func:`omicsgen.latent.pca_latent`) with its PCA/UMAP and per-cell reconstruction errors."""
     from omicsgen.latent import embed, pca_latent
 
@@ -188,7 +188,7 @@ def synthesize(
     write_h5ad(_stamp(out, {"real": real, "checkpoint": checkpoint}, params), output)
 
 
-def marginals_baseline(input: str, output: str, *, n_per_label: int, per_label: str, seed: int) -> None:
+def baseline_marginals(input: str, output: str, *, n_per_label: int, per_label: str, seed: int) -> None:
     """Independent-marginals synthetic baseline (:func:`omicsgen.synthesize.synthesize_marginals`)."""
     from omicsgen.synthesize import synthesize_marginals
 
@@ -246,17 +246,17 @@ def evaluate(
     write_text(recalls.to_csv(sep="\t", index=False), per_label)
 
 
-def aggregate(metrics: list[str], per_label: list[str], output_metrics: str, output_per_label: str) -> None:
-    """Join per-model TSVs: the comparison table (:func:`omicsgen.evaluate.comparison_table`) and the per-label
-    recalls."""
+def aggregate_metrics(metrics: list[str], per_label: list[str], table: str, augmentation: str) -> None:
+    """Join per-model TSVs into ``table``, the comparison table (:func:`omicsgen.evaluate.comparison_table`), and
+    ``augmentation``, the per-label recalls."""
     import pandas as pd
 
     from omicsgen.evaluate import COLUMNS, comparison_table
 
     tidy = pd.concat([pd.read_csv(p, sep="\t") for p in metrics], ignore_index=True)[COLUMNS]
-    write_text(comparison_table(tidy).to_csv(sep="\t", index=False), output_metrics)
+    write_text(comparison_table(tidy).to_csv(sep="\t", index=False), table)
     recalls = pd.concat([pd.read_csv(p, sep="\t") for p in per_label], ignore_index=True)
-    write_text(recalls.to_csv(sep="\t", index=False), output_per_label)
+    write_text(recalls.to_csv(sep="\t", index=False), augmentation)
 
 
 def report(metrics: str, per_label: str, output: str, *, layout: dict, evaluate: dict) -> None:

@@ -3,12 +3,47 @@
 from __future__ import annotations
 
 import importlib
+import inspect
 import logging
 import sys
+from collections.abc import Callable
 
 from omicsgen.errors import InputError
 
 log = logging.getLogger("omicsgen")
+
+
+def job_arguments(job, step: Callable) -> dict:
+    """Keywords for ``step`` from a Snakemake job: what the step's signature names, nothing else.
+
+    Named inputs, outputs and params under their own names; a dict-valued param whose name the
+    step does not take is a group of keywords and is spread (a dataset's preprocessing
+    settings); ``threads``, ``gpus`` (the ``gpu`` resource) and ``mem_mb`` from the job's
+    resources. Wildcards reach a step as params (``family=lambda w: w.model``).
+    """
+    names = set(inspect.signature(step).parameters)
+    kwargs = {}
+    for section in (job.input, job.output, job.params):
+        for name, value in section.items():
+            if name in names:
+                kwargs[name] = value
+            elif section is job.params and isinstance(value, dict):
+                kwargs.update(value)
+    for name, value in (
+        ("threads", job.threads),
+        ("gpus", getattr(job.resources, "gpu", 0)),
+        ("mem_mb", getattr(job.resources, "mem_mb", None)),
+    ):
+        if name in names:
+            kwargs[name] = value
+    return kwargs
+
+
+def run_rule(job) -> None:
+    """Run the step named like the job's rule (``omicsgen.steps.<rule>``) on the job's files, params and
+    resources (:func:`job_arguments`), logging to the rule's log as :func:`run_step` does. Every rule's
+    script is this call."""
+    _run(job.log[0] if job.log else None, job.rule, lambda step: step(**job_arguments(job, step)))
 
 
 def run_step(log_file: str | None, step: str, *args, **kwargs) -> None:
@@ -28,6 +63,10 @@ def run_step(log_file: str | None, step: str, *args, **kwargs) -> None:
     step
         Name of a function of :mod:`omicsgen.steps`.
     """
+    _run(log_file, step, lambda function: function(*args, **kwargs))
+
+
+def _run(log_file: str | None, step: str, call: Callable) -> None:
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if log_file:
         handlers.append(logging.FileHandler(log_file, mode="w"))
@@ -36,7 +75,7 @@ def run_step(log_file: str | None, step: str, *args, **kwargs) -> None:
     )
     logging.captureWarnings(True)
     try:
-        getattr(importlib.import_module("omicsgen.steps"), step)(*args, **kwargs)
+        call(getattr(importlib.import_module("omicsgen.steps"), step))
     except InputError as err:
         line = f"omicsgen: error: {err}"
         if log_file:

@@ -31,33 +31,21 @@ try:
 except WorkflowError as err:
     raise WorkflowError(_config_error(err)) from None
 
-# Keys of each modality with their defaults; a key of another modality is an error.
-MODALITY_DEFAULTS = {
-    "h5ad": {"layer": None, "n_top_genes": 2000, "likelihood": "auto", "values": "auto"},
-    "vcf": {
-        "sample_sheet": None,
-        "regions": None,
-        "encoding": "dosage",
-        "min_maf": 0.01,
-        "min_call_rate": 0.9,
-        "missing": "sample_af",
-    },
-    "bam": {
-        "shape": "pileup",
-        "reference": None,
-        "regions": None,
-        "group_by": "file",
-        "bed": None,
-        "bin_size": 10000,
-        "value": "counts",
-        "window": 100,
-        "stride": None,
-        "min_mapq": 20,
-        "min_baseq": 13,
-        "exclude_flags": ["unmapped", "secondary", "supplementary", "duplicate", "qcfail"],
-        "proper_pairs": False,
-    },
-}
+# Keys of each modality with their defaults, from the schema (x-modality, x-default); a key of
+# another modality is an error.
+def _modality_defaults(schema_path):
+    import yaml
+
+    schema = yaml.safe_load(Path(schema_path).read_text())
+    keys = schema["properties"]["datasets"]["additionalProperties"]["properties"]
+    defaults = {modality: {} for modality in keys["modality"]["enum"]}
+    for key, spec in keys.items():
+        for modality in spec.get("x-modality", []):
+            defaults[modality][key] = spec["x-default"]
+    return defaults
+
+
+MODALITY_DEFAULTS = _modality_defaults(Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml")
 SIMULATED_PANEL = {"vcf": "results/simulated/ooa3.vcf.gz", "sample_sheet": "results/simulated/ooa3.samples.tsv"}
 # inputs that rules of this workflow build (no need to exist before the run)
 DEMO_FILES = {"resources/pbmc68k/pbmc68k_reduced_counts.h5ad", *SIMULATED_PANEL.values()}
@@ -176,7 +164,7 @@ def dataset_input(wildcards):
 def vcf_input(wildcards):
     """The VCF/BCF (and its index and sample sheet, when there are) of a vcf dataset."""
     entry = DATASETS[wildcards.dataset]
-    files = {"vcf": entry["path"]}
+    files = {"input": entry["path"]}
     index = [f"{entry['path']}{ext}" for ext in (".tbi", ".csi") if Path(f"{entry['path']}{ext}").exists()]
     if entry["path"] == SIMULATED_PANEL["vcf"]:
         index = [f"{entry['path']}.tbi"]
@@ -212,8 +200,8 @@ def simulated_panel_params():
     return {
         "n_per_population": panel["n_per_population"],
         "contig": panel["contig"],
-        "left": panel["left_bp"],
-        "length": panel["length_bp"],
+        "left_bp": panel["left_bp"],
+        "length_bp": panel["length_bp"],
         "seed": config["seed"],
     }
 
@@ -221,7 +209,7 @@ def simulated_panel_params():
 def bam_input(wildcards):
     """The BAM/CRAM (or the sample sheet and the files it lists), the reference and the BED of a bam dataset."""
     entry = DATASETS[wildcards.dataset]
-    files = {"alignments": entry["path"]}
+    files = {"input": entry["path"]}
     if entry["path"].endswith((".tsv", ".txt")):
         import pandas as pd
 

@@ -15,6 +15,8 @@ rule evaluate:
         mem_mb=mem_mb(2000, 8),
         runtime=runtime(10, 60),
     params:
+        dataset=lambda wildcards: wildcards.dataset,
+        model=lambda wildcards: wildcards.model,
         knn_k=config["evaluate"]["knn_k"],
         rare_fraction=config["evaluate"]["rare_fraction"],
         detection_trees=config["evaluate"]["detection_trees"],
@@ -23,7 +25,7 @@ rule evaluate:
         max_cells=config["evaluate"]["max_cells"],
         seed=config["seed"],
     script:
-        "../../scripts/evaluate.py"
+        "../../scripts/run_rule.py"
 
 
 rule aggregate_metrics:
@@ -31,8 +33,8 @@ rule aggregate_metrics:
         metrics=model_outputs("metrics.tsv"),
         per_label=model_outputs("per_label.tsv"),
     output:
-        metrics=report("results/metrics.tsv", caption="../report/metrics.rst", category="Evaluation"),
-        per_label=report("results/augmentation.tsv", caption="../report/augmentation.rst", category="Evaluation"),
+        table=report("results/metrics.tsv", caption="../report/metrics.rst", category="Evaluation"),
+        augmentation=report("results/augmentation.tsv", caption="../report/augmentation.rst", category="Evaluation"),
     log:
         "results/logs/aggregate_metrics.log",
     benchmark:
@@ -44,4 +46,4 @@ rule aggregate_metrics:
         mem_mb=1000,
         runtime=5,
     script:
-        "../../scripts/aggregate_metrics.py"
+        "../../scripts/run_rule.py"

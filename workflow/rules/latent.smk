@@ -4,7 +4,7 @@ rule latent:
         real="results/{dataset}/preprocessed.h5ad",
         checkpoint="results/{dataset}/{model}/model.ckpt",
     output:
-        "results/{dataset}/{model}/latent.h5ad",
+        output="results/{dataset}/{model}/latent.h5ad",
     log:
         "results/logs/latent/{dataset}_{model}.log",
     benchmark:
@@ -19,17 +19,18 @@ rule latent:
         runtime=runtime(10, 120),
         gpu=0,
     params:
+        family=lambda wildcards: wildcards.model,
         n_neighbors=config["latent"]["n_neighbors"],
         seed=config["seed"],
     script:
-        "../../scripts/latent.py"
+        "../../scripts/run_rule.py"
 
 
 rule baseline_pca:
     input:
-        "results/{dataset}/preprocessed.h5ad",
+        input="results/{dataset}/preprocessed.h5ad",
     output:
-        "results/{dataset}/pca/latent.h5ad",
+        output="results/{dataset}/pca/latent.h5ad",
     log:
         "results/logs/latent/{dataset}_pca.log",
     benchmark:
@@ -45,4 +46,4 @@ rule baseline_pca:
         n_neighbors=config["latent"]["n_neighbors"],
         seed=config["seed"],
     script:
-        "../../scripts/baseline_pca.py"
+        "../../scripts/run_rule.py"

@@ -1,6 +1,6 @@
 rule demo_pbmc68k:
     output:
-        "resources/pbmc68k/pbmc68k_reduced_counts.h5ad",
+        output="resources/pbmc68k/pbmc68k_reduced_counts.h5ad",
     log:
         "results/logs/demo_pbmc68k.log",
     benchmark:
@@ -12,14 +12,14 @@ rule demo_pbmc68k:
         mem_mb=2000,
         runtime=10,
     script:
-        "../../scripts/demo_pbmc68k.py"
+        "../../scripts/run_rule.py"
 
 
 rule preprocess_h5ad:
     input:
-        dataset_input,
+        input=dataset_input,
     output:
-        "results/{dataset}/preprocessed.h5ad",
+        output="results/{dataset}/preprocessed.h5ad",
     log:
         "results/logs/preprocess/{dataset}.log",
     benchmark:
@@ -35,7 +35,7 @@ rule preprocess_h5ad:
     params:
         preprocess=preprocess_params,
     script:
-        "../../scripts/preprocess_h5ad.py"
+        "../../scripts/run_rule.py"
 
 
 rule simulate_ooa_panel:
@@ -56,14 +56,14 @@ rule simulate_ooa_panel:
     params:
         panel=simulated_panel_params(),
     script:
-        "../../scripts/simulate_ooa_panel.py"
+        "../../scripts/run_rule.py"
 
 
 rule preprocess_vcf:
     input:
         unpack(vcf_input),
     output:
-        "results/{dataset}/preprocessed.h5ad",
+        output="results/{dataset}/preprocessed.h5ad",
     log:
         "results/logs/preprocess/{dataset}.log",
     benchmark:
@@ -79,14 +79,14 @@ rule preprocess_vcf:
     params:
         preprocess=preprocess_vcf_params,
     script:
-        "../../scripts/preprocess_vcf.py"
+        "../../scripts/run_rule.py"
 
 
 rule preprocess_bam:
     input:
         unpack(bam_input),
     output:
-        "results/{dataset}/preprocessed.h5ad",
+        output="results/{dataset}/preprocessed.h5ad",
     log:
         "results/logs/preprocess/{dataset}.log",
     benchmark:
@@ -102,4 +102,4 @@ rule preprocess_bam:
     params:
         preprocess=preprocess_bam_params,
     script:
-        "../../scripts/preprocess_bam.py"
+        "../../scripts/run_rule.py"

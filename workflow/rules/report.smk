@@ -4,7 +4,7 @@ rule report:
         per_label="results/augmentation.tsv",
         files=report_files,
     output:
-        report("results/report.html", caption="../report/report.rst", category="Report"),
+        output=report("results/report.html", caption="../report/report.rst", category="Report"),
     log:
         "results/logs/report.log",
     benchmark:
@@ -19,4 +19,4 @@ rule report:
         layout=report_layout(),
         evaluate=dict(sorted(config["evaluate"].items())),
     script:
-        "../../scripts/report.py"
+        "../../scripts/run_rule.py"

@@ -3,7 +3,7 @@ rule synthesize:
         real="results/{dataset}/preprocessed.h5ad",
         checkpoint="results/{dataset}/{model}/model.ckpt",
     output:
-        "results/{dataset}/{model}/synthetic.h5ad",
+        output="results/{dataset}/{model}/synthetic.h5ad",
     log:
         "results/logs/synthesize/{dataset}_{model}.log",
     benchmark:
@@ -18,18 +18,19 @@ rule synthesize:
         runtime=runtime(10, 30),
         gpu=0,
     params:
+        family=lambda wildcards: wildcards.model,
         n_per_label=config["synthesize"]["n_per_label"],
         per_label=config["synthesize"]["per_label"],
         seed=config["seed"],
     script:
-        "../../scripts/synthesize.py"
+        "../../scripts/run_rule.py"
 
 
 rule baseline_marginals:
     input:
-        "results/{dataset}/preprocessed.h5ad",
+        input="results/{dataset}/preprocessed.h5ad",
     output:
-        "results/{dataset}/marginals/synthetic.h5ad",
+        output="results/{dataset}/marginals/synthetic.h5ad",
     log:
         "results/logs/synthesize/{dataset}_marginals.log",
     benchmark:
@@ -45,14 +46,14 @@ rule baseline_marginals:
         per_label=config["synthesize"]["per_label"],
         seed=config["seed"],
     script:
-        "../../scripts/baseline_marginals.py"
+        "../../scripts/run_rule.py"
 
 
 rule synthetic_vcf:
     input:
-        "results/{dataset}/{model}/synthetic.h5ad",
+        input="results/{dataset}/{model}/synthetic.h5ad",
     output:
-        vcf="results/{dataset}/{model}/synthetic.vcf.gz",
+        output="results/{dataset}/{model}/synthetic.vcf.gz",
         index="results/{dataset}/{model}/synthetic.vcf.gz.tbi",
     log:
         "results/logs/synthesize/{dataset}_{model}_vcf.log",
@@ -65,4 +66,4 @@ rule synthetic_vcf:
         mem_mb=mem_mb(1000, 3),
         runtime=runtime(10, 30),
     script:
-        "../../scripts/synthetic_vcf.py"
+        "../../scripts/run_rule.py"

@@ -1,7 +1,7 @@
 # One training rule for every model family in config `models` (ae, vae, gan).
 rule train:
     input:
-        "results/{dataset}/preprocessed.h5ad",
+        input="results/{dataset}/preprocessed.h5ad",
     output:
         checkpoint="results/{dataset}/{model}/model.ckpt",
         history=report(
@@ -24,8 +24,9 @@ rule train:
         runtime=runtime(60, 1500, cap_min=1440),
         gpu=config["resources"]["gpu"],
     params:
+        family=lambda wildcards: wildcards.model,
         model=trained_model_params,
         seed=config["seed"],
         stream=config["resources"]["stream"],
     script:
-        "../../scripts/train.py"
+        "../../scripts/run_rule.py"

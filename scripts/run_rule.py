@@ -1,0 +1,3 @@
+from omicsgen.workflow import run_rule
+
+run_rule(snakemake)
