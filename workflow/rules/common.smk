@@ -31,6 +31,7 @@ try:
 except WorkflowError as err:
     raise WorkflowError(_config_error(err)) from None
 
+
 # Keys of each modality with their defaults, from the schema (x-modality, x-default); a key of
 # another modality is an error.
 def _modality_defaults(schema_path):
