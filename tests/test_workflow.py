@@ -19,7 +19,11 @@ from omicsgen.evaluate import tidy_metrics
 from omicsgen.io import read_h5ad
 from tests.conftest import REPO, TEST_CONFIG, snakemake, write_test_config
 
-PRIVACY = {"mmd", "detection_auroc", "aats", "privacy_loss", "dcr", "dcr_holdout", "n_identical_to_train"}
+PRIVACY = {"mmd", "detection_auroc", "aats", "aa_truth", "aa_syn", "privacy_loss", "membership_inference_auroc"} | {
+    "dcr",
+    "dcr_holdout",
+    "n_identical_to_train",
+}
 UTILITY = {"trtr_accuracy", "tstr_accuracy", "real_macro_f1", "augmented_macro_f1", "augmentation_recall_gain"}
 GENERATION = {"mean_correlation", "variance_correlation"} | PRIVACY | UTILITY
 POPGEN = {"af_correlation", "ld_correlation", "pca_wasserstein", "pairwise_distance_wasserstein"}
@@ -113,6 +117,11 @@ def test_metrics_table(run_dir):
         assert -1 <= values[(model, "mean_correlation")] <= 1 and values[(model, "mean_correlation")] > 0.5
         assert values[(model, "mmd")] > -0.05
         assert 0 <= values[(model, "aats")] <= 1 and values[(model, "dcr")] > 0
+        aa = values[(model, "aa_truth")], values[(model, "aa_syn")]
+        assert (
+            values[(model, "aats")] == pytest.approx(sum(aa) / 2)
+            and 0 <= values[(model, "membership_inference_auroc")] <= 1
+        )
         assert values[(model, "n_identical_to_train")] >= 0
         assert 0 < values[(model, "tstr_accuracy")] <= 1 and -1 <= values[(model, "augmentation_recall_gain")] <= 1
     genotypes = table[table["dataset"] != "pbmc68k"].set_index(["dataset", "model", "metric"])["value"]

@@ -28,7 +28,14 @@ from omicsgen.evaluate.popgen import (
     pairwise_distance_wasserstein,
     pca_wasserstein,
 )
-from omicsgen.evaluate.privacy import aats, distance_to_closest_record, n_identical, privacy_loss
+from omicsgen.evaluate.privacy import (
+    aats,
+    adversarial_accuracies,
+    distance_to_closest_record,
+    membership_inference_auroc,
+    n_identical,
+    privacy_loss,
+)
 from omicsgen.evaluate.utility import PER_LABEL_COLUMNS, rare_labels, utility_metrics
 from omicsgen.preprocess import metric_scale
 
@@ -261,10 +268,16 @@ def _privacy_rows(
     synthetic_matched: np.ndarray,
     distance: str,
 ) -> list[tuple[str, float]]:
-    """Privacy: AATS and privacy loss on label-matched sets, DCR of synthetic and held-out cells, copies."""
+    """Privacy: AATS and its components and the privacy loss on label-matched sets, membership inference
+    (label-matched training vs held-out cells against all synthetic cells), DCR of synthetic and held-out
+    cells, copies."""
+    aa_truth, aa_syn = adversarial_accuracies(test_matched, synthetic_matched, distance)
     return [
-        ("aats", aats(test_matched, synthetic_matched, distance)),
+        ("aats", 0.5 * (aa_truth + aa_syn)),
+        ("aa_truth", aa_truth),
+        ("aa_syn", aa_syn),
         ("privacy_loss", privacy_loss(train_matched, test_matched, synthetic_matched, distance)),
+        ("membership_inference_auroc", membership_inference_auroc(train_matched, test_matched, synthetic, distance)),
         ("dcr", float(np.median(distance_to_closest_record(train, synthetic, distance)))),
         ("dcr_holdout", float(np.median(distance_to_closest_record(train, test, distance)))),
         ("n_identical_to_train", float(n_identical(train, synthetic))),

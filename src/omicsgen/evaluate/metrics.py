@@ -85,6 +85,30 @@ METRICS: dict[str, Metric] = {
         "nearest-neighbour adversarial accuracy, held-out real vs synthetic, Euclidean (cityblock on genotypes)",
         "Yale et al. 2020, Yelmen et al. 2021",
     ),
+    "aa_truth": Metric(
+        0.5,
+        "marginals",
+        "generators",
+        "AATS component from the real side: real samples whose nearest real neighbour is closer than their "
+        "nearest synthetic one (0.5 ideal; 1: synthetic data miss regions of the real ones)",
+        "Yale et al. 2020, Yelmen et al. 2021",
+    ),
+    "aa_syn": Metric(
+        0.5,
+        "marginals",
+        "generators",
+        "AATS component from the synthetic side: synthetic samples whose nearest synthetic neighbour is closer "
+        "than their nearest real one (0.5 ideal; 0: synthetic samples sit on real ones)",
+        "Yale et al. 2020, Yelmen et al. 2021",
+    ),
+    "membership_inference_auroc": Metric(
+        0.5,
+        "marginals",
+        "generators",
+        "AUROC of telling training from held-out real samples by their distance to the closest synthetic "
+        "sample (0.5: no leak of who was trained on; 1: copies)",
+        "GAN-Leaks (Chen et al. 2020), synthcity",
+    ),
     "privacy_loss": Metric(
         0.0,
         "marginals",

@@ -1,4 +1,4 @@
-"""Privacy of synthetic data: nearest-neighbour adversarial accuracy and distance to closest record.
+"""Privacy of synthetic data: nearest-neighbour adversarial accuracy, membership inference, distance to closest record.
 
 All inputs are ``(n, n_features)`` float arrays on one scale (log1p-normalised expression for
 single-cell data).
@@ -7,6 +7,7 @@ single-cell data).
 from __future__ import annotations
 
 import numpy as np
+from sklearn.metrics import roc_auc_score
 from sklearn.neighbors import NearestNeighbors
 
 
@@ -17,15 +18,14 @@ def _nearest(reference: np.ndarray, query: np.ndarray, metric: str, exclude_self
     return distances[:, k - 1]
 
 
-def aats(real: np.ndarray, synthetic: np.ndarray, metric: str = "euclidean") -> float:
-    """Nearest-neighbour adversarial accuracy AA_TS (Yale et al. 2020; Yelmen et al. 2021).
+def adversarial_accuracies(real: np.ndarray, synthetic: np.ndarray, metric: str = "euclidean") -> tuple[float, float]:
+    """The two components of AA_TS (Yale et al. 2020; Yelmen et al. 2021): ``(AA_truth, AA_syn)``.
 
-    ``AA_TS = 0.5 * (mean[d_TS > d_TT] + mean[d_ST > d_SS])``: ``d_TS(i)`` is the distance of
-    real sample ``i`` to its nearest synthetic sample, ``d_TT(i)`` to its nearest other real
-    sample, and likewise from the synthetic side. 0.5: synthetic and real samples are each
-    other's neighbours as often as their own (ideal); near 1: the synthetic data are
-    distinguishable (underfitting); near 0: synthetic samples sit on real ones (overfitting,
-    copying).
+    ``AA_truth = mean[d_TS > d_TT]``: the fraction of real samples whose nearest other real sample
+    is closer than their nearest synthetic one; ``AA_syn = mean[d_ST > d_SS]``, the same from the
+    synthetic side. Each is 0.5 when the two sets are draws from one distribution. They must be
+    read apart: a generator whose samples are far from the real ones in some places and stacked on
+    them in others can score AA_truth = 1 and AA_syn = 0, an "ideal" mean of 0.5.
 
     Parameters
     ----------
@@ -45,7 +45,48 @@ def aats(real: np.ndarray, synthetic: np.ndarray, metric: str = "euclidean") -> 
     d_tt = _nearest(real, real, metric, exclude_self=True)
     d_st = _nearest(real, synthetic, metric, exclude_self=False)
     d_ss = _nearest(synthetic, synthetic, metric, exclude_self=True)
-    return float(0.5 * (np.mean(d_ts > d_tt) + np.mean(d_st > d_ss)))
+    return float(np.mean(d_ts > d_tt)), float(np.mean(d_st > d_ss))
+
+
+def aats(real: np.ndarray, synthetic: np.ndarray, metric: str = "euclidean") -> float:
+    """Nearest-neighbour adversarial accuracy ``AA_TS = 0.5 * (AA_truth + AA_syn)`` (Yale et al. 2020;
+    Yelmen et al. 2021; components: :func:`adversarial_accuracies`).
+
+    0.5: synthetic and real samples are each other's neighbours as often as their own (ideal);
+    near 1: the synthetic data are distinguishable (underfitting); near 0: synthetic samples sit
+    on real ones (overfitting, copying). Parameters and errors as :func:`adversarial_accuracies`.
+    """
+    return float(0.5 * sum(adversarial_accuracies(real, synthetic, metric)))
+
+
+def membership_inference_auroc(
+    train: np.ndarray, test: np.ndarray, synthetic: np.ndarray, metric: str = "euclidean"
+) -> float:
+    """AUROC of a distance-based membership-inference attack on the training set.
+
+    The attacker sees only the synthetic data and scores each candidate real sample by how close
+    it lies to the nearest synthetic sample (the full black-box attack of GAN-Leaks, Chen et al.
+    2020; the DCR-based attack of synthcity's privacy metrics): members (training samples) against
+    non-members (held-out samples of the same population). 0.5: the synthetic data tell nothing
+    about who was in the training set; 1: training samples are recovered (copies).
+
+    Parameters
+    ----------
+    train, test
+        ``(n, n_features)`` members and non-members, ideally the same size and label mix.
+    synthetic
+        ``(m, n_features)`` synthetic samples.
+    metric
+        Distance, as :func:`aats`.
+
+    Returns
+    -------
+    float
+        AUROC in [0, 1] of "member" scored by ``-distance to the closest synthetic sample``.
+    """
+    distances = _nearest(synthetic, np.concatenate([train, test]), metric, exclude_self=False)
+    members = np.r_[np.ones(len(train)), np.zeros(len(test))]
+    return float(roc_auc_score(members, -distances))
 
 
 def privacy_loss(train: np.ndarray, test: np.ndarray, synthetic: np.ndarray, metric: str = "euclidean") -> float:
