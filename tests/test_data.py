@@ -9,7 +9,15 @@ import numpy as np
 import pytest
 import torch
 
-from omicsgen.data import AnnDataModule, BlockShuffleSampler, _BackedRows, _Rows, matrix_nbytes, should_stream
+from omicsgen.data import (
+    AnnDataModule,
+    BlockShuffleSampler,
+    _BackedRows,
+    _nbytes,
+    _Rows,
+    matrix_nbytes,
+    should_stream,
+)
 from omicsgen.io import write_h5ad
 from omicsgen.preprocess.genotypes import prepare_genotypes
 from tests.conftest import FAST_VAE, REPO
@@ -41,14 +49,17 @@ def test_block_shuffle_visits_every_row_once_in_few_blocks():
 
 
 @pytest.mark.parametrize("kind", ["counts", "genotypes"])
-def test_backed_rows_read_the_same_values_as_memory(kind, prepared, genotypes, tmp_path):
+@pytest.mark.parametrize("split", ["train", "val"])  # val rows lie far apart: read row by row, not as a range
+def test_backed_rows_read_the_same_values_as_memory(kind, split, prepared, genotypes, tmp_path):
     adata = prepared if kind == "counts" else genotypes
     backed = _backed(adata, tmp_path / "x.h5ad")
-    rows = np.flatnonzero(adata.obs["split"].to_numpy() == "train")
+    rows = np.flatnonzero(adata.obs["split"].to_numpy() == split)
     codes = np.arange(adata.n_obs) % 5
-    memory, disk = _Rows(adata.X, rows, codes), _BackedRows(backed.X, rows, codes, block_rows=32, cache_blocks=4)
+    one_block = matrix_nbytes(adata.X[rows[:16]])  # about the bytes of one 16-row block
+    memory = _Rows(adata.X, rows, codes)
+    disk = _BackedRows(backed.X, rows, codes, block_rows=16, cache_bytes=3 * one_block)
     assert matrix_nbytes(backed.X) == matrix_nbytes(adata.X) > 0
-    sampler = BlockShuffleSampler(len(rows), batch_size=50, seed=0, block_rows=32, blocks_per_fetch=2)
+    sampler = BlockShuffleSampler(len(rows), batch_size=20, seed=0, block_rows=16, blocks_per_fetch=2)
     seen = []
     for batch in sampler:
         x_disk, y_disk = disk[batch]
@@ -57,7 +68,9 @@ def test_backed_rows_read_the_same_values_as_memory(kind, prepared, genotypes, t
         torch.testing.assert_close(x_disk, x_memory)
         torch.testing.assert_close(y_disk, y_memory)
         seen += batch
-        assert len(disk._cache) <= 4  # memory bounded by the block cache
+        # memory bounded by the cache: what it holds is counted, and stays under the bound plus one block
+        assert disk._cached_bytes == sum(_nbytes(values) for values in disk._cache.values())
+        assert disk._cached_bytes <= 3 * one_block + 2 * one_block
     assert sorted(seen) == list(range(len(rows)))
     backed.file.close()
 

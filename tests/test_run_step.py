@@ -44,13 +44,17 @@ def test_a_job_reaches_its_step_under_the_names_the_step_takes():
     from omicsgen import steps
     from omicsgen.workflow import job_arguments
 
-    job = SimpleNamespace(
-        input=Namedlist(fromdict={"input": "in.vcf.gz", "index": "in.vcf.gz.tbi", "sample_sheet": "s.tsv"}),
-        output=Namedlist(fromdict={"output": "out.h5ad"}),
-        params=Namedlist(fromdict={"preprocess": {"encoding": "dosage", "min_maf": 0.01}}),
-        threads=2,
-        resources=SimpleNamespace(gpu=0, mem_mb=4000),
-    )
+    class Job:  # a Snakemake script object may hand out a new container on every access
+        input = Namedlist(fromdict={"input": "in.vcf.gz", "index": "in.vcf.gz.tbi", "sample_sheet": "s.tsv"})
+        output = Namedlist(fromdict={"output": "out.h5ad"})
+        threads = 2
+        resources = SimpleNamespace(gpu=0, mem_mb=4000)
+
+        @property
+        def params(self):
+            return Namedlist(fromdict={"preprocess": {"encoding": "dosage", "min_maf": 0.01}})
+
+    job = Job()
     # the index is not a parameter of the step: left out; the params group is spread; threads from the job
     assert job_arguments(job, steps.preprocess_vcf) == {
         "input": "in.vcf.gz",

@@ -2,12 +2,13 @@
 
 A model-ready AnnData (``preprocessed.h5ad``) carries:
 
-- ``X``: ``(n_obs, n_vars)`` values as ``encoding`` says: ``"counts"`` (float32 CSR counts),
+- ``X``: ``(n_obs, n_vars)`` values as ``encoding`` says: ``"counts"`` (float32 counts: CSR from
+  ``.h5ad``, dense from BAM),
   ``"log1p"`` (log-normalised expression), ``"dosage"`` (int8 alt-allele counts 0/1/2 of a
   diploid sample), ``"haplotype"`` (int8 alleles 0/1, two rows per sample);
 - ``obs["split"]``: ``"train"``, ``"val"`` or ``"test"``; the label column named by
   ``label_key`` (categorical), when there is one;
-- ``uns["omicsgen"]``: ``modality`` (``"h5ad"``, ``"vcf"``, ``"bam"``), ``encoding``,
+- ``uns["omicsgen"]``: ``modality`` (``"scrna"`` for ``.h5ad``, ``"vcf"``, ``"bam"``), ``encoding``,
   ``likelihood`` (a name in :data:`omicsgen.models.likelihoods.LIKELIHOODS`), ``label_key``
   (or None), ``provenance``, and per modality more (``input_values`` for ``.h5ad``);
 - in a latent output also ``obs["reconstruction_mse"]`` and ``uns["omicsgen"]["latent_key"]``;

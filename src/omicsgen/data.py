@@ -19,6 +19,7 @@ from omicsgen.contract import label_categories, label_codes
 
 BLOCK_ROWS = 256  # rows of one split read from disk at a time when streaming
 BLOCKS_PER_FETCH = 64  # blocks whose rows are shuffled together (16,384 rows)
+CACHE_BYTES = 512 * 2**20  # blocks of rows kept in memory while streaming, at most (about; at least one block)
 STREAM_ABOVE = 0.5  # stream when the matrix would take more than this fraction of the job's memory
 
 
@@ -35,20 +36,19 @@ def matrix_nbytes(X) -> int:
 
 
 def available_memory_bytes(mem_mb: int | None = None) -> int:
-    """Memory this job can use: the machine's available memory (``MemAvailable`` of
-    ``/proc/meminfo``, else free pages), and at most ``mem_mb`` MiB when given (the job's
-    ``mem_mb`` resource, what a cluster grants it)."""
-    available = None
+    """Memory a job has: ``mem_mb`` MiB when given (the job's ``mem_mb`` resource, which the config
+    and the input size fix, so the choice is the same on every machine), else the machine's
+    available memory (``MemAvailable`` of ``/proc/meminfo``, else free pages)."""
+    if mem_mb is not None:
+        return int(mem_mb) * 2**20
     try:
         with open("/proc/meminfo") as handle:
             for line in handle:
                 if line.startswith("MemAvailable:"):
-                    available = int(line.split()[1]) * 1024
+                    return int(line.split()[1]) * 1024
     except OSError:
         pass
-    if available is None:
-        available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    return available if mem_mb is None else min(available, int(mem_mb) * 2**20)
+    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
 
 
 def should_stream(X, stream: bool | str, mem_mb: int | None = None) -> bool:
@@ -58,6 +58,13 @@ def should_stream(X, stream: bool | str, mem_mb: int | None = None) -> bool:
     if stream == "auto":
         return matrix_nbytes(X) > STREAM_ABOVE * available_memory_bytes(mem_mb)
     return bool(stream)
+
+
+def _nbytes(values) -> int:
+    """Bytes held by rows read from a matrix (CSR or dense)."""
+    if sp.issparse(values):
+        return values.data.nbytes + values.indices.nbytes + values.indptr.nbytes
+    return values.nbytes
 
 
 def _batch(x, codes: torch.Tensor, sparse_batches: bool) -> tuple[torch.Tensor, torch.Tensor]:
@@ -121,9 +128,12 @@ class _BackedRows(Dataset):
     dataset) and their label codes, read ``block_rows`` rows at a time.
 
     Position ``p`` among these rows lies in block ``p // block_rows``; a batch reads the blocks
-    it touches as contiguous row ranges (one read each) and keeps the last ``cache_blocks``
-    blocks, so that a :class:`BlockShuffleSampler` epoch reads every block once. Memory is
-    bounded by the cache, whatever the size of the file.
+    it touches and keeps the most recent ones while they take at most ``cache_bytes``, so that
+    a :class:`BlockShuffleSampler` epoch reads each block about once (a full fetch group of 64
+    blocks of 256 rows fits in 512 MB up to about 30,000 float32 or 120,000 int8 columns; beyond,
+    blocks are read again). A block is one contiguous read where its rows lie close together
+    (the covering range at most twice its rows; rows of other splits in it are dropped), else a
+    read of just its rows. Memory is bounded by the cache and one block, whatever the file's size.
     """
 
     def __init__(
@@ -132,14 +142,15 @@ class _BackedRows(Dataset):
         rows: np.ndarray,
         codes: np.ndarray,
         block_rows: int = BLOCK_ROWS,
-        cache_blocks: int = 2 * BLOCKS_PER_FETCH,
+        cache_bytes: int = CACHE_BYTES,
     ):
         self.matrix = matrix
         self.rows = np.asarray(rows, dtype=np.int64)
         self.codes = torch.as_tensor(codes[self.rows])
-        self.block_rows, self.cache_blocks = block_rows, cache_blocks
+        self.block_rows, self.cache_bytes = block_rows, cache_bytes
         self.sparse_batches = False
         self._cache: OrderedDict[int, object] = OrderedDict()
+        self._cached_bytes = 0
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -157,11 +168,14 @@ class _BackedRows(Dataset):
             self._cache.move_to_end(block)
             return self._cache[block]
         rows = self.rows[block * self.block_rows : (block + 1) * self.block_rows]
-        values = self.matrix[int(rows[0]) : int(rows[-1]) + 1]  # one contiguous read, other splits' rows included
-        values = values[rows - rows[0]]
+        if rows[-1] - rows[0] + 1 <= 2 * len(rows):  # one contiguous read, other splits' rows dropped
+            values = self.matrix[int(rows[0]) : int(rows[-1]) + 1][rows - rows[0]]
+        else:  # the split's rows lie far apart in this range (validation rows): read only them
+            values = self.matrix[rows]
         self._cache[block] = values
-        if len(self._cache) > self.cache_blocks:
-            self._cache.popitem(last=False)
+        self._cached_bytes += _nbytes(values)
+        while self._cached_bytes > self.cache_bytes and len(self._cache) > 1:
+            self._cached_bytes -= _nbytes(self._cache.popitem(last=False)[1])
         return values
 
     def __getitem__(self, idx) -> tuple[torch.Tensor, torch.Tensor]:
@@ -292,8 +306,8 @@ class AnnDataModule(L.LightningDataModule):
         return (x.to_dense() if x.layout == torch.sparse_csr else x), y
 
     def train_batches(self, size: int = 4096) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        """The training rows in file order, ``size`` at a time, as dense float32 ``(x, y)`` on the CPU
-        (for statistics over the training data)."""
+        """The training rows in file order, ``size`` at a time, as dense float32 ``(x, y)`` where the rows
+        are held (the CPU before :meth:`setup`; for statistics over the training data)."""
         sparse_batches, self.train_set.sparse_batches = self.train_set.sparse_batches, False
         try:
             for start in range(0, len(self.train_set), size):

@@ -1,8 +1,8 @@
 """File-to-file steps of the workflow: read inputs, call the library, write outputs.
 
-Each function is what one Snakemake rule runs (the scripts in ``scripts/`` only bind
-``snakemake.input``/``params`` to them), and each can be called from Python without
-Snakemake. Every AnnData written carries ``uns["omicsgen"]["provenance"]``.
+Each function is what the Snakemake rule of the same name runs (``scripts/run_rule.py``:
+:func:`omicsgen.workflow.run_rule` passes the job's named files, params and resources), and each
+can be called from Python without Snakemake. Every AnnData written carries ``uns["omicsgen"]["provenance"]``.
 
 Each step imports the libraries it uses when it runs: a job pays for torch, Lightning or
 scanpy only where it needs them (job start-up is most of a small job's time).

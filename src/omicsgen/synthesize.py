@@ -109,7 +109,7 @@ def synthesize(
     ``sample_latent`` (:attr:`~omicsgen.models.base.TrainingPlan.latent_sampler` says how); where
     the likelihood needs a library size (counts), one from a log-normal fitted to the
     label's training library sizes (scVI's library prior); then ``x ~ p(x | z, l, library)``
-    with the model's observation model (the GAN: Poisson counts, binomial alleles). A
+    with the model's observation model (the GAN: its counts rounded, binomial alleles). A
     conditional model's decoder or generator is given the label ``l``; an unconditional one
     (unlabelled data) draws ``n_per_label`` cells in total.
 

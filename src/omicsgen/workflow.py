@@ -23,11 +23,11 @@ def job_arguments(job, step: Callable) -> dict:
     """
     names = set(inspect.signature(step).parameters)
     kwargs = {}
-    for section in (job.input, job.output, job.params):
+    for section, groups in ((job.input, False), (job.output, False), (job.params, True)):
         for name, value in section.items():
             if name in names:
                 kwargs[name] = value
-            elif section is job.params and isinstance(value, dict):
+            elif groups and isinstance(value, dict):
                 kwargs.update(value)
     for name, value in (
         ("threads", job.threads),

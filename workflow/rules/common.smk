@@ -1,7 +1,11 @@
 # Helpers shared by the rules: config validation, wildcard constraints, input functions
 # and params built from the config. No rule reads the config any other way.
+import sys
 from pathlib import Path
 
+# the library's registry of models, importable without an install (conda users run the
+# workflow from a Snakemake that does not have omicsgen; their jobs find it through scripts/)
+sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 from omicsgen import registry
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version, validate
@@ -46,7 +50,7 @@ def _modality_defaults(schema_path):
     return defaults
 
 
-MODALITY_DEFAULTS = _modality_defaults(Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml")
+MODALITY_DEFAULTS = _modality_defaults(workflow.source_path("../schemas/config.schema.yaml"))
 SIMULATED_PANEL = {"vcf": "results/simulated/ooa3.vcf.gz", "sample_sheet": "results/simulated/ooa3.samples.tsv"}
 # inputs that rules of this workflow build (no need to exist before the run)
 DEMO_FILES = {"resources/pbmc68k/pbmc68k_reduced_counts.h5ad", *SIMULATED_PANEL.values()}

@@ -36,9 +36,10 @@ class GAN(TrainingPlan):
         Number of features.
     likelihood
         The data's kind (see :class:`~omicsgen.models.base.TrainingPlan`): ``"nb"`` counts
-        (generator: softmax proportions; observations drawn Poisson(proportions x library)),
+        (generator: ReLU ``log1p`` counts per 10,000, rescaled to a library size and rounded),
         ``"binomial"``/``"bernoulli"`` genotypes (sigmoid allele probability; observations
-        drawn binomially), ``"gaussian"`` (linear output, used as is).
+        drawn binomially), ``"gaussian"`` (linear output, used as is); the
+        :class:`~omicsgen.models.likelihoods.Likelihood` object says each.
     labels
         Label categories of the conditional generator and critic; empty for none.
     n_noise
