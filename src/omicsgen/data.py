@@ -128,10 +128,10 @@ class _BackedRows(Dataset):
     dataset) and their label codes, read ``block_rows`` rows at a time.
 
     Position ``p`` among these rows lies in block ``p // block_rows``; a batch reads the blocks
-    it touches and keeps the most recent ones while they take at most ``cache_bytes``, so that
-    a :class:`BlockShuffleSampler` epoch reads each block about once (a full fetch group of 64
-    blocks of 256 rows fits in 512 MB up to about 30,000 float32 or 120,000 int8 columns; beyond,
-    blocks are read again). A block is one contiguous read where its rows lie close together
+    it touches and keeps the most recent ones, at most two fetch groups (128 blocks) and at most
+    ``cache_bytes``, so that a :class:`BlockShuffleSampler` epoch reads each block about once (a
+    fetch group of 64 blocks of 256 rows fits in 512 MB up to about 30,000 float32 or 120,000
+    int8 columns; beyond, blocks are read again). A block is one contiguous read where its rows lie close together
     (the covering range at most twice its rows; rows of other splits in it are dropped), else a
     read of just its rows. Memory is bounded by the cache and one block, whatever the file's size.
     """
@@ -174,7 +174,10 @@ class _BackedRows(Dataset):
             values = self.matrix[rows]
         self._cache[block] = values
         self._cached_bytes += _nbytes(values)
-        while self._cached_bytes > self.cache_bytes and len(self._cache) > 1:
+        # two fetch groups are all an epoch's order needs; fewer when they would pass cache_bytes
+        while len(self._cache) > 1 and (
+            self._cached_bytes > self.cache_bytes or len(self._cache) > 2 * BLOCKS_PER_FETCH
+        ):
             self._cached_bytes -= _nbytes(self._cache.popitem(last=False)[1])
         return values
 
