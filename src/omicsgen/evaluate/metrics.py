@@ -171,8 +171,8 @@ METRICS: dict[str, Metric] = {
         HIGHER,
         "marginals",
         "generators",
-        "Pearson r of LD r2 over site pairs at most {ld_window_sites} sites and {ld_window_kb:g} kb "
-        "apart, synthetic vs held-out real",
+        "Pearson r of LD r2 over the site pairs of plink's --ld-window {ld_window_sites} --ld-window-kb "
+        "{ld_window_kb:g}, synthetic vs held-out real",
         "Yelmen et al. 2021",
     ),
     "pca_wasserstein": Metric(

@@ -30,8 +30,10 @@ def af_correlation(real: np.ndarray, synthetic: np.ndarray, ploidy: int) -> floa
 def ld_pairs(chrom: np.ndarray, pos: np.ndarray, window_sites: int, window_bp: int) -> tuple[np.ndarray, np.ndarray]:
     """Index pairs ``(i, j)``, ``i < j``, of sites on one chromosome within a window.
 
-    Pairs are at most ``window_sites`` sites apart in file order and at most ``window_bp`` bp
-    apart, as plink's ``--r2 --ld-window N --ld-window-kb K``.
+    Pairs as plink 1.9's ``--r2 --ld-window N --ld-window-kb K`` (``N = window_sites``,
+    ``K = window_bp / 1000``): fewer than ``N - 1`` sites between them (``j - i <= N - 1`` in
+    file order; plink ignores pairs "with at least N - 1 variants between them") and at most
+    ``window_bp`` bp apart. ``tests/evaluate/test_popgen.py`` checks the pair set against plink.
 
     Returns
     -------
@@ -41,7 +43,7 @@ def ld_pairs(chrom: np.ndarray, pos: np.ndarray, window_sites: int, window_bp: i
     chrom, pos = np.asarray(chrom), np.asarray(pos, dtype=np.int64)
     firsts, seconds = [], []
     n = len(pos)
-    for offset in range(1, min(window_sites, n - 1) + 1):
+    for offset in range(1, min(window_sites - 1, n - 1) + 1):
         i = np.arange(n - offset)
         j = i + offset
         ok = (chrom[i] == chrom[j]) & (np.abs(pos[j] - pos[i]) <= window_bp)
