@@ -215,6 +215,7 @@ class BlockShuffleSampler(Sampler[list[int]]):
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
+        """Make the next iteration epoch ``epoch``'s order (Lightning calls it before every epoch)."""
         self.epoch = epoch
 
     def __len__(self) -> int:
