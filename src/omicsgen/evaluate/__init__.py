@@ -1,6 +1,8 @@
-"""Evaluation: latent quality and fidelity metrics, one tidy table per model.
+"""Evaluation: latent quality, fidelity, privacy and utility metrics with 95% intervals, one tidy table per model.
 
-Every metric's docstring names its source. Rows are ``dataset, model, metric, value``.
+Every metric's docstring names its source; which samples each metric compares, the ``real``
+and ``copy`` controls and the bootstrap are in :mod:`omicsgen.evaluate.sampling`. Rows are
+``dataset, model, metric, value, low, high``.
 """
 
 from __future__ import annotations
@@ -8,69 +10,93 @@ from __future__ import annotations
 import anndata as ad
 import numpy as np
 import pandas as pd
+from scipy.spatial.distance import pdist, squareform
+from scipy.stats import wasserstein_distance
+from sklearn.metrics import roc_auc_score
 
 from omicsgen import contract
 from omicsgen.contract import RECONSTRUCTION_MSE, obs_labels
 from omicsgen.evaluate.fidelity import (
     detection_auroc,
-    matched_by_label,
+    detection_scores,
     mean_correlation,
     mmd,
+    mmd_from_kernel,
+    mmd_kernel,
     reconstruction_error,
     variance_correlation,
 )
-from omicsgen.evaluate.latent import knn_accuracy, silhouette
+from omicsgen.evaluate.latent import knn_accuracy, knn_correct, silhouette, silhouette_widths
 from omicsgen.evaluate.metrics import METRICS, better, direction, shortfall
 from omicsgen.evaluate.popgen import (
     af_correlation,
     ld_correlation,
     ld_pairs,
     pairwise_distance_wasserstein,
+    pca_scores,
     pca_wasserstein,
 )
 from omicsgen.evaluate.privacy import (
     aats,
-    adversarial_accuracies,
+    adversarial_indicators,
     distance_to_closest_record,
+    identical_to_train,
     membership_inference_auroc,
+    membership_scores,
     n_identical,
     privacy_loss,
 )
-from omicsgen.evaluate.utility import PER_LABEL_COLUMNS, rare_labels, utility_metrics
+from omicsgen.evaluate.sampling import CONTROLS, bootstrap_intervals, matched, reference_halves
+from omicsgen.evaluate.utility import (
+    PER_LABEL_COLUMNS,
+    per_label_recalls,
+    rare_labels,
+    utility_predictions,
+    utility_scores,
+)
 from omicsgen.preprocess import metric_scale
 
-COLUMNS = ["dataset", "model", "metric", "value"]
+COLUMNS = ["dataset", "model", "metric", "value", "low", "high"]
+VALUES = ["value", "low", "high"]
+# Interval replicates of the LD and pairwise-distance metrics use at most this many pairs each
+# (a seeded subset; the value itself uses all of them).
+MAX_INTERVAL_PAIRS = 20_000
 
 
 def comparison_table(tidy: pd.DataFrame) -> pd.DataFrame:
-    """One row per dataset x model, one column per metric, from the tidy table.
+    """One row per dataset x model, columns ``<metric>``, ``<metric>_low``, ``<metric>_high`` per metric.
 
     Rows keep the order in which datasets and models first appear; columns the order in
     which metrics first appear. A metric that does not apply to a model is empty (NaN).
     """
     rows = list(dict.fromkeys(zip(tidy["dataset"], tidy["model"])))
-    wide = tidy.pivot(index=["dataset", "model"], columns="metric", values="value")
-    wide = wide.reindex(
-        index=pd.MultiIndex.from_tuples(rows, names=["dataset", "model"]), columns=tidy["metric"].unique()
-    )
+    metrics = list(tidy["metric"].unique())
+    wide = tidy.pivot(index=["dataset", "model"], columns="metric", values=VALUES)
+    wide.columns = [metric if part == "value" else f"{metric}_{part}" for part, metric in wide.columns]
+    columns = [c for metric in metrics for c in (metric, f"{metric}_low", f"{metric}_high")]
+    wide = wide.reindex(index=pd.MultiIndex.from_tuples(rows, names=["dataset", "model"]), columns=columns)
     return wide.reset_index().rename_axis(columns=None)
 
 
 def tidy_metrics(wide: pd.DataFrame) -> pd.DataFrame:
     """The comparison table back in tidy form (:data:`COLUMNS`), row by row, empty cells left out."""
-    tidy = wide.melt(id_vars=["dataset", "model"], var_name="metric", value_name="value", ignore_index=False)
-    tidy = tidy.rename_axis("row").sort_values("row", kind="stable")  # row by row, metrics in column order
-    return tidy.dropna(subset=["value"]).reset_index(drop=True)[COLUMNS]
+    metrics = [c for c in wide.columns[2:] if not c.endswith(("_low", "_high"))]
+    parts = []
+    for metric in metrics:
+        part = wide[["dataset", "model", metric, f"{metric}_low", f"{metric}_high"]].copy()
+        part.columns = ["dataset", "model", *VALUES]
+        parts.append(part.assign(metric=metric, order=len(parts)))
+    tidy = pd.concat(parts).rename_axis("row").reset_index()
+    tidy = tidy.sort_values(["row", "order"], kind="stable").dropna(subset=["value"])
+    return tidy.reset_index(drop=True)[COLUMNS]
 
 
 __all__ = [
     "COLUMNS",
+    "CONTROLS",
     "METRICS",
     "aats",
     "af_correlation",
-    "ld_correlation",
-    "pairwise_distance_wasserstein",
-    "pca_wasserstein",
     "better",
     "comparison_table",
     "detection_auroc",
@@ -79,17 +105,19 @@ __all__ = [
     "evaluate_model",
     "evaluation_cells",
     "knn_accuracy",
-    "matched_by_label",
+    "ld_correlation",
     "mean_correlation",
+    "membership_inference_auroc",
     "mmd",
     "n_identical",
+    "pairwise_distance_wasserstein",
+    "pca_wasserstein",
     "privacy_loss",
     "rare_labels",
     "reconstruction_error",
     "shortfall",
     "silhouette",
     "tidy_metrics",
-    "utility_metrics",
     "variance_correlation",
 ]
 
@@ -141,6 +169,7 @@ def evaluate_model(
     model: str,
     latent: ad.AnnData | None = None,
     synthetic: ad.AnnData | None = None,
+    control: str | None = None,
     knn_k: int = 15,
     detection_trees: int = 500,
     seed: int = 0,
@@ -148,12 +177,24 @@ def evaluate_model(
     ld_window_sites: int = 50,
     ld_window_kb: float = 1000,
     rare_fraction: float = 0.05,
+    n_bootstrap: int = 200,
+    min_label_test: int = 10,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """All metrics that apply to one model on one dataset, on the held-out test split.
+    """All metrics that apply to one model (or control) on one dataset, each with its 95% interval.
 
     Every metric uses all the cells it is given: on large data, pass the rows of
     :func:`evaluation_cells` (the workflow's step reads only those), so that cost and memory
     stay bounded.
+
+    Which cells are compared (:mod:`omicsgen.evaluate.sampling`): latent metrics use the test
+    split. Generation metrics use the test split's reference half (:func:`reference_halves`)
+    and a candidate set of the same size and label mix (:func:`matched`, one draw over the
+    reference half, the other half, the synthetic cells and the training cells): the synthetic
+    cells (a model or baseline), the other half of the test split (``control="real"``: the
+    ceiling, real vs real at the same sizes) or training cells (``control="copy"``: a
+    generator that returns its training data). Every interval is a stratified bootstrap over
+    the cells compared (``n_bootstrap`` replicates, seeded); metrics that fit a classifier or a
+    PCA are resampled on its out-of-fold scores, predictions or PC scores, not refitted.
 
     Parameters
     ----------
@@ -163,32 +204,40 @@ def evaluate_model(
         Names written in the table.
     latent
         Output of the latent stage (``obsm["X_<model>"]``, ``obs["reconstruction_mse"]``):
-        gives ``reconstruction_error`` and, when labelled, ``knn_accuracy`` and ``silhouette``.
+        gives ``reconstruction_error`` and, when labelled, ``knn_accuracy`` and ``silhouette``
+        (on the test split).
     synthetic
-        Synthetic AnnData: gives ``mean_correlation``, ``variance_correlation``, ``mmd``
-        (against all test cells); ``detection_auroc``, ``aats`` and ``privacy_loss`` (test
-        cells vs as many synthetic cells of the same labels, and as many training cells of
-        the same labels for the privacy loss); ``dcr`` and ``dcr_holdout`` (median distance
-        of synthetic, and of held-out real, cells to their closest training cell) and
-        ``n_identical_to_train`` (synthetic cells equal to a training cell). Distances are
-        Euclidean on the log1p-normalised scale; for genotypes cityblock on allele counts
-        (Yelmen et al. 2021), and the per-feature mean/variance correlations are replaced by
-        ``af_correlation``, ``ld_correlation``, ``pca_wasserstein`` (mean over PC1 and PC2)
-        and ``pairwise_distance_wasserstein`` of :mod:`omicsgen.evaluate.popgen`. With labels, also the
-        classifier utility
-        scores of :func:`~omicsgen.evaluate.utility.utility_metrics` (TSTR, augmentation of
-        the labels with fewer than ``rare_fraction`` of the training cells).
+        Synthetic AnnData: gives the fidelity metrics (``mean_correlation``,
+        ``variance_correlation``, ``mmd``, ``detection_auroc``; for genotypes
+        ``af_correlation``, ``ld_correlation``, ``pca_wasserstein`` (mean over PC1 and PC2) and
+        ``pairwise_distance_wasserstein`` of :mod:`omicsgen.evaluate.popgen` in place of the
+        per-feature correlations), the privacy metrics (``aats``, ``aa_truth``, ``aa_syn``,
+        ``privacy_loss`` against label-matched training cells; ``membership_inference_auroc``
+        of those training cells against the reference half, scored by their distance to every
+        synthetic cell; ``dcr`` and ``dcr_holdout``, median distance of synthetic and of
+        reference cells to their closest training cell; ``n_identical_to_train``) and, with
+        labels, the classifier utility of :mod:`omicsgen.evaluate.utility` (TSTR on the
+        candidate set; augmentation with every synthetic cell of the labels with fewer than
+        ``rare_fraction`` of the training cells, its gain averaged over those with at least
+        ``min_label_test`` reference cells). Distances are Euclidean on the log1p-normalised
+        scale; for genotypes cityblock on allele counts (Yelmen et al. 2021).
+    control
+        ``"real"`` or ``"copy"`` (:data:`CONTROLS`) in place of ``synthetic``.
     knn_k
         Neighbours of ``knn_accuracy``.
     detection_trees
         Trees of the ``detection_auroc`` random forest.
     seed, threads
-        Seed and CPU threads of the metrics that draw or fit.
+        Seed of every draw, fit and resample; CPU threads of the metrics that fit.
     ld_window_sites, ld_window_kb
-        Site pairs of ``ld_correlation``: at most this many sites and kb apart.
+        Site pairs of ``ld_correlation``: plink's ``--ld-window`` and ``--ld-window-kb``.
     rare_fraction
-        Labels with fewer than this fraction of the training cells are rare (their recall
-        gain is ``augmentation_recall_gain``).
+        Labels with fewer than this fraction of the training cells are rare.
+    n_bootstrap
+        Bootstrap replicates of every interval (0: no intervals).
+    min_label_test
+        Rare labels with fewer reference test cells are reported as too few to judge
+        (``per_label["judged"]``) and left out of ``augmentation_recall_gain``.
 
     Returns
     -------
@@ -196,103 +245,249 @@ def evaluate_model(
         Columns :data:`COLUMNS`, one row per metric.
     per_label : pandas.DataFrame
         ``dataset``, ``model`` and :data:`~omicsgen.evaluate.utility.PER_LABEL_COLUMNS`, one
-        row per test label (the augmentation experiment); no rows without synthetic data or labels.
+        row per reference label (the augmentation experiment); no rows without synthetic data or labels.
+
+    Raises
+    ------
+    ValueError
+        Both ``synthetic`` and ``control``, or an unknown ``control``.
     """
+    if synthetic is not None and control is not None:
+        raise ValueError("pass synthetic data or a control, not both")
+    if control is not None and control not in CONTROLS:
+        raise ValueError(f"control {control!r} is not one of {CONTROLS}")
     encoding = contract.encoding(real)
     split, labels = contract.split_of(real), obs_labels(real)
     labelled = bool(contract.info(real)["label_key"])
     expression = metric_scale(real.X, encoding)
+    boot = {"reps": n_bootstrap, "seed": seed}
     per_label = pd.DataFrame(columns=PER_LABEL_COLUMNS)
-    rows: list[tuple[str, float]] = []
+    rows: list[tuple[str, float, float, float]] = []
     if latent is not None:
-        rows += _latent_rows(latent, labels, split, labelled, knn_k)
-    if synthetic is not None:
-        synth = metric_scale(synthetic.X, encoding)
-        test, train = split == "test", split == "train"
-        if contract.is_genotype(real):
-            rows += _popgen_rows(real, expression[test], synth, ld_window_sites, ld_window_kb, seed)
-        else:
-            rows.append(("mean_correlation", mean_correlation(expression[test], synth)))
-            rows.append(("variance_correlation", variance_correlation(expression[test], synth)))
-        rows.append(("mmd", mmd(expression[test], synth, seed=seed)))
-        real_idx, synth_idx = matched_by_label(labels[test], obs_labels(synthetic), seed)
-        real_test, synth_matched = expression[test][real_idx], synth[synth_idx]
-        rows.append(
-            (
-                "detection_auroc",
-                detection_auroc(real_test, synth_matched, n_estimators=detection_trees, seed=seed, threads=threads),
-            )
-        )
-        train_idx, _ = matched_by_label(labels[train], labels[test][real_idx], seed)
-        distance = "cityblock" if contract.is_genotype(real) else "euclidean"
-        rows += _privacy_rows(
-            expression[train], expression[test], expression[train][train_idx], real_test, synth, synth_matched, distance
-        )
+        rows += _latent_rows(latent, labels, split, labelled, knn_k, boot)
+    if synthetic is not None or control is not None:
+        sets = _comparison_sets(real, expression, labels, split, synthetic, control, seed)
+        genotype = contract.is_genotype(real)
+        if genotype:
+            rows += _popgen_rows(real, sets, ld_window_sites, ld_window_kb, boot)
+        rows += _fidelity_rows(sets, genotype, detection_trees, threads, boot)
+        rows += _privacy_rows(sets, "cityblock" if genotype else "euclidean", boot)
         if labelled:
-            scores, per_label = utility_metrics(
-                expression[train],
-                labels[train],
-                expression[test],
-                labels[test],
-                synth,
-                obs_labels(synthetic),
-                rare=rare_labels(labels[train], rare_fraction),
-                seed=seed,
+            utility, per_label = _utility_rows(
+                sets, rare_labels(sets["train_labels"], rare_fraction), min_label_test, boot
             )
-            rows.extend(scores.items())
-    unknown = sorted({name for name, _ in rows} - set(METRICS))
+            rows += utility
+    unknown = sorted({row[0] for row in rows} - set(METRICS))
     if unknown:
         raise KeyError(f"metrics {unknown} are not in omicsgen.evaluate.metrics.METRICS; register them there")
-    table = pd.DataFrame([(dataset, model, name, value) for name, value in rows], columns=COLUMNS)
+    table = pd.DataFrame([(dataset, model, *row) for row in rows], columns=COLUMNS)
     return table, per_label.assign(dataset=dataset, model=model)[["dataset", "model", *PER_LABEL_COLUMNS]]
 
 
+def _estimates(
+    statistic, labels: list[np.ndarray], boot: dict, value: dict | None = None
+) -> list[tuple[str, float, float, float]]:
+    """``(metric, value, low, high)`` rows of :func:`~omicsgen.evaluate.sampling.bootstrap_intervals`."""
+    intervals = bootstrap_intervals(statistic, labels, boot["reps"], boot["seed"], value)
+    return [(name, *estimate) for name, estimate in intervals.items()]
+
+
+def _comparison_sets(
+    real: ad.AnnData,
+    expression: np.ndarray,
+    labels: np.ndarray,
+    split: np.ndarray,
+    synthetic: ad.AnnData | None,
+    control: str | None,
+    seed: int,
+) -> dict:
+    """The cells generation metrics compare (see :func:`evaluate_model`), on the metric scale.
+
+    Keys: ``reference`` (reference half, matched), ``candidate`` (synthetic or control cells,
+    matched to it), ``train_matched`` (training cells, matched; for the ``copy`` control the
+    candidate itself), ``pool`` (every synthetic or control cell: the attacker's data and the
+    augmentation's source), ``train`` (every training cell), with ``*_labels``.
+    """
+    units = real.obs["sample"].astype(str).to_numpy() if "sample" in real.obs else np.arange(real.n_obs).astype(str)
+    reference_rows, holdout_rows = reference_halves(split, labels, units, seed)
+    train_rows = np.flatnonzero(split == "train")
+    if control == "real":
+        pool, pool_labels = expression[holdout_rows], labels[holdout_rows]
+    elif control == "copy":
+        pool, pool_labels = expression[train_rows], labels[train_rows]
+    else:
+        pool, pool_labels = metric_scale(synthetic.X, contract.encoding(real)), obs_labels(synthetic)
+    draw = matched(
+        {
+            "reference": labels[reference_rows],
+            "holdout": labels[holdout_rows],
+            "candidate": pool_labels,
+            "train": labels[train_rows],
+        },
+        seed,
+    )
+    if len(draw["reference"]) < 2:
+        raise ValueError(
+            "fewer than two test cells share a label with the synthetic and training cells; "
+            "raise split.test_fraction or synthesize more labels"
+        )
+    candidate = draw["train"] if control == "copy" else draw["candidate"]  # the copies are the training cells compared
+    reference = expression[reference_rows][draw["reference"]]
+    return {
+        "reference": reference,
+        "reference_labels": labels[reference_rows][draw["reference"]],
+        "candidate": pool[candidate],
+        "candidate_labels": pool_labels[candidate],
+        "train_matched": expression[train_rows][draw["train"]],
+        "pool": pool,
+        "pool_labels": pool_labels,
+        "train": expression[train_rows],
+        "train_labels": labels[train_rows],
+    }
+
+
 def _latent_rows(
-    latent: ad.AnnData, labels: np.ndarray, split: np.ndarray, labelled: bool, knn_k: int
-) -> list[tuple[str, float]]:
-    """Latent quality: held-out reconstruction error and, with labels, k-NN accuracy and silhouette."""
-    rows = [("reconstruction_error", reconstruction_error(latent.obs[RECONSTRUCTION_MSE].to_numpy()[split == "test"]))]
+    latent: ad.AnnData, labels: np.ndarray, split: np.ndarray, labelled: bool, knn_k: int, boot: dict
+) -> list[tuple[str, float, float, float]]:
+    """Latent quality on the test split: reconstruction error and, with labels, k-NN accuracy and silhouette."""
+    test = split == "test"
+    mse = latent.obs[RECONSTRUCTION_MSE].to_numpy()[test]
+    per_cell = {"reconstruction_error": mse}
     if labelled:
         embedding = latent.obsm[latent.uns["omicsgen"]["latent_key"]]
-        rows.append(("knn_accuracy", knn_accuracy(embedding, labels, split, k=knn_k)))
-        rows.append(("silhouette", silhouette(embedding, labels)))
+        per_cell["knn_accuracy"] = knn_correct(embedding, labels, split, k=knn_k).astype(np.float64)
+        if len(set(labels[test].tolist())) > 1:
+            per_cell["silhouette"] = silhouette_widths(embedding[test], labels[test])
+
+    def statistic(rows):
+        return {name: float(np.mean(values[rows])) for name, values in per_cell.items()}
+
+    return _estimates(statistic, [labels[test]], boot)
+
+
+def _fidelity_rows(sets: dict, genotype: bool, detection_trees: int, threads: int, boot: dict) -> list:
+    """Mean and variance correlation (not for genotypes), MMD and detection AUROC, reference vs candidate."""
+    reference, candidate = sets["reference"], sets["candidate"]
+    pair = [sets["reference_labels"], sets["candidate_labels"]]
+    kernel = mmd_kernel(reference, candidate, fit=sets["train"], seed=boot["seed"])
+
+    def statistic(i, j):
+        out = (
+            {}
+            if genotype
+            else {
+                "mean_correlation": mean_correlation(reference[i], candidate[j]),
+                "variance_correlation": variance_correlation(reference[i], candidate[j]),
+            }
+        )
+        out["mmd"] = mmd_from_kernel(kernel, len(reference), i, j)
+        return out
+
+    rows = _estimates(statistic, pair, boot)
+    is_synthetic, probability = detection_scores(
+        reference, candidate, n_estimators=detection_trees, seed=boot["seed"], threads=threads
+    )
+    rows += _estimates(
+        lambda k: {"detection_auroc": roc_auc_score(is_synthetic[k], probability[k])}, [is_synthetic], boot
+    )
     return rows
 
 
-def _privacy_rows(
-    train: np.ndarray,
-    test: np.ndarray,
-    train_matched: np.ndarray,
-    test_matched: np.ndarray,
-    synthetic: np.ndarray,
-    synthetic_matched: np.ndarray,
-    distance: str,
-) -> list[tuple[str, float]]:
-    """Privacy: AATS and its components and the privacy loss on label-matched sets, membership inference
-    (label-matched training vs held-out cells against all synthetic cells), DCR of synthetic and held-out
-    cells, copies."""
-    aa_truth, aa_syn = adversarial_accuracies(test_matched, synthetic_matched, distance)
-    return [
-        ("aats", 0.5 * (aa_truth + aa_syn)),
-        ("aa_truth", aa_truth),
-        ("aa_syn", aa_syn),
-        ("privacy_loss", privacy_loss(train_matched, test_matched, synthetic_matched, distance)),
-        ("membership_inference_auroc", membership_inference_auroc(train_matched, test_matched, synthetic, distance)),
-        ("dcr", float(np.median(distance_to_closest_record(train, synthetic, distance)))),
-        ("dcr_holdout", float(np.median(distance_to_closest_record(train, test, distance)))),
-        ("n_identical_to_train", float(n_identical(train, synthetic))),
-    ]
+def _privacy_rows(sets: dict, distance: str, boot: dict) -> list:
+    """AATS and its components, privacy loss, membership inference, DCRs and copies (see :func:`evaluate_model`)."""
+    truth, syn = adversarial_indicators(sets["reference"], sets["candidate"], distance)
+    truth_train, syn_train = adversarial_indicators(sets["train_matched"], sets["candidate"], distance)
+
+    def adversarial(i, j, k):
+        aats_test = 0.5 * (truth[i].mean() + syn[j].mean())
+        return {
+            "aats": aats_test,
+            "aa_truth": truth[i].mean(),
+            "aa_syn": syn[j].mean(),
+            "privacy_loss": aats_test - 0.5 * (truth_train[k].mean() + syn_train[j].mean()),
+        }
+
+    rows = _estimates(adversarial, [sets["reference_labels"], sets["candidate_labels"], sets["candidate_labels"]], boot)
+    members, score = membership_scores(sets["train_matched"], sets["reference"], sets["pool"], distance)
+    rows += _estimates(lambda k: {"membership_inference_auroc": roc_auc_score(members[k], score[k])}, [members], boot)
+    dcr = distance_to_closest_record(sets["train"], sets["pool"], distance)
+    dcr_holdout = distance_to_closest_record(sets["train"], sets["reference"], distance)
+    identical = identical_to_train(sets["train"], sets["pool"]).astype(np.float64)
+
+    def closest(i, j):
+        return {
+            "dcr": float(np.median(dcr[i])),
+            "dcr_holdout": float(np.median(dcr_holdout[j])),
+            "n_identical_to_train": float(identical[i].sum()),
+        }
+
+    return rows + _estimates(closest, [sets["pool_labels"], sets["reference_labels"]], boot)
 
 
-def _popgen_rows(
-    real: ad.AnnData, real_test: np.ndarray, synthetic: np.ndarray, window_sites: int, window_kb: float, seed: int
-) -> list[tuple[str, float]]:
-    """Population-genetics fidelity of synthetic genotypes against the held-out real ones."""
+def _popgen_rows(real: ad.AnnData, sets: dict, window_sites: int, window_kb: float, boot: dict) -> list:
+    """Population-genetics fidelity of the candidate genotypes against the reference half (Yelmen et al. 2021)."""
+    reference, candidate = sets["reference"], sets["candidate"]
     ploidy = contract.alleles_per_row(real)
-    i, j = ld_pairs(real.var["chrom"].to_numpy(), real.var["pos"].to_numpy(), window_sites, int(window_kb * 1000))
-    return [
-        ("af_correlation", af_correlation(real_test, synthetic, ploidy)),
-        ("ld_correlation", ld_correlation(real_test, synthetic, i, j)),
-        ("pca_wasserstein", float(np.mean(pca_wasserstein(real_test, synthetic, seed)))),
-        ("pairwise_distance_wasserstein", pairwise_distance_wasserstein(real_test, synthetic)),
-    ]
+    rng = np.random.default_rng(boot["seed"])
+    i_all, j_all = ld_pairs(
+        real.var["chrom"].to_numpy(), real.var["pos"].to_numpy(), window_sites, int(window_kb * 1000)
+    )
+    subset = np.sort(rng.choice(len(i_all), min(len(i_all), MAX_INTERVAL_PAIRS), replace=False))
+    scores = pca_scores(reference, candidate, boot["seed"])
+    scores_ref, scores_cand = scores[: len(reference)], scores[len(reference) :]
+    d_ref, d_cand = squareform(pdist(reference, "cityblock")), squareform(pdist(candidate, "cityblock"))
+    full = {
+        "af_correlation": af_correlation(reference, candidate, ploidy),
+        "ld_correlation": ld_correlation(reference, candidate, i_all, j_all),
+        "pca_wasserstein": float(np.mean(pca_wasserstein(reference, candidate, boot["seed"]))),
+        "pairwise_distance_wasserstein": pairwise_distance_wasserstein(reference, candidate),
+    }
+
+    def statistic(i, j):
+        return {
+            "af_correlation": af_correlation(reference[i], candidate[j], ploidy),
+            "ld_correlation": ld_correlation(reference[i], candidate[j], i_all[subset], j_all[subset]),
+            "pca_wasserstein": float(
+                np.mean([wasserstein_distance(scores_ref[i, c], scores_cand[j, c]) for c in (0, 1)])
+            ),
+            "pairwise_distance_wasserstein": wasserstein_distance(
+                _distinct_pairs(d_ref, i, rng), _distinct_pairs(d_cand, j, rng)
+            ),
+        }
+
+    return _estimates(statistic, [sets["reference_labels"], sets["candidate_labels"]], boot, value=full)
+
+
+def _distinct_pairs(distances: np.ndarray, rows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Distances of up to :data:`MAX_INTERVAL_PAIRS` random pairs of a resample's positions that are two
+    different samples (a sample drawn twice is not a pair of genomes at distance 0)."""
+    a = rng.integers(0, len(rows), 2 * MAX_INTERVAL_PAIRS)
+    b = rng.integers(0, len(rows), 2 * MAX_INTERVAL_PAIRS)
+    keep = rows[a] != rows[b]
+    return distances[rows[a][keep], rows[b][keep]][:MAX_INTERVAL_PAIRS]
+
+
+def _utility_rows(sets: dict, rare: list[str], min_label_test: int, boot: dict) -> tuple[list, pd.DataFrame]:
+    """TSTR and augmentation (:mod:`omicsgen.evaluate.utility`), tested on the reference half."""
+    test_labels = sets["reference_labels"]
+    augment = np.isin(sets["pool_labels"], rare)
+    predictions = utility_predictions(
+        sets["train"],
+        sets["train_labels"],
+        sets["reference"],
+        sets["candidate"],
+        sets["candidate_labels"],
+        sets["pool"][augment],
+        sets["pool_labels"][augment],
+        seed=boot["seed"],
+    )
+    per_label = per_label_recalls(
+        sets["train_labels"], test_labels, sets["pool_labels"], predictions, rare, min_label_test
+    )
+    judged = per_label.loc[per_label["rare"] & per_label["judged"], "label"].tolist()
+    rows = _estimates(
+        lambda k: utility_scores(test_labels[k], {name: p[k] for name, p in predictions.items()}, judged),
+        [test_labels],
+        boot,
+    )
+    return rows, per_label

@@ -46,37 +46,110 @@ def variance_correlation(real: np.ndarray, synthetic: np.ndarray) -> float:
     return _pearson(real.var(axis=0), synthetic.var(axis=0))
 
 
-def mmd(real: np.ndarray, synthetic: np.ndarray, n_components: int = 50, seed: int = 0) -> float:
+def mmd_kernel(
+    real: np.ndarray, synthetic: np.ndarray, fit: np.ndarray | None = None, n_components: int = 50, seed: int = 0
+) -> np.ndarray:
+    """Gaussian kernel matrix of real and synthetic cells pooled, for :func:`mmd`.
+
+    Both sets are projected on the first ``n_components`` principal components of ``fit``
+    (training cells, so the space is not fitted on the cells compared; scGAN, Marouf et al.
+    2020, compares cells in a reduced space); the kernel is ``exp(-d^2 / (2 sigma^2))`` with
+    ``sigma`` the median pairwise distance of the pooled cells (the median heuristic of
+    Gretton et al. 2012).
+
+    Parameters
+    ----------
+    real, synthetic
+        ``(n, n_genes)`` and ``(m, n_genes)``.
+    fit
+        ``(n_fit, n_genes)`` cells the PCA is fitted on (default: ``real``).
+    n_components
+        PCs (capped by cells and genes).
+    seed
+        ``random_state`` of the PCA.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 ``(n + m, n + m)``, real cells first.
+    """
+    fit = real if fit is None else fit
+    pca = PCA(n_components=min(n_components, fit.shape[0] - 1, fit.shape[1]), random_state=seed).fit(fit)
+    pooled = np.vstack([pca.transform(real), pca.transform(synthetic)]).astype(np.float64)
+    sq = np.sum(pooled**2, axis=1)
+    d2 = np.maximum(sq[:, None] + sq[None, :] - 2 * pooled @ pooled.T, 0.0)
+    sigma2 = np.median(d2[np.triu_indices_from(d2, k=1)])
+    return np.exp(-d2 / max(2.0 * sigma2, 1e-12))
+
+
+def mmd_from_kernel(kernel: np.ndarray, n_real: int, real_rows=None, synthetic_rows=None) -> float:
+    """Unbiased squared MMD (U-statistic, Gretton et al. 2012 eq. 3) from a pooled kernel.
+
+    ``real_rows``/``synthetic_rows`` (positions within each set, with repeats) give the value
+    on a bootstrap resample: pairs of one cell with itself, or with its own copy, are left out
+    of the within-set terms, as the U-statistic leaves out the diagonal.
+    """
+    n = n_real
+    m = kernel.shape[0] - n
+    wx = np.bincount(np.arange(n) if real_rows is None else real_rows, minlength=n).astype(np.float64)
+    wy = np.bincount(np.arange(m) if synthetic_rows is None else synthetic_rows, minlength=m).astype(np.float64)
+
+    def within(block: np.ndarray, w: np.ndarray) -> float:
+        same = float(np.sum(w**2))  # K(x, x) = 1 for every cell and its copies
+        return (float(w @ block @ w) - same) / (w.sum() ** 2 - same)
+
+    cross = float(wx @ kernel[:n, n:] @ wy) / (wx.sum() * wy.sum())
+    return within(kernel[:n, :n], wx) + within(kernel[n:, n:], wy) - 2 * cross
+
+
+def mmd(
+    real: np.ndarray, synthetic: np.ndarray, fit: np.ndarray | None = None, n_components: int = 50, seed: int = 0
+) -> float:
     """Squared maximum mean discrepancy with a Gaussian kernel (Gretton et al. 2012, JMLR).
 
-    Both sets are projected on the first ``n_components`` principal components of the real
-    cells (as scGAN, Marouf et al. 2020, compares cells in a reduced space); the kernel
-    bandwidth is the median pairwise distance of the pooled cells (median heuristic); the
-    unbiased U-statistic estimate is returned (it can be slightly negative when the
-    distributions agree). 0 = same distribution.
+    The unbiased estimate (:func:`mmd_from_kernel`) on the kernel of :func:`mmd_kernel`
+    (PCA of ``fit``, median-heuristic bandwidth). 0 = same distribution; the estimate
+    scatters around 0 (it can be slightly negative) when the distributions agree, so the
+    best value is 0, not the lowest.
 
     Parameters
     ----------
     real, synthetic
         ``(n_real, n_genes)`` and ``(n_synthetic, n_genes)``, at least two cells each.
-    n_components
-        PCs (capped by cells and genes).
-    seed
-        ``random_state`` of the PCA.
+    fit, n_components, seed
+        As :func:`mmd_kernel`.
     """
-    n_comp = min(n_components, real.shape[0] - 1, real.shape[1])
-    pca = PCA(n_components=n_comp, random_state=seed).fit(real)
-    x, y = pca.transform(real), pca.transform(synthetic)
-    pooled = np.vstack([x, y])
-    sq = np.sum(pooled**2, axis=1)
-    d2 = np.maximum(sq[:, None] + sq[None, :] - 2 * pooled @ pooled.T, 0.0)
-    bandwidth2 = np.median(d2[np.triu_indices_from(d2, k=1)])
-    kernel = np.exp(-d2 / max(bandwidth2, 1e-12))
-    n, m = len(x), len(y)
-    kxx, kyy, kxy = kernel[:n, :n], kernel[n:, n:], kernel[:n, n:]
-    term_x = (kxx.sum() - np.trace(kxx)) / (n * (n - 1))
-    term_y = (kyy.sum() - np.trace(kyy)) / (m * (m - 1))
-    return float(term_x + term_y - 2 * kxy.mean())
+    return mmd_from_kernel(mmd_kernel(real, synthetic, fit, n_components, seed), len(real))
+
+
+def detection_scores(
+    real: np.ndarray,
+    synthetic: np.ndarray,
+    *,
+    n_estimators: int = 500,
+    n_folds: int = 5,
+    seed: int = 0,
+    threads: int = 1,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Out-of-fold random-forest probabilities that each cell is synthetic (see :func:`detection_auroc`).
+
+    Returns
+    -------
+    is_synthetic, probability : numpy.ndarray
+        ``(n_real + n_synthetic,)`` 0/1 classes (real first) and out-of-fold P(synthetic).
+
+    Raises
+    ------
+    ValueError
+        Fewer than two cells on a side.
+    """
+    if min(len(real), len(synthetic)) < 2:
+        raise ValueError("detection_auroc needs at least two real and two synthetic cells")
+    X = np.vstack([real, synthetic])
+    y = np.r_[np.zeros(len(real)), np.ones(len(synthetic))]
+    folds = StratifiedKFold(n_splits=min(n_folds, len(real), len(synthetic)), shuffle=True, random_state=seed)
+    forest = RandomForestClassifier(n_estimators=n_estimators, random_state=seed, n_jobs=threads)
+    return y, cross_val_predict(forest, X, y, cv=folds, method="predict_proba")[:, 1]
 
 
 def detection_auroc(
@@ -98,7 +171,8 @@ def detection_auroc(
     Parameters
     ----------
     real, synthetic
-        ``(n, n_genes)`` each; pass equal numbers (see :func:`matched_by_label`).
+        ``(n, n_genes)`` each; pass equal numbers of the same labels
+        (:func:`omicsgen.evaluate.sampling.matched`).
     n_estimators
         Trees.
     n_folds
@@ -113,33 +187,5 @@ def detection_auroc(
     ValueError
         Fewer than two cells on a side.
     """
-    if min(len(real), len(synthetic)) < 2:
-        raise ValueError("detection_auroc needs at least two real and two synthetic cells")
-    X = np.vstack([real, synthetic])
-    y = np.r_[np.zeros(len(real)), np.ones(len(synthetic))]
-    folds = StratifiedKFold(n_splits=min(n_folds, len(real), len(synthetic)), shuffle=True, random_state=seed)
-    forest = RandomForestClassifier(n_estimators=n_estimators, random_state=seed, n_jobs=threads)
-    proba = cross_val_predict(forest, X, y, cv=folds, method="predict_proba")[:, 1]
+    y, proba = detection_scores(real, synthetic, n_estimators=n_estimators, n_folds=n_folds, seed=seed, threads=threads)
     return float(roc_auc_score(y, proba))
-
-
-def matched_by_label(real_labels: np.ndarray, synthetic_labels: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Indices of equal-sized real and synthetic sets with the same label composition.
-
-    For every label, ``min(n_real, n_synthetic)`` cells are drawn without replacement from
-    each side, so a detector cannot win on label proportions alone.
-
-    Returns
-    -------
-    real_idx, synthetic_idx : numpy.ndarray
-        int arrays of equal length.
-    """
-    rng = np.random.default_rng(seed)
-    real_idx, synth_idx = [], []
-    for label in sorted(set(real_labels.tolist()), key=str):
-        r = np.flatnonzero(real_labels == label)
-        s = np.flatnonzero(synthetic_labels == label)
-        n = min(len(r), len(s))
-        real_idx.append(rng.choice(r, n, replace=False))
-        synth_idx.append(rng.choice(s, n, replace=False))
-    return np.concatenate(real_idx).astype(int), np.concatenate(synth_idx).astype(int)

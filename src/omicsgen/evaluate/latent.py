@@ -3,8 +3,25 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.metrics import silhouette_score
+from sklearn.metrics import silhouette_samples
 from sklearn.neighbors import KNeighborsClassifier
+
+
+def knn_correct(latent: np.ndarray, labels: np.ndarray, split: np.ndarray, k: int = 15) -> np.ndarray:
+    """Whether each test cell's k-NN label (neighbours among training cells) is right: bool ``(n_test,)``,
+    test cells in row order (see :func:`knn_accuracy`).
+
+    Raises
+    ------
+    ValueError
+        No training or no test cells.
+    """
+    train, test = split == "train", split == "test"
+    if not train.any() or not test.any():
+        raise ValueError("knn_accuracy needs training and test cells")
+    clf = KNeighborsClassifier(n_neighbors=min(k, int(train.sum())))
+    clf.fit(latent[train], labels[train])
+    return clf.predict(latent[test]) == labels[test]
 
 
 def knn_accuracy(latent: np.ndarray, labels: np.ndarray, split: np.ndarray, k: int = 15) -> float:
@@ -35,20 +52,22 @@ def knn_accuracy(latent: np.ndarray, labels: np.ndarray, split: np.ndarray, k: i
     ValueError
         No training or no test cells.
     """
-    train, test = split == "train", split == "test"
-    if not train.any() or not test.any():
-        raise ValueError("knn_accuracy needs training and test cells")
-    clf = KNeighborsClassifier(n_neighbors=min(k, int(train.sum())))
-    clf.fit(latent[train], labels[train])
-    return float(np.mean(clf.predict(latent[test]) == labels[test]))
+    return float(np.mean(knn_correct(latent, labels, split, k)))
+
+
+def silhouette_widths(latent: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Silhouette width of every cell (Rousseeuw 1987; scikit-learn's ``silhouette_samples``, Euclidean):
+    float64 ``(n_cells,)`` in [-1, 1]; see :func:`silhouette`."""
+    return silhouette_samples(latent, labels, metric="euclidean")
 
 
 def silhouette(latent: np.ndarray, labels: np.ndarray) -> float:
     """Mean silhouette width of the labels in the embedding (Rousseeuw 1987).
 
-    Euclidean distance, all cells, scikit-learn's ``silhouette_score``; the raw value in
-    [-1, 1] (scIB reports it rescaled to (s + 1) / 2). Higher: labels form tighter,
-    better separated groups.
+    Euclidean distance, scikit-learn's silhouette widths; the raw value in [-1, 1] (scIB
+    reports it rescaled to (s + 1) / 2). Higher: labels form tighter, better separated
+    groups. :func:`omicsgen.evaluate.evaluate_model` passes the test split's cells only.
+    Cost: all pairs of the cells given, so pass a bounded set.
 
     Parameters
     ----------
@@ -57,4 +76,4 @@ def silhouette(latent: np.ndarray, labels: np.ndarray) -> float:
     labels
         ``(n_cells,)`` labels with at least two distinct values.
     """
-    return float(silhouette_score(latent, labels, metric="euclidean"))
+    return float(np.mean(silhouette_widths(latent, labels)))

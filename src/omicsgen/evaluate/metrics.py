@@ -65,10 +65,11 @@ METRICS: dict[str, Metric] = {
         HIGHER, "marginals", "generators", "Pearson r of per-gene variances, synthetic vs held-out real", "Splatter"
     ),
     "mmd": Metric(
-        LOWER,
+        0.0,
         "marginals",
         "generators",
-        "squared MMD, Gaussian kernel, median bandwidth, 50 PCs",
+        "unbiased squared MMD, Gaussian kernel of median-heuristic bandwidth, on 50 PCs of the training cells "
+        "(0: same distribution; the estimate scatters around 0)",
         "Gretton et al. 2012",
     ),
     "detection_auroc": Metric(
@@ -151,13 +152,18 @@ METRICS: dict[str, Metric] = {
         None, None, "generators", "macro-F1 on held-out real cells, trained on real training cells", "ACTIVA, GARAGE"
     ),
     "augmented_macro_f1": Metric(
-        HIGHER, "marginals", "generators", "macro-F1, trained on real + synthetic cells", "ACTIVA, GARAGE protocol"
+        HIGHER,
+        "marginals",
+        "generators",
+        "macro-F1, trained on real cells + the synthetic cells of the rare labels",
+        "ACTIVA, GARAGE protocol",
     ),
     "augmentation_recall_gain": Metric(
         HIGHER,
         "marginals",
         "generators",
-        "mean recall gain from augmentation over labels with < {rare_fraction:.0%} of training cells",
+        "mean recall gain from augmentation over labels with < {rare_fraction:.0%} of training cells and >= "
+        "{min_label_test} test cells",
         "ACTIVA, GARAGE protocol",
     ),
     "af_correlation": Metric(
@@ -192,6 +198,43 @@ METRICS: dict[str, Metric] = {
 }
 BASELINES = frozenset(m.baseline for m in METRICS.values() if m.baseline)
 
+# The report's scorecard groups, in its column order.
+GROUPS: dict[str, tuple[str, ...]] = {
+    "latent": ("reconstruction_error", "knn_accuracy", "silhouette"),
+    "fidelity": (
+        "mean_correlation",
+        "variance_correlation",
+        "af_correlation",
+        "ld_correlation",
+        "pca_wasserstein",
+        "pairwise_distance_wasserstein",
+        "mmd",
+        "detection_auroc",
+    ),
+    "privacy": (
+        "aats",
+        "aa_truth",
+        "aa_syn",
+        "privacy_loss",
+        "membership_inference_auroc",
+        "dcr",
+        "dcr_holdout",
+        "n_identical_to_train",
+    ),
+    "utility": (
+        "trtr_accuracy",
+        "tstr_accuracy",
+        "real_macro_f1",
+        "augmented_macro_f1",
+        "augmentation_recall_gain",
+    ),
+}
+
+
+def group_of(metric: str) -> str:
+    """The scorecard group of ``metric`` (:data:`GROUPS`)."""
+    return next(group for group, names in GROUPS.items() if metric in names)
+
 
 def ranked(metric: str) -> bool:
     """True when ``metric`` has a best value (models are ranked and judged on it)."""
@@ -219,6 +262,44 @@ def better(metric: str, a: float, b: float) -> bool:
     return bool(shortfall(metric, a) < shortfall(metric, b))
 
 
+def shortfall_interval(metric: str, low: float, high: float) -> tuple[float, float]:
+    """The interval ``[low, high]`` of ``metric`` on the shortfall scale (:func:`shortfall`, lower is better).
+
+    For a target (``0.5``), an interval that holds the target starts at 0 and ends at its
+    farther end's distance.
+    """
+    target = METRICS[metric].best
+    if math.isinf(target):
+        ends = sorted((shortfall(metric, low), shortfall(metric, high)))
+        return ends[0], ends[1]
+    near = 0.0 if low <= target <= high else min(abs(low - target), abs(high - target))
+    return near, max(abs(low - target), abs(high - target))
+
+
+def compare(metric: str, a: tuple[float, float, float], b: tuple[float, float, float]) -> str:
+    """Verdict of ``a`` against ``b``, each ``(value, low, high)``, from their 95% intervals.
+
+    ``"better"`` or ``"worse"`` when the intervals, on the shortfall scale
+    (:func:`shortfall_interval`), do not overlap; ``"indistinguishable"`` when they do; without
+    intervals (NaN ends) the point values decide only when they are equal
+    (``"indistinguishable"``), else ``"untested"``.
+
+    Raises
+    ------
+    KeyError
+        ``metric`` is not ranked.
+    """
+    if any(math.isnan(x) for x in (*a[1:], *b[1:])):
+        return "indistinguishable" if a[0] == b[0] else "untested"
+    a_low, a_high = shortfall_interval(metric, a[1], a[2])
+    b_low, b_high = shortfall_interval(metric, b[1], b[2])
+    if a_high < b_low:
+        return "better"
+    if b_high < a_low:
+        return "worse"
+    return "indistinguishable"
+
+
 def direction(metric: str) -> str:
     """Plain words for what is better: ``"higher"``, ``"lower"`` or ``"closer to 0.5"``."""
     target = METRICS[metric].best
@@ -229,7 +310,8 @@ def direction(metric: str) -> str:
 
 def describe(metric: str, settings: dict) -> str:
     """``"<description>; <source> (<direction> is better)"`` with the evaluation ``settings``
-    (config ``evaluate``: ``knn_k``, ``rare_fraction``, ``ld_window_sites``, ``ld_window_kb``) filled in."""
+    (config ``evaluate``: ``knn_k``, ``rare_fraction``, ``min_label_test``, ``ld_window_sites``,
+    ``ld_window_kb``) filled in."""
     entry = METRICS[metric]
     text = f"{entry.description.format(**settings)}; {entry.source}"
     return f"{text} ({direction(metric)} is better)" if ranked(metric) else text

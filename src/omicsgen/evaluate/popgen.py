@@ -111,18 +111,24 @@ def ld_decay(
     )
 
 
+def pca_scores(real: np.ndarray, synthetic: np.ndarray, seed: int = 0) -> np.ndarray:
+    """PC1 and PC2 scores of real and synthetic genomes, PCA fitted on both together
+    (Yelmen et al. 2021, Fig 1): float64 ``(n_real + n_synthetic, 2)``, real rows first."""
+    return PCA(n_components=2, random_state=seed).fit_transform(np.vstack([real, synthetic]).astype(np.float64))
+
+
 def pca_wasserstein(real: np.ndarray, synthetic: np.ndarray, seed: int = 0) -> tuple[float, float]:
     """Wasserstein distance between real and synthetic scores on PC1 and on PC2.
 
-    PCA is fitted on real and synthetic genomes together, as in Yelmen et al. 2021 (Fig 1)
-    and their evaluation code; 0 = the two clouds coincide along that component. Units are
-    those of the PC scores (allele counts).
+    PCA is fitted on real and synthetic genomes together (:func:`pca_scores`), as in Yelmen
+    et al. 2021 (Fig 1) and their evaluation code; 0 = the two clouds coincide along that
+    component. Units are those of the PC scores (allele counts).
 
     Returns
     -------
     pc1, pc2 : float
     """
-    scores = PCA(n_components=2, random_state=seed).fit_transform(np.vstack([real, synthetic]).astype(np.float64))
+    scores = pca_scores(real, synthetic, seed)
     n = len(real)
     return (
         float(wasserstein_distance(scores[:n, 0], scores[n:, 0])),

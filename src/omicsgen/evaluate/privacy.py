@@ -18,6 +18,26 @@ def _nearest(reference: np.ndarray, query: np.ndarray, metric: str, exclude_self
     return distances[:, k - 1]
 
 
+def adversarial_indicators(
+    real: np.ndarray, synthetic: np.ndarray, metric: str = "euclidean"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-sample terms of AA_truth and AA_syn (:func:`adversarial_accuracies`): bool ``(n,)`` each,
+    ``d_TS > d_TT`` for every real sample and ``d_ST > d_SS`` for every synthetic one.
+
+    Raises
+    ------
+    ValueError
+        The two sets differ in size or have fewer than two samples.
+    """
+    if len(real) != len(synthetic) or len(real) < 2:
+        raise ValueError(f"aats needs two sets of equal size >= 2; got {len(real)} and {len(synthetic)}")
+    d_ts = _nearest(synthetic, real, metric, exclude_self=False)
+    d_tt = _nearest(real, real, metric, exclude_self=True)
+    d_st = _nearest(real, synthetic, metric, exclude_self=False)
+    d_ss = _nearest(synthetic, synthetic, metric, exclude_self=True)
+    return d_ts > d_tt, d_st > d_ss
+
+
 def adversarial_accuracies(real: np.ndarray, synthetic: np.ndarray, metric: str = "euclidean") -> tuple[float, float]:
     """The two components of AA_TS (Yale et al. 2020; Yelmen et al. 2021): ``(AA_truth, AA_syn)``.
 
@@ -39,13 +59,8 @@ def adversarial_accuracies(real: np.ndarray, synthetic: np.ndarray, metric: str 
     ValueError
         The two sets differ in size or have fewer than two samples.
     """
-    if len(real) != len(synthetic) or len(real) < 2:
-        raise ValueError(f"aats needs two sets of equal size >= 2; got {len(real)} and {len(synthetic)}")
-    d_ts = _nearest(synthetic, real, metric, exclude_self=False)
-    d_tt = _nearest(real, real, metric, exclude_self=True)
-    d_st = _nearest(real, synthetic, metric, exclude_self=False)
-    d_ss = _nearest(synthetic, synthetic, metric, exclude_self=True)
-    return float(np.mean(d_ts > d_tt)), float(np.mean(d_st > d_ss))
+    truth, syn = adversarial_indicators(real, synthetic, metric)
+    return float(np.mean(truth)), float(np.mean(syn))
 
 
 def aats(real: np.ndarray, synthetic: np.ndarray, metric: str = "euclidean") -> float:
@@ -57,6 +72,21 @@ def aats(real: np.ndarray, synthetic: np.ndarray, metric: str = "euclidean") -> 
     on real ones (overfitting, copying). Parameters and errors as :func:`adversarial_accuracies`.
     """
     return float(0.5 * sum(adversarial_accuracies(real, synthetic, metric)))
+
+
+def membership_scores(
+    train: np.ndarray, test: np.ndarray, synthetic: np.ndarray, metric: str = "euclidean"
+) -> tuple[np.ndarray, np.ndarray]:
+    """The attack of :func:`membership_inference_auroc` sample by sample.
+
+    Returns
+    -------
+    is_member, score : numpy.ndarray
+        ``(n_train + n_test,)`` 1 for training samples (first), and ``-distance`` to the closest
+        synthetic sample (higher: more likely a member).
+    """
+    distances = _nearest(synthetic, np.concatenate([train, test]), metric, exclude_self=False)
+    return np.r_[np.ones(len(train)), np.zeros(len(test))], -distances
 
 
 def membership_inference_auroc(
@@ -84,16 +114,21 @@ def membership_inference_auroc(
     float
         AUROC in [0, 1] of "member" scored by ``-distance to the closest synthetic sample``.
     """
-    distances = _nearest(synthetic, np.concatenate([train, test]), metric, exclude_self=False)
-    members = np.r_[np.ones(len(train)), np.zeros(len(test))]
-    return float(roc_auc_score(members, -distances))
+    members, score = membership_scores(train, test, synthetic, metric)
+    return float(roc_auc_score(members, score))
 
 
 def privacy_loss(train: np.ndarray, test: np.ndarray, synthetic: np.ndarray, metric: str = "euclidean") -> float:
     """``AA_TS(held-out real) - AA_TS(training real)`` (Yale et al. 2020; Yelmen et al. 2021).
 
     Positive: the synthetic data are closer to the training samples than to unseen ones of the
-    same population, i.e. the model leaks its training set; about 0: no such leak.
+    same population, i.e. the model leaks its training set; about 0: no such leak. A generator
+    that returns the training samples it is compared with scores about 0.5 (AA_TS 0.5 against
+    held-out samples, 0 against its own copies); one that copies other training samples than
+    those compared shows only the overlap, which is why :func:`omicsgen.evaluate.evaluate_model`
+    draws the training set compared with and the ``copy`` control from one label-matched set, and
+    why :func:`membership_inference_auroc` (every synthetic sample, against training samples
+    of the same label mix) sits beside it.
 
     Parameters
     ----------
@@ -124,11 +159,16 @@ def distance_to_closest_record(train: np.ndarray, query: np.ndarray, metric: str
     return _nearest(train, query, metric, exclude_self=False)
 
 
-def n_identical(train: np.ndarray, synthetic: np.ndarray) -> int:
-    """Number of synthetic samples equal, feature for feature, to some training sample.
+def identical_to_train(train: np.ndarray, synthetic: np.ndarray) -> np.ndarray:
+    """Whether each synthetic sample equals, feature for feature, some training sample: bool ``(n_synthetic,)``.
 
-    Exact comparison of rows (hashing their bytes), free of the rounding error of distance
-    computations.
+    Exact comparison of rows (hashing their float32 bytes), free of the rounding error of
+    distance computations.
     """
     seen = {row.tobytes() for row in np.ascontiguousarray(train, dtype=np.float32)}
-    return sum(row.tobytes() in seen for row in np.ascontiguousarray(synthetic, dtype=np.float32))
+    return np.array([row.tobytes() in seen for row in np.ascontiguousarray(synthetic, dtype=np.float32)], dtype=bool)
+
+
+def n_identical(train: np.ndarray, synthetic: np.ndarray) -> int:
+    """Number of synthetic samples equal to some training sample (:func:`identical_to_train`; synthcity)."""
+    return int(identical_to_train(train, synthetic).sum())

@@ -1,8 +1,8 @@
 """Utility of synthetic data for a downstream classifier: TSTR and augmentation of rare labels.
 
 Protocols: train-on-synthetic, test-on-real (TSTR; Esteban et al. 2017) and augmentation of
-the real training set with synthetic cells, tested on real held-out cells (ACTIVA, Heydari et
-al. 2022; GARAGE docs). The classifier is scikit-learn's multinomial logistic regression on
+the real training set with synthetic cells of the rare labels, tested on real held-out cells
+(ACTIVA, Heydari et al. 2022; GARAGE docs). The classifier is scikit-learn's multinomial logistic regression on
 standardised log1p-normalised expression, the same for every training set.
 """
 
@@ -37,75 +37,115 @@ PER_LABEL_COLUMNS = [
     "recall_augmented",
     "recall_synthetic_only",
     "rare",
+    "judged",
 ]
 
 
-def utility_metrics(
+def utility_predictions(
     real_train: np.ndarray,
     train_labels: np.ndarray,
     real_test: np.ndarray,
-    test_labels: np.ndarray,
     synthetic: np.ndarray,
     synthetic_labels: np.ndarray,
+    augmentation: np.ndarray,
+    augmentation_labels: np.ndarray,
     *,
-    rare: list[str],
     seed: int = 0,
-) -> tuple[dict[str, float], pd.DataFrame]:
-    """Classifier scores on real test cells for three training sets: real, synthetic, real + synthetic.
+) -> dict[str, np.ndarray]:
+    """Predicted labels of the test cells from classifiers trained on real, synthetic, and augmented cells.
 
     Parameters
     ----------
-    real_train, real_test, synthetic
-        ``(n, n_genes)`` log1p-normalised expression.
-    train_labels, test_labels, synthetic_labels
+    real_train, real_test, synthetic, augmentation
+        ``(n, n_genes)`` log1p-normalised expression (allele counts for genotypes).
+        ``augmentation``: the cells added to ``real_train`` for the augmented classifier, only
+        those of rare labels (ACTIVA augments the rare class; adding every label would measure
+        class rebalancing instead).
+    train_labels, synthetic_labels, augmentation_labels
         Labels of each set.
-    rare
-        Labels whose recall gain is averaged (see :func:`rare_labels`).
     seed
         ``random_state`` of the classifier.
 
     Returns
     -------
-    scores : dict
-        ``trtr_accuracy`` (trained on real), ``tstr_accuracy`` (trained on synthetic),
-        ``real_macro_f1`` and ``augmented_macro_f1`` (trained on real, and on real +
-        synthetic), and ``augmentation_recall_gain``: mean over the ``rare`` labels present
-        in the test set of recall(augmented) - recall(real); NaN when there is none.
-    per_label : pandas.DataFrame
-        One row per test label (:data:`PER_LABEL_COLUMNS`): training, synthetic and test
-        counts, recall of the three classifiers, and whether the label is rare.
+    dict
+        ``"real"``, ``"synthetic"``, ``"augmented"`` -> ``(n_test,)`` predicted labels.
     """
-    real_pred = _fit_predict(real_train, train_labels, real_test, seed)
-    synth_pred = _fit_predict(synthetic, synthetic_labels, real_test, seed)
-    aug_pred = _fit_predict(
-        np.vstack([real_train, synthetic]), np.concatenate([train_labels, synthetic_labels]), real_test, seed
-    )
+    return {
+        "real": _fit_predict(real_train, train_labels, real_test, seed),
+        "synthetic": _fit_predict(synthetic, synthetic_labels, real_test, seed),
+        "augmented": _fit_predict(
+            np.vstack([real_train, augmentation]), np.concatenate([train_labels, augmentation_labels]), real_test, seed
+        ),
+    }
+
+
+def utility_scores(test_labels: np.ndarray, predictions: dict[str, np.ndarray], judged_rare: list[str]) -> dict:
+    """Accuracy and macro-F1 of :func:`utility_predictions` on the test cells, and the rare labels' recall gain.
+
+    Parameters
+    ----------
+    test_labels
+        ``(n_test,)`` true labels.
+    predictions
+        Output of :func:`utility_predictions` (the same rows).
+    judged_rare
+        Rare labels with enough test cells to judge a gain.
+
+    Returns
+    -------
+    dict
+        ``trtr_accuracy`` (trained on real), ``tstr_accuracy`` (trained on synthetic),
+        ``real_macro_f1`` and ``augmented_macro_f1`` (trained on real, and on real + rare
+        synthetic), ``augmentation_recall_gain``: mean over ``judged_rare`` of
+        recall(augmented) - recall(real); NaN when there is none.
+    """
+    labels = sorted(set(test_labels.tolist()))
+    gain = float("nan")
+    if judged_rare:
+        recall = {
+            name: recall_score(test_labels, predictions[name], labels=judged_rare, average=None, zero_division=0)
+            for name in ("real", "augmented")
+        }
+        gain = float(np.mean(recall["augmented"] - recall["real"]))
+    return {
+        "trtr_accuracy": float(accuracy_score(test_labels, predictions["real"])),
+        "tstr_accuracy": float(accuracy_score(test_labels, predictions["synthetic"])),
+        "real_macro_f1": float(
+            f1_score(test_labels, predictions["real"], labels=labels, average="macro", zero_division=0)
+        ),
+        "augmented_macro_f1": float(
+            f1_score(test_labels, predictions["augmented"], labels=labels, average="macro", zero_division=0)
+        ),
+        "augmentation_recall_gain": gain,
+    }
+
+
+def per_label_recalls(
+    train_labels: np.ndarray,
+    test_labels: np.ndarray,
+    synthetic_labels: np.ndarray,
+    predictions: dict[str, np.ndarray],
+    rare: list[str],
+    min_test: int,
+) -> pd.DataFrame:
+    """One row per test label (:data:`PER_LABEL_COLUMNS`): training, synthetic and test counts, the recall
+    of the three classifiers of :func:`utility_predictions`, whether the label is rare, and whether it has
+    at least ``min_test`` test cells (``judged``; a recall on fewer cells is too noisy to call a gain)."""
     labels = sorted(set(test_labels.tolist()))
     recall = {
-        name: recall_score(test_labels, pred, labels=labels, average=None, zero_division=0)
-        for name, pred in (
-            ("recall_real", real_pred),
-            ("recall_augmented", aug_pred),
-            ("recall_synthetic_only", synth_pred),
-        )
+        f"recall_{column}": recall_score(test_labels, predictions[name], labels=labels, average=None, zero_division=0)
+        for column, name in (("real", "real"), ("augmented", "augmented"), ("synthetic_only", "synthetic"))
     }
-    per_label = pd.DataFrame(
+    n_test = [int(np.sum(test_labels == label)) for label in labels]
+    return pd.DataFrame(
         {
             "label": labels,
             "n_train": [int(np.sum(train_labels == label)) for label in labels],
             "n_synthetic": [int(np.sum(synthetic_labels == label)) for label in labels],
-            "n_test": [int(np.sum(test_labels == label)) for label in labels],
+            "n_test": n_test,
             **recall,
             "rare": [label in rare for label in labels],
+            "judged": [n >= min_test for n in n_test],
         }
     )[PER_LABEL_COLUMNS]
-    rare_rows = per_label[per_label["rare"]]
-    gain = float((rare_rows["recall_augmented"] - rare_rows["recall_real"]).mean()) if len(rare_rows) else float("nan")
-    scores = {
-        "trtr_accuracy": float(accuracy_score(test_labels, real_pred)),
-        "tstr_accuracy": float(accuracy_score(test_labels, synth_pred)),
-        "real_macro_f1": float(f1_score(test_labels, real_pred, labels=labels, average="macro", zero_division=0)),
-        "augmented_macro_f1": float(f1_score(test_labels, aug_pred, labels=labels, average="macro", zero_division=0)),
-        "augmentation_recall_gain": gain,
-    }
-    return scores, per_label

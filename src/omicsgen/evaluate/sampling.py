@@ -1,0 +1,173 @@
+"""Which samples each metric compares, the controls, and the bootstrap behind every interval.
+
+The held-out test split is cut into two disjoint halves, label by label and sample by sample
+(:func:`reference_halves`): the **reference** half is what every generator, baseline and
+control is compared with; the other half is the ``real`` control's "synthetic" data, so each
+metric's ceiling (real vs real at the same sizes) is in the table. The ``copy`` control
+returns training samples as synthetic ones and shows what a leak looks like.
+:func:`matched` draws equal-sized, label-matched sets from several pools at once, and
+:func:`bootstrap_interval` resamples them (within labels, seeded) to give every metric a 95%
+interval (Efron & Tibshirani 1993).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+CONTROLS = ("real", "copy")
+LEVEL = 0.95
+
+
+def reference_halves(
+    split: np.ndarray, labels: np.ndarray, units: np.ndarray, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cut the test split into the reference half and the held-out half of the ``real`` control.
+
+    Within each label the test split's units (samples: a diploid sample's two haplotype rows
+    stay together) are shuffled with ``numpy.random.default_rng(seed)``; the first
+    ``ceil(n / 2)`` form the reference, the rest the held-out half.
+
+    Parameters
+    ----------
+    split
+        str ``(n_obs,)`` ``"train"``, ``"val"``, ``"test"``.
+    labels
+        ``(n_obs,)`` labels (one value for all when unlabelled).
+    units
+        ``(n_obs,)`` sample of each row (rows of one sample go to the same half).
+    seed
+        Seed of the shuffle.
+
+    Returns
+    -------
+    reference, holdout : numpy.ndarray
+        int64 sorted row indices, disjoint, together the test split.
+    """
+    rng = np.random.default_rng(seed)
+    test = np.flatnonzero(np.asarray(split) == "test")
+    reference, holdout = [], []
+    for label in sorted(set(labels[test].tolist()), key=str):
+        rows = test[labels[test] == label]
+        names = np.array(list(dict.fromkeys(units[rows].tolist())), dtype=object)
+        rng.shuffle(names)
+        first = set(names[: (len(names) + 1) // 2].tolist())
+        in_first = np.array([u in first for u in units[rows].tolist()], dtype=bool)
+        reference.append(rows[in_first])
+        holdout.append(rows[~in_first])
+    return np.sort(np.concatenate(reference)).astype(np.int64), np.sort(np.concatenate(holdout)).astype(np.int64)
+
+
+def matched(pools: dict[str, np.ndarray], seed: int) -> dict[str, np.ndarray]:
+    """Equal-sized sets with one label composition, drawn from several pools at once.
+
+    For every label present in all pools, ``min`` over the pools of its count is drawn without
+    replacement from each pool (``numpy.random.default_rng(seed)``, pools in the given order),
+    so no comparison can be won on label proportions or set sizes. Labels missing from a pool
+    are left out of every set.
+
+    Parameters
+    ----------
+    pools
+        Name -> ``(n_pool,)`` labels of that pool's rows.
+    seed
+        Seed of the draws.
+
+    Returns
+    -------
+    dict
+        Name -> int64 indices into that pool, label by label (sorted labels), the same length
+        for every pool.
+    """
+    rng = np.random.default_rng(seed)
+    common = set.intersection(*(set(labels.tolist()) for labels in pools.values()))
+    out: dict[str, list[np.ndarray]] = {name: [] for name in pools}
+    for label in sorted(common, key=str):
+        rows = {name: np.flatnonzero(labels == label) for name, labels in pools.items()}
+        n = min(len(r) for r in rows.values())
+        for name, r in rows.items():
+            out[name].append(rng.choice(r, n, replace=False))
+    return {
+        name: np.concatenate(parts).astype(np.int64) if parts else np.empty(0, np.int64) for name, parts in out.items()
+    }
+
+
+def resamples(labels: np.ndarray, reps: int, rng: np.random.Generator) -> np.ndarray:
+    """Bootstrap draws of row positions, within each label (stratified bootstrap).
+
+    Returns
+    -------
+    numpy.ndarray
+        int64 ``(reps, n)``: each row is a resample with replacement of ``0..n-1`` that keeps
+        every label's count.
+    """
+    labels = np.asarray(labels)
+    out = np.empty((reps, len(labels)), dtype=np.int64)
+    for label in sorted(set(labels.tolist()), key=str):
+        rows = np.flatnonzero(labels == label)
+        out[:, rows] = rows[rng.integers(0, len(rows), size=(reps, len(rows)))]
+    return out
+
+
+def centred_interval(value: float, replicates: Sequence[float], level: float = LEVEL) -> tuple[float, float]:
+    """The ``level`` percentile interval of bootstrap ``replicates``, re-centred on the estimate ``value``.
+
+    Resampling with replacement repeats cells, which moves statistics that depend on the
+    number of distinct cells (correlations of per-gene means, MMD, nearest-neighbour
+    distances) away from the estimate on the full set; the percentile interval would then
+    miss the estimate. The interval is shifted by ``median(replicates) - value`` so that it
+    keeps the bootstrap's spread and skew around the estimate (the percentile interval when
+    there is no shift; Efron & Tibshirani 1993, ch. 10 and 13). NaN when fewer than half of
+    the replicates are finite.
+    """
+    values = np.asarray(replicates, dtype=np.float64)
+    finite = values[np.isfinite(values)]
+    if not np.isfinite(value) or len(finite) < max(2, len(values) / 2):
+        return float("nan"), float("nan")
+    tail = 100 * (1 - level) / 2
+    low, median, high = np.percentile(finite, [tail, 50, 100 - tail])
+    shift = median - value
+    return float(low - shift), float(high - shift)
+
+
+def bootstrap_intervals(
+    statistic: Callable[..., dict[str, float]],
+    labels: Sequence[np.ndarray],
+    reps: int,
+    seed: int,
+    value: dict[str, float] | None = None,
+) -> dict[str, tuple[float, float, float]]:
+    """Metrics and their 95% intervals from stratified bootstrap resamples of the sets they compare.
+
+    Parameters
+    ----------
+    statistic
+        Called with one int array of row positions per set (a resample of each set's rows, with
+        repeats); returns ``{metric: value}`` on those rows. Called once per replicate.
+    labels
+        Per set, ``(n_set,)`` labels to stratify its resamples by (each label keeps its count).
+    reps
+        Bootstrap replicates (0: no interval, NaN).
+    seed
+        Seed of the resamples: the same seed and sets give the same resamples, so the metrics of
+        different models on one reference set are resampled alike.
+    value
+        The metrics on the full sets, where they are not ``statistic`` on every row (default:
+        ``statistic`` on every row once).
+
+    Returns
+    -------
+    dict
+        ``{metric: (value, low, high)}``; the interval is :func:`centred_interval`.
+    """
+    if value is None:
+        value = statistic(*(np.arange(len(set_labels)) for set_labels in labels))
+    if reps <= 0:
+        return {name: (float(v), float("nan"), float("nan")) for name, v in value.items()}
+    rng = np.random.default_rng(seed)
+    draws = [resamples(np.asarray(set_labels), reps, rng) for set_labels in labels]
+    replicates = [statistic(*(d[r] for d in draws)) for r in range(reps)]
+    return {
+        name: (float(v), *centred_interval(float(v), [rep[name] for rep in replicates])) for name, v in value.items()
+    }
