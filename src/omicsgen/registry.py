@@ -45,6 +45,10 @@ MODELS: dict[str, ModelSpec] = {
     "marginals": ModelSpec(None, encoder=False, generator=True),
 }
 
+# Evaluation controls, rows of metrics.tsv beside the models (omicsgen.evaluate.sampling):
+# held-out real samples, and training samples returned as synthetic ones.
+CONTROLS = ("real", "copy")
+
 
 def names(*, trained: bool | None = None, encoder: bool | None = None, generator: bool | None = None) -> list[str]:
     """Names in :data:`MODELS` order with the given properties (None: either)."""

@@ -206,17 +206,20 @@ def evaluate(
     model: str,
     latent: str | None = None,
     synthetic: str | None = None,
+    control: str | None = None,
     knn_k: int,
     detection_trees: int,
     ld_window_sites: int,
     ld_window_kb: float,
     rare_fraction: float,
     max_cells: int,
+    n_bootstrap: int,
+    min_label_test: int,
     seed: int,
     threads: int,
 ) -> None:
-    """Metrics of one model on one dataset (:func:`omicsgen.evaluate.evaluate_model`) and its per-label recalls,
-    as TSVs.
+    """Metrics of one model or control on one dataset (:func:`omicsgen.evaluate.evaluate_model`) and its
+    per-label recalls, as TSVs.
 
     Only the cells the metrics use (:func:`omicsgen.evaluate.evaluation_cells`) are read from the
     real and latent files, so memory stays bounded on large data.
@@ -234,6 +237,7 @@ def evaluate(
         model=model,
         latent=read_h5ad_rows(latent, cells) if latent else None,
         synthetic=read_h5ad(synthetic) if synthetic else None,
+        control=control,
         knn_k=knn_k,
         detection_trees=detection_trees,
         seed=seed,
@@ -241,6 +245,8 @@ def evaluate(
         ld_window_sites=ld_window_sites,
         ld_window_kb=ld_window_kb,
         rare_fraction=rare_fraction,
+        n_bootstrap=n_bootstrap,
+        min_label_test=min_label_test,
     )
     write_text(table.to_csv(sep="\t", index=False), metrics)
     write_text(recalls.to_csv(sep="\t", index=False), per_label)

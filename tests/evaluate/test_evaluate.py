@@ -6,12 +6,12 @@ from omicsgen.evaluate import (
     detection_auroc,
     evaluate_model,
     knn_accuracy,
-    matched_by_label,
     mean_correlation,
     mmd,
     silhouette,
     variance_correlation,
 )
+from omicsgen.evaluate.sampling import matched
 from omicsgen.latent import embed, pca_latent
 from omicsgen.preprocess import log1p_normalized
 from omicsgen.synthesize import synthesize_marginals
@@ -60,12 +60,15 @@ def test_detection_auroc_real_vs_real_near_half(prepared, expression):
     assert auc_shift > 0.95
 
 
-def test_matched_by_label():
+def test_matched():
     real = np.array(["a"] * 5 + ["b"] * 2)
     synth = np.array(["a"] * 3 + ["b"] * 10 + ["c"] * 4)
-    r, s = matched_by_label(real, synth, seed=0)
-    assert len(r) == len(s) == 5
-    assert sorted(real[r]) == sorted(synth[s]) == ["a"] * 3 + ["b"] * 2
+    train = np.array(["a"] * 9 + ["b"] * 9 + ["c"] * 9)
+    sets = matched({"real": real, "synthetic": synth, "train": train}, seed=0)
+    assert {len(v) for v in sets.values()} == {5}
+    assert sorted(real[sets["real"]]) == sorted(synth[sets["synthetic"]]) == sorted(train[sets["train"]])
+    assert sorted(real[sets["real"]]) == ["a"] * 3 + ["b"] * 2  # c is not in every pool
+    assert len(set(sets["train"].tolist())) == 5  # without replacement
 
 
 def test_evaluate_model_rows(prepared):
@@ -74,25 +77,30 @@ def test_evaluate_model_rows(prepared):
     table, per_label = evaluate_model(
         prepared, dataset="pbmc68k", model="m", latent=latent, synthetic=synth, detection_trees=50, threads=2
     )
-    assert list(table.columns) == ["dataset", "model", "metric", "value"]
-    # the augmentation experiment per label: every test label once, recalls in [0, 1], rare labels marked
+    assert list(table.columns) == ["dataset", "model", "metric", "value", "low", "high"]
+    # the augmentation experiment per label, on the reference half of the test split
     test_labels = prepared.obs.loc[prepared.obs["split"] == "test", "bulk_labels"].astype(str)
-    assert sorted(per_label["label"]) == sorted(set(test_labels))
+    assert set(per_label["label"]) <= set(test_labels) and per_label["n_test"].sum() <= (len(test_labels) + 10) // 2
     assert (per_label["n_synthetic"] == 20).all() and (per_label["model"] == "m").all()
     for column in ("recall_real", "recall_augmented", "recall_synthetic_only"):
         assert per_label[column].between(0, 1).all()
     rare = per_label[per_label["rare"]]
     assert set(rare["label"]) >= {"CD34+"}  # 13 of 700 cells
+    # no rare label has 10 test cells in the reference half: none is judged, and the gain is undefined
+    assert not rare["judged"].any() and per_label["judged"].equals(per_label["n_test"] >= 10)
     values = table.set_index("metric")["value"]
-    np.testing.assert_allclose(
-        values["augmentation_recall_gain"], (rare["recall_augmented"] - rare["recall_real"]).mean()
-    )
+    assert np.isnan(values["augmentation_recall_gain"])
+    # every interval holds its estimate
+    finite = table.dropna(subset=["low", "high"])
+    assert len(finite) == len(table) - 1
+    assert ((finite["low"] <= finite["value"] + 1e-12) & (finite["value"] <= finite["high"] + 1e-12)).all()
     assert set(table["metric"]) == {
         "reconstruction_error",
         "knn_accuracy",
         "silhouette",
         "mean_correlation",
         "variance_correlation",
+        "gene_correlation",
         "mmd",
         "detection_auroc",
         "aats",
@@ -163,11 +171,13 @@ def test_better_and_direction():
 
     assert better("knn_accuracy", 0.8, 0.7) and not better("mmd", 0.2, 0.1)
     assert better("detection_auroc", 0.45, 0.6) and not better("aats", 0.8, 0.55)
-    assert direction("aats") == "closer to 0.5" and direction("mmd") == "lower"
+    assert direction("aats") == "closer to 0.5" and direction("mmd") == "closer to 0"
+    assert better("mmd", -0.001, 0.01) and better("mmd", 0.001, -0.01)  # noise below 0 is not better than 0
 
 
 def test_utility_tstr_and_augmentation(prepared, expression, rng):
-    from omicsgen.evaluate import rare_labels, utility_metrics
+    from omicsgen.evaluate import rare_labels
+    from omicsgen.evaluate.utility import utility_predictions, utility_scores
 
     split = prepared.obs["split"].to_numpy()
     labels = prepared.obs["bulk_labels"].astype(str).to_numpy()
@@ -175,24 +185,18 @@ def test_utility_tstr_and_augmentation(prepared, expression, rng):
     rare = rare_labels(labels[train])
     assert rare[:2] == ["CD4+/CD45RA+/CD25- Naive T", "CD34+"]  # 5 and 9 training cells of 488
     # "synthetic" cells that are real training cells: TSTR equals the real-trained score
-    same, per_label = utility_metrics(
-        expression[train], labels[train], expression[test], labels[test], expression[train], labels[train], rare=rare
-    )
-    assert same["tstr_accuracy"] == same["trtr_accuracy"] > 0.6
-    assert same["augmentation_recall_gain"] == 0.0
-    np.testing.assert_array_equal(per_label["recall_synthetic_only"], per_label["recall_real"])
+    X, y = expression[train], labels[train]
+    rare_rows = np.isin(y, rare)
+    same = utility_predictions(X, y, expression[test], X, y, X[rare_rows], y[rare_rows])
+    scores = utility_scores(labels[test], same, rare)
+    assert scores["tstr_accuracy"] == scores["trtr_accuracy"] > 0.6
+    np.testing.assert_array_equal(same["synthetic"], same["real"])
     # synthetic cells with scrambled labels: TSTR near chance
-    noise, _ = utility_metrics(
-        expression[train],
-        labels[train],
-        expression[test],
-        labels[test],
-        expression[train],
-        rng.permutation(labels[train]),
-        rare=rare,
-    )
-    assert noise["tstr_accuracy"] < same["tstr_accuracy"] - 0.3
-    assert 0 <= noise["augmented_macro_f1"] <= 1
+    scrambled = rng.permutation(y)
+    noise = utility_scores(labels[test], utility_predictions(X, y, expression[test], X, scrambled, X[:0], y[:0]), rare)
+    assert noise["tstr_accuracy"] < scores["tstr_accuracy"] - 0.3
+    assert noise["augmented_macro_f1"] == noise["real_macro_f1"]  # nothing added: the real classifier
+    assert np.isnan(utility_scores(labels[test], same, [])["augmentation_recall_gain"])
 
 
 def test_comparison_table_round_trip():
@@ -204,10 +208,14 @@ def test_comparison_table_round_trip():
             "model": ["vae", "vae", "pca", "gan", "vae"],
             "metric": ["knn_accuracy", "mmd", "knn_accuracy", "mmd", "mmd"],
             "value": [0.8, 0.2, 0.7, 0.3, 0.1],
+            "low": [0.7, 0.1, 0.6, np.nan, 0.0],
+            "high": [0.9, 0.3, 0.8, np.nan, 0.2],
         }
     )
     wide = comparison_table(tidy)
-    assert list(wide.columns) == ["dataset", "model", "knn_accuracy", "mmd"]
+    assert list(wide.columns) == [
+        "dataset", "model", "knn_accuracy", "knn_accuracy_low", "knn_accuracy_high", "mmd", "mmd_low", "mmd_high"
+    ]  # fmt: skip
     assert list(zip(wide["dataset"], wide["model"])) == [("d1", "vae"), ("d1", "pca"), ("d1", "gan"), ("d2", "vae")]
-    assert np.isnan(wide.loc[2, "knn_accuracy"]) and wide.loc[0, "mmd"] == 0.2
+    assert np.isnan(wide.loc[2, "knn_accuracy"]) and wide.loc[0, "mmd"] == 0.2 and wide.loc[0, "mmd_high"] == 0.3
     pd.testing.assert_frame_equal(tidy_metrics(wide), tidy)

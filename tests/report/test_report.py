@@ -1,30 +1,70 @@
+import numpy as np
 import pandas as pd
 
 from omicsgen.report import verdicts
+from omicsgen.report.build import recommendations, scorecard
 
 
-def test_verdicts_say_where_a_model_loses():
-    metrics = pd.DataFrame(
+def _metrics():
+    return pd.DataFrame(
         [
-            ("d", "vae", "knn_accuracy", 0.8),
-            ("d", "pca", "knn_accuracy", 0.7),
-            ("d", "vae", "detection_auroc", 0.9),
-            ("d", "marginals", "detection_auroc", 0.6),
-            ("d", "vae", "mmd", 0.1),
-            ("d", "marginals", "mmd", 0.2),
-            ("d", "vae", "n_identical_to_train", 0.0),
-            ("d", "marginals", "n_identical_to_train", 0.0),
+            ("d", "vae", "knn_accuracy", 0.8, 0.75, 0.85),
+            ("d", "pca", "knn_accuracy", 0.7, 0.65, 0.74),
+            ("d", "vae", "detection_auroc", 0.9, 0.85, 0.95),
+            ("d", "marginals", "detection_auroc", 0.6, 0.55, 0.65),
+            ("d", "real", "detection_auroc", 0.5, 0.42, 0.58),
+            ("d", "vae", "mmd", 0.1, 0.05, 0.15),
+            ("d", "marginals", "mmd", 0.12, 0.08, 0.2),
+            ("d", "real", "mmd", 0.0, -0.01, 0.01),
+            ("d", "vae", "n_identical_to_train", 0.0, 0.0, 0.0),
+            ("d", "marginals", "n_identical_to_train", 0.0, 0.0, 0.0),
+            ("d", "vae", "aats", 0.45, 0.41, 0.49),
+            ("d", "marginals", "aats", 0.58, 0.53, 0.62),
+            ("d", "real", "aats", 0.5, 0.45, 0.55),
         ],
-        columns=["dataset", "model", "metric", "value"],
+        columns=["dataset", "model", "metric", "value", "low", "high"],
     )
-    lines = {v["metric"]: v for v in verdicts(metrics)}
-    assert lines["knn_accuracy"]["beats"] and "vae beats pca on knn_accuracy" in lines["knn_accuracy"]["text"]
-    assert not lines["detection_auroc"]["beats"]
+
+
+def test_verdicts_come_from_intervals():
+    lines = {v["metric"]: v for v in verdicts(_metrics())}
     assert (
-        "does NOT beat marginals on detection_auroc (0.900 vs 0.600; closer to 0.5 is better)"
-        in lines["detection_auroc"]["text"]
+        lines["knn_accuracy"]["verdict"] == "better"
+        and "vae beats pca on knn_accuracy" in lines["knn_accuracy"]["text"]
     )
-    assert lines["mmd"]["beats"]
-    tie = lines["n_identical_to_train"]
-    assert not tie["beats"] and "vae ties with marginals on n_identical_to_train" in tie["text"]
-    assert len(lines) == 4  # baselines are not compared with themselves
+    assert lines["detection_auroc"]["verdict"] == "worse"
+    assert (
+        "vae does NOT beat marginals on detection_auroc (0.900 [0.850, 0.950] vs 0.600 [0.550, 0.650]; "
+        "closer to 0.5 is better)" in lines["detection_auroc"]["text"]
+    )
+    # a lower point value is no gain when the intervals overlap
+    assert (
+        lines["mmd"]["verdict"] == "indistinguishable" and "is indistinguishable from marginals" in lines["mmd"]["text"]
+    )
+    assert lines["n_identical_to_train"]["verdict"] == "indistinguishable"
+    # on a target metric the intervals are compared by their distance to the target: 0.41-0.49 vs 0.53-0.62
+    assert lines["aats"]["verdict"] == "indistinguishable"
+    assert lines["aats"]["control"] == "indistinguishable" and lines["detection_auroc"]["control"] == "worse"
+    assert len(lines) == 5  # baselines and controls are not judged
+
+
+def test_scorecard_and_recommendations():
+    metrics = _metrics()
+    verdict_list = verdicts(metrics)
+    card = scorecard(metrics, verdict_list, "d")
+    assert [g for g, _ in card["groups"]] == ["latent", "fidelity", "privacy"]
+    assert card["columns"] == ["knn_accuracy", "mmd", "detection_auroc", "aats", "n_identical_to_train"]
+    rows = {r["model"]: r for r in card["rows"]}
+    assert rows["real"]["kind"] == "control" and rows["pca"]["kind"] == "baseline"
+    vae = dict(zip(card["columns"], rows["vae"]["cells"]))
+    assert vae["knn_accuracy"]["verdict"] == "better" and vae["detection_auroc"]["verdict"] == "worse"
+    assert vae["aats"]["ceiling"] and not vae["detection_auroc"]["ceiling"]
+    assert vae["mmd"]["text"] == "0.100 [0.050, 0.150]"
+    text = recommendations(verdict_list, "d")
+    assert any(t.startswith("For an embedding of real data (latent metrics): vae (beats pca on 1 of 1") for t in text)
+    assert any("no model beats marginals beyond the noise" in t for t in text)
+
+
+def test_no_intervals_no_verdict():
+    metrics = _metrics().assign(low=np.nan, high=np.nan)
+    assert {v["verdict"] for v in verdicts(metrics)} == {"untested", "indistinguishable"}

@@ -107,11 +107,13 @@ def _alternatives(names):
 ALL_MODELS = list(config["models"]) + list(config["baselines"])
 TRAINED_MODELS = list(config["models"])
 TRAINED_ENCODERS = [m for m in TRAINED_MODELS if m in ENCODERS]
+# the evaluation's real and copy controls, wherever a generator is evaluated
+CONTROLS = list(registry.CONTROLS) if any(m in GENERATORS for m in ALL_MODELS) else []
 
 
 wildcard_constraints:
     dataset=_alternatives(DATASETS),
-    model="|".join(ALL_MODELS),
+    model="|".join(ALL_MODELS + CONTROLS),
 
 
 # Resource requests from the data (Snakemake resource callables), so that a cluster job asks for
@@ -261,8 +263,8 @@ def evaluate_input(wildcards):
 
 
 def model_outputs(name):
-    """One evaluation output (``metrics.tsv``, ``per_label.tsv``) of every dataset and model."""
-    return expand("results/{dataset}/{model}/%s" % name, dataset=DATASETS, model=ALL_MODELS)
+    """One evaluation output (``metrics.tsv``, ``per_label.tsv``) of every dataset, model and control."""
+    return expand("results/{dataset}/{model}/%s" % name, dataset=DATASETS, model=ALL_MODELS + CONTROLS)
 
 
 def synthetic_vcfs():

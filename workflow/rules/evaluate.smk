@@ -17,12 +17,15 @@ rule evaluate:
     params:
         dataset=lambda wildcards: wildcards.dataset,
         model=lambda wildcards: wildcards.model,
+        control=lambda wildcards: wildcards.model if wildcards.model in CONTROLS else None,
         knn_k=config["evaluate"]["knn_k"],
         rare_fraction=config["evaluate"]["rare_fraction"],
         detection_trees=config["evaluate"]["detection_trees"],
         ld_window_sites=config["evaluate"]["ld_window_sites"],
         ld_window_kb=config["evaluate"]["ld_window_kb"],
         max_cells=config["evaluate"]["max_cells"],
+        n_bootstrap=config["evaluate"]["n_bootstrap"],
+        min_label_test=config["evaluate"]["min_label_test"],
         seed=config["seed"],
     script:
         "../../scripts/run_rule.py"

@@ -19,10 +19,12 @@ from omicsgen.contract import RECONSTRUCTION_MSE, obs_labels
 from omicsgen.evaluate.fidelity import (
     detection_auroc,
     detection_scores,
+    gene_correlation,
     mean_correlation,
     mmd,
     mmd_from_kernel,
     mmd_kernel,
+    most_variable,
     reconstruction_error,
     variance_correlation,
 )
@@ -61,6 +63,8 @@ VALUES = ["value", "low", "high"]
 # Interval replicates of the LD and pairwise-distance metrics use at most this many pairs each
 # (a seeded subset; the value itself uses all of them).
 MAX_INTERVAL_PAIRS = 20_000
+# gene_correlation compares the correlations of the training cells' most variable genes
+CORRELATION_GENES = 100
 
 
 def comparison_table(tidy: pd.DataFrame) -> pd.DataFrame:
@@ -104,6 +108,7 @@ __all__ = [
     "distance_to_closest_record",
     "evaluate_model",
     "evaluation_cells",
+    "gene_correlation",
     "knn_accuracy",
     "ld_correlation",
     "mean_correlation",
@@ -208,7 +213,8 @@ def evaluate_model(
         (on the test split).
     synthetic
         Synthetic AnnData: gives the fidelity metrics (``mean_correlation``,
-        ``variance_correlation``, ``mmd``, ``detection_auroc``; for genotypes
+        ``variance_correlation``, ``gene_correlation`` (over the :data:`CORRELATION_GENES` most
+        variable genes of the training cells), ``mmd``, ``detection_auroc``; for genotypes
         ``af_correlation``, ``ld_correlation``, ``pca_wasserstein`` (mean over PC1 and PC2) and
         ``pairwise_distance_wasserstein`` of :mod:`omicsgen.evaluate.popgen` in place of the
         per-feature correlations), the privacy metrics (``aats``, ``aa_truth``, ``aa_syn``,
@@ -366,10 +372,13 @@ def _latent_rows(
 
 
 def _fidelity_rows(sets: dict, genotype: bool, detection_trees: int, threads: int, boot: dict) -> list:
-    """Mean and variance correlation (not for genotypes), MMD and detection AUROC, reference vs candidate."""
+    """Mean, variance and gene-gene correlation (not for genotypes: LD instead), MMD and detection AUROC,
+    reference vs candidate."""
     reference, candidate = sets["reference"], sets["candidate"]
     pair = [sets["reference_labels"], sets["candidate_labels"]]
     kernel = mmd_kernel(reference, candidate, fit=sets["train"], seed=boot["seed"])
+    genes = most_variable(sets["train"], CORRELATION_GENES)
+    reference_genes, candidate_genes = reference[:, genes], candidate[:, genes]
 
     def statistic(i, j):
         out = (
@@ -378,6 +387,7 @@ def _fidelity_rows(sets: dict, genotype: bool, detection_trees: int, threads: in
             else {
                 "mean_correlation": mean_correlation(reference[i], candidate[j]),
                 "variance_correlation": variance_correlation(reference[i], candidate[j]),
+                "gene_correlation": gene_correlation(reference_genes[i], candidate_genes[j], pair[0][i], pair[1][j]),
             }
         )
         out["mmd"] = mmd_from_kernel(kernel, len(reference), i, j)

@@ -64,6 +64,14 @@ METRICS: dict[str, Metric] = {
     "variance_correlation": Metric(
         HIGHER, "marginals", "generators", "Pearson r of per-gene variances, synthetic vs held-out real", "Splatter"
     ),
+    "gene_correlation": Metric(
+        HIGHER,
+        "marginals",
+        "generators",
+        "Pearson r of within-label gene-gene correlations over the 100 most variable genes of the training cells, "
+        "synthetic vs held-out real (about 0: genes drawn independently within labels)",
+        "scDesign2 (Sun et al. 2021), scDesign3",
+    ),
     "mmd": Metric(
         0.0,
         "marginals",
@@ -204,6 +212,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "fidelity": (
         "mean_correlation",
         "variance_correlation",
+        "gene_correlation",
         "af_correlation",
         "ld_correlation",
         "pca_wasserstein",

@@ -16,7 +16,9 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-CONTROLS = ("real", "copy")
+from omicsgen.registry import CONTROLS
+
+__all__ = ["CONTROLS", "bootstrap_intervals", "centred_interval", "matched", "reference_halves", "resamples"]
 LEVEL = 0.95
 
 

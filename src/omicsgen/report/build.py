@@ -11,10 +11,21 @@ import pandas as pd
 from sklearn.decomposition import PCA
 
 from omicsgen import __version__, contract
-from omicsgen.evaluate.metrics import BASELINES, METRICS, better, describe, direction, ranked, shortfall
+from omicsgen.evaluate.metrics import (
+    BASELINES,
+    GROUPS,
+    METRICS,
+    compare,
+    describe,
+    direction,
+    group_of,
+    ranked,
+    shortfall,
+)
 from omicsgen.evaluate.popgen import ld_pairs
 from omicsgen.io import dense, read_h5ad, write_text
 from omicsgen.preprocess import metric_scale
+from omicsgen.registry import CONTROLS
 from omicsgen.report import alignment_plots, genotype_plots, plots
 
 
@@ -33,61 +44,177 @@ def budget_text(run: dict) -> str:
     return f"{run['epochs_run']} of {budget['max_epochs']} epochs ({rule}), ended by {run['stopped_by']}"
 
 
+VERDICT_WORDS = {
+    "better": "beats",
+    "worse": "does NOT beat",
+    "indistinguishable": "is indistinguishable from",
+    "untested": "is not tested against (no intervals) ",
+}
+
+
+def _fmt(value: float, low: float, high: float) -> str:
+    """``"0.812 [0.780, 0.840]"``; the interval left out when it is missing."""
+    if pd.isna(low) or pd.isna(high):
+        return f"{value:.3f}"
+    return f"{value:.3f} [{low:.3f}, {high:.3f}]"
+
+
 def verdicts(metrics: pd.DataFrame) -> list[dict]:
-    """Compare every model with its baseline on every metric, in plain words.
+    """Compare every model with its baseline, and with the ``real`` control, on every ranked metric.
+
+    A verdict comes from the 95% intervals (:func:`omicsgen.evaluate.metrics.compare`): "beats"
+    or "does NOT beat" only when the intervals do not overlap, else "is indistinguishable from";
+    never from the point values alone.
 
     Parameters
     ----------
     metrics
-        Tidy table with columns ``dataset, model, metric, value``.
+        Tidy table with columns ``dataset, model, metric, value, low, high``.
 
     Returns
     -------
     list of dict
-        ``{"dataset", "model", "metric", "baseline", "value", "baseline_value", "beats", "text"}``
-        per comparison; ``beats`` is False on ties and NaN.
+        ``{"dataset", "model", "metric", "group", "baseline", "value", "baseline_value", "verdict",
+        "beats", "control", "text"}`` per comparison: ``verdict`` against the baseline
+        (``"better"``, ``"worse"``, ``"indistinguishable"``, ``"untested"``), ``beats`` its
+        ``== "better"``, ``control`` the verdict against the ``real`` control (None without one).
     """
     out = []
-    table = metrics.set_index(["dataset", "model", "metric"])["value"]
-    for (dataset, model, metric), value in table.items():
+    table = metrics.set_index(["dataset", "model", "metric"])[["value", "low", "high"]]
+    for (dataset, model, metric), row in table.iterrows():
         baseline = METRICS[metric].baseline if metric in METRICS else None
-        if model in BASELINES or baseline is None or (dataset, baseline, metric) not in table.index:
+        if (
+            model in BASELINES
+            or model in CONTROLS
+            or baseline is None
+            or (dataset, baseline, metric) not in table.index
+        ):
             continue
-        reference = table[(dataset, baseline, metric)]
-        if pd.isna(value) or pd.isna(reference):  # undefined here (e.g. no rare label to augment)
+        reference = table.loc[(dataset, baseline, metric)]
+        if pd.isna(row["value"]) or pd.isna(reference["value"]):  # undefined here (e.g. no rare label to judge)
             continue
-        beats = better(metric, value, reference)
-        word = "beats" if beats else "ties with" if value == reference else "does NOT beat"
+        verdict = compare(metric, tuple(row), tuple(reference))
+        control = None
+        if (dataset, "real", metric) in table.index and pd.notna(table.loc[(dataset, "real", metric), "value"]):
+            control = compare(metric, tuple(row), tuple(table.loc[(dataset, "real", metric)]))
         out.append(
             {
                 "dataset": dataset,
                 "model": model,
                 "metric": metric,
+                "group": group_of(metric),
                 "baseline": baseline,
-                "value": value,
-                "baseline_value": reference,
-                "beats": beats,
-                "text": f"{dataset}: {model} {word} {baseline} on {metric} "
-                f"({value:.3f} vs {reference:.3f}; {direction(metric)} is better)",
+                "value": row["value"],
+                "baseline_value": reference["value"],
+                "verdict": verdict,
+                "beats": verdict == "better",
+                "control": control,
+                "text": f"{dataset}: {model} {VERDICT_WORDS[verdict]} {baseline} on {metric} "
+                f"({_fmt(*row)} vs {_fmt(*reference)}; {direction(metric)} is better)",
             }
         )
     return out
 
 
+PURPOSES = {
+    "latent": "an embedding of real data (latent metrics)",
+    "fidelity": "synthetic data that look like the real ones (fidelity)",
+    "privacy": "synthetic data that do not give the training samples away (privacy)",
+    "utility": "training a classifier on synthetic data (utility)",
+}
+
+
+def recommendations(verdict_list: list[dict], dataset: str) -> list[str]:
+    """Sentences of "which model to use for what" for one dataset, from the interval verdicts.
+
+    Per metric group, the model with the most metrics beating its baseline beyond the noise
+    (fewest losses on a tie), how many it beats, ties and loses, and on how many it reaches
+    the real control; "no model" when none beats its baseline on any metric of the group.
+    """
+    sentences = []
+    for group, purpose in PURPOSES.items():
+        rows = [v for v in verdict_list if v["dataset"] == dataset and v["group"] == group]
+        if not rows:
+            continue
+        tally: dict[str, dict[str, int]] = {}
+        for v in rows:
+            counts = tally.setdefault(v["model"], {"better": 0, "worse": 0, "indistinguishable": 0, "untested": 0})
+            counts[v["verdict"]] += 1
+            counts.setdefault("ceiling", 0)
+            counts["ceiling"] += v["control"] in ("indistinguishable", "better")
+        best = max(tally, key=lambda m: (tally[m]["better"] - tally[m]["worse"], tally[m]["better"]))
+        counts, baseline = tally[best], rows[0]["baseline"]
+        n = sum(counts[k] for k in ("better", "worse", "indistinguishable", "untested"))
+        if counts["better"] == 0:
+            sentences.append(
+                f"For {purpose}: no model beats {baseline} beyond the noise on any of the {n} metrics; "
+                f"{best} loses on {counts['worse']}."
+            )
+            continue
+        ceiling = (
+            f", and is indistinguishable from the real control on {counts['ceiling']}" if counts["ceiling"] else ""
+        )
+        sentences.append(
+            f"For {purpose}: {best} (beats {baseline} on {counts['better']} of {n} metrics, indistinguishable "
+            f"on {counts['indistinguishable']}, worse on {counts['worse']}{ceiling})."
+        )
+    for v in verdict_list:
+        if v["dataset"] == dataset and v["metric"] == "membership_inference_auroc" and v["control"] == "worse":
+            sentences.append(
+                f"{v['model']}: membership inference tells its training samples from held-out ones better than "
+                "on the real control: its synthetic data leak who was trained on."
+            )
+    return sentences
+
+
+def scorecard(metrics: pd.DataFrame, verdict_list: list[dict], dataset: str) -> dict:
+    """Models, baselines and controls x ranked metrics (grouped) of one dataset, each cell coloured by its verdict.
+
+    Returns ``{"groups": [(group, n_columns)], "columns": [metric], "rows": [{"model", "kind", "cells"}]}``
+    for the template; a cell is ``{"text", "verdict", "ceiling"}`` (``verdict`` against the
+    baseline, ``ceiling`` True when indistinguishable from or better than the real control).
+    """
+    data = metrics[metrics["dataset"] == dataset]
+    present = set(data["metric"])
+    columns = [m for names in GROUPS.values() for m in names if m in present and ranked(m)]
+    groups = [(g, sum(m in columns for m in names)) for g, names in GROUPS.items()]
+    judged = {(v["model"], v["metric"]): v for v in verdict_list if v["dataset"] == dataset}
+    values = data.set_index(["model", "metric"])[["value", "low", "high"]]
+    rows = []
+    for model in dict.fromkeys(data["model"]):
+        kind = "control" if model in CONTROLS else "baseline" if model in BASELINES else "model"
+        cells = []
+        for metric in columns:
+            if (model, metric) not in values.index or pd.isna(values.loc[(model, metric), "value"]):
+                cells.append({"text": "", "verdict": "", "ceiling": False})
+                continue
+            v = judged.get((model, metric))
+            cells.append(
+                {
+                    "text": _fmt(*values.loc[(model, metric)]),
+                    "verdict": v["verdict"] if v else "",
+                    "ceiling": bool(v and v["control"] in ("indistinguishable", "better")),
+                }
+            )
+        rows.append({"model": model, "kind": kind, "cells": cells})
+    return {"groups": [g for g in groups if g[1]], "columns": columns, "rows": rows}
+
+
 def _table(metrics: pd.DataFrame) -> dict:
-    """Model x metric table of one dataset, with the best value of each column marked."""
+    """Model x metric table of one dataset with intervals, the best value of each column marked."""
     wide = metrics.pivot(index="model", columns="metric", values="value")
     wide = wide.reindex(index=list(dict.fromkeys(metrics["model"])), columns=list(dict.fromkeys(metrics["metric"])))
+    values = metrics.set_index(["model", "metric"])[["value", "low", "high"]]
     best = {}
     for metric in wide.columns:
-        column = wide[metric].dropna()
+        column = wide[metric].dropna().drop(list(CONTROLS), errors="ignore")
         if len(column) > 1 and ranked(metric):
             best[metric] = min(column.index, key=lambda model: shortfall(metric, column[model]))
     rows = [
         {
             "model": model,
             "cells": [
-                {"text": "" if pd.isna(v) else f"{v:.3f}", "best": best.get(metric) == model}
+                {"text": "" if pd.isna(v) else _fmt(*values.loc[(model, metric)]), "best": best.get(metric) == model}
                 for metric, v in row.items()
             ],
         }
@@ -97,10 +224,10 @@ def _table(metrics: pd.DataFrame) -> dict:
 
 
 def shortfalls(verdict_list: list[dict], dataset: str) -> dict[str, list[str]]:
-    """Model -> the metrics (with their baseline) on which it does not beat its baseline, for one dataset."""
+    """Model -> the metrics (with their baseline) on which it is worse than its baseline beyond the noise."""
     out: dict[str, list[str]] = {}
     for v in verdict_list:
-        if v["dataset"] == dataset and not v["beats"]:
+        if v["dataset"] == dataset and v["verdict"] == "worse":
             out.setdefault(v["model"], []).append(f"{v['metric']} (vs {v['baseline']})")
     return out
 
@@ -136,6 +263,7 @@ def augmentation_table(per_label: pd.DataFrame) -> dict:
                 "n_train": int(ref["n_train"]),
                 "n_test": int(ref["n_test"]),
                 "rare": bool(ref["rare"]),
+                "judged": bool(ref["judged"]),
                 "real": f"{ref['recall_real']:.2f}",
                 "cells": cells,
             }
@@ -214,6 +342,9 @@ def _dataset_section(
         if genotypes:
             section["figures"].extend(_genotype_figures(real, expression[test], scaled, metrics, name, ld_window))
     section["table"] = _table(metrics[metrics["dataset"] == name])
+    section["scorecard"] = scorecard(metrics, verdict_list, name)
+    section["recommendations"] = recommendations(verdict_list, name)
+    section["verdicts"] = [v for v in verdict_list if v["dataset"] == name]
     section["shortfalls"] = shortfalls(verdict_list, name)
     section["augmentation"] = augmentation_table(per_label[per_label["dataset"] == name])
     return section
@@ -234,7 +365,10 @@ def _genotype_figures(
         ("LD (r2) heatmaps, real vs synthetic", genotype_plots.ld_heatmaps(real_test, synthetic)),
         ("LD decay", genotype_plots.ld_decay_curves(real_test, synthetic, pos, i, j)),
         ("Pairwise-distance distributions", genotype_plots.pairwise_distance_histograms(real_test, synthetic)),
-        ("AATS and privacy loss", genotype_plots.privacy_bars(metrics[metrics["dataset"] == name])),
+        (
+            "AATS, privacy loss and membership inference",
+            genotype_plots.privacy_bars(metrics[metrics["dataset"] == name]),
+        ),
     ]
 
 
@@ -255,8 +389,9 @@ def build_report(
     out
         Destination ``.html``; written atomically.
     settings
-        The evaluation's config (``evaluate``): ``knn_k``, ``rare_fraction``, ``ld_window_sites``,
-        ``ld_window_kb`` name the metrics' settings in the report.
+        The evaluation's config (``evaluate``): ``knn_k``, ``rare_fraction``, ``min_label_test``,
+        ``ld_window_sites``, ``ld_window_kb``, ``max_cells``, ``n_bootstrap`` name the metrics'
+        settings in the report.
     """
     ld_window = (settings["ld_window_sites"], settings["ld_window_kb"])
     env = jinja2.Environment(
@@ -270,7 +405,7 @@ def build_report(
             _dataset_section(name, files, metrics, per_label, verdict_list, ld_window)
             for name, files in datasets.items()
         ],
-        verdicts=verdict_list,
+        settings=settings,
         sources={name: describe(name, settings) for name in METRICS},
     )
     write_text(html, out)

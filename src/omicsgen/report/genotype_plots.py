@@ -67,13 +67,18 @@ def pairwise_distance_histograms(real: np.ndarray, synthetic: dict[str, np.ndarr
 
 
 def privacy_bars(metrics: pd.DataFrame) -> str:
-    """AATS (ideal 0.5) and privacy loss (ideal 0) per generator, from the tidy metrics of one dataset."""
-    wide = metrics.pivot(index="model", columns="metric", values="value")
-    wide = wide[[c for c in ("aats", "privacy_loss") if c in wide.columns]].dropna(how="all")
-    fig, axes = plt.subplots(1, 2, figsize=(8, 3.2))
-    for ax, (metric, ideal) in zip(axes, (("aats", 0.5), ("privacy_loss", 0.0))):
-        if metric in wide:
-            ax.bar(wide.index, wide[metric], color="tab:purple")
+    """AATS (ideal 0.5), privacy loss (ideal 0) and membership-inference AUROC (ideal 0.5) per generator and
+    control, with their 95% intervals, from the tidy metrics (``value, low, high``) of one dataset."""
+    panels = (("aats", 0.5), ("privacy_loss", 0.0), ("membership_inference_auroc", 0.5))
+    fig, axes = plt.subplots(1, len(panels), figsize=(12, 3.2))
+    for ax, (metric, ideal) in zip(axes, panels):
+        rows = metrics[metrics["metric"] == metric].dropna(subset=["value"])
+        if len(rows):
+            low, high = rows["low"].fillna(rows["value"]), rows["high"].fillna(rows["value"])
+            yerr = np.vstack([rows["value"] - low, high - rows["value"]])
+            ax.bar(rows["model"], rows["value"], yerr=yerr, capsize=3, color="tab:purple")
+            ax.tick_params(axis="x", labelrotation=45)
         ax.axhline(ideal, color="grey", ls="--", lw=0.8)
         ax.set(title=f"{metric} (ideal {ideal:g})")
+    fig.tight_layout()
     return to_base64_png(fig)
