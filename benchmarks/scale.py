@@ -8,7 +8,8 @@ Single cells: counts of ``--genes`` genes drawn from pbmc68k's cell-type profile
 (:mod:`omicsgen.steps`) in order: ``preprocess_h5ad`` (all genes kept), ``train`` (VAE, a
 fixed budget of ``--epochs`` epochs, the matrix in memory), ``train_streamed`` (the same, batches
 read from the file: ``stream=True``), ``latent`` (with UMAP), ``synthesize`` (100 cells per
-label), ``evaluate``. Genotypes: an unphased, bgzipped, indexed VCF of ``--samples`` x
+label), ``evaluate`` (the VAE: latent and synthetic cells, the config's defaults),
+``evaluate_real`` (the ``real`` control). Genotypes: an unphased, bgzipped, indexed VCF of ``--samples`` x
 ``--snps`` biallelic sites (allele frequencies uniform on 0.01-0.5, 1% missing), then
 ``preprocess_vcf`` with one process (no worker processes, so the peak is the whole job's).
 Every stage runs in its own process; its wall time and peak resident memory (``ru_maxrss``
@@ -101,25 +102,36 @@ def cell_stages(path: Path, out: Path, epochs: int, threads: int) -> dict[str, l
             per_label="fixed",
             seed=0,
         ),
-        "evaluate": step_code(
-            "evaluate",
-            real=pre,
-            metrics=str(model / "metrics.tsv"),
-            per_label=str(model / "per_label.tsv"),
-            dataset="scale",
-            model="vae",
-            latent=str(model / "latent.h5ad"),
-            synthetic=str(model / "synthetic.h5ad"),
-            knn_k=15,
-            detection_trees=100,
-            ld_window_sites=50,
-            ld_window_kb=1000,
-            rare_fraction=0.05,
-            max_cells=5000,
-            seed=0,
-            threads=threads,
-        ),
+        "evaluate": _evaluate_code(pre, model, threads, latent=True, synthetic=True),
+        "evaluate_real": _evaluate_code(pre, out / "real", threads, control="real"),
     }
+
+
+def _evaluate_code(pre: str, out: Path, threads: int, latent=False, synthetic=False, control=None) -> list[str]:
+    """The evaluation step with the config's defaults (500 trees, 200 bootstrap replicates, max_cells 5000):
+    a model's latent and synthetic cells, or a control (``control="real"``), into ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    return step_code(
+        "evaluate",
+        real=pre,
+        metrics=str(out / "metrics.tsv"),
+        per_label=str(out / "per_label.tsv"),
+        dataset="scale",
+        model=control or "vae",
+        latent=str(out / "latent.h5ad") if latent else None,
+        synthetic=str(out / "synthetic.h5ad") if synthetic else None,
+        control=control,
+        knn_k=15,
+        detection_trees=500,
+        ld_window_sites=50,
+        ld_window_kb=1000,
+        rare_fraction=0.05,
+        max_cells=5000,
+        n_bootstrap=200,
+        min_label_test=10,
+        seed=0,
+        threads=threads,
+    )
 
 
 def _train_code(pre: str, model: Path, vae: dict, threads: int, stream: bool) -> list[str]:

@@ -16,6 +16,7 @@ import pysam
 import pytest
 
 from omicsgen.evaluate import tidy_metrics
+from omicsgen.evaluate.metrics import compare
 from omicsgen.io import read_h5ad
 from tests.conftest import REPO, TEST_CONFIG, snakemake, write_test_config
 
@@ -25,32 +26,37 @@ PRIVACY = {"mmd", "detection_auroc", "aats", "aa_truth", "aa_syn", "privacy_loss
     "n_identical_to_train",
 }
 UTILITY = {"trtr_accuracy", "tstr_accuracy", "real_macro_f1", "augmented_macro_f1", "augmentation_recall_gain"}
-GENERATION = {"mean_correlation", "variance_correlation"} | PRIVACY | UTILITY
+EXPRESSION = {"mean_correlation", "variance_correlation", "gene_correlation"}
+GENERATION = EXPRESSION | PRIVACY | UTILITY
 POPGEN = {"af_correlation", "ld_correlation", "pca_wasserstein", "pairwise_distance_wasserstein"}
 LATENT = {"reconstruction_error", "knn_accuracy", "silhouette"}
-MODELS = ("ae", "vae", "gan", "pca", "marginals")
+MODELS = ("ae", "vae", "gan", "pca", "marginals", "real", "copy")  # and the evaluation's controls
 GENERATORS = ("ae", "vae", "gan", "marginals")
 
 
 def _expected(latent: set, generation: set) -> dict[str, set]:
-    """Metrics per model: encoders (ae, vae) have both kinds, the gan and marginals generation only, pca latent only."""
+    """Metrics per model: encoders (ae, vae) have both kinds, the gan, marginals and controls generation only,
+    pca latent only."""
     return {
         "ae": latent | generation,
         "vae": latent | generation,
         "gan": generation,
         "pca": latent,
         "marginals": generation,
+        "real": generation,
+        "copy": generation,
     }
 
 
 # dataset -> model -> metrics (augmentation_recall_gain is empty where no label is rare: simulated_ooa3)
 METRICS = {
-    "pbmc68k": _expected(LATENT, GENERATION),
+    # no rare pbmc68k label has 10 test cells in the reference half: no recall gain is judged
+    "pbmc68k": _expected(LATENT, GENERATION - {"augmentation_recall_gain"}),
     # real genotypes, unlabelled: no k-NN, silhouette or classifier utility
     "eur_1kg": _expected({"reconstruction_error"}, POPGEN | PRIVACY),
     "simulated_ooa3": _expected(LATENT, POPGEN | PRIVACY | UTILITY - {"augmentation_recall_gain"}),
     # real alignments as pileup windows, unlabelled
-    "na12878_chrM": _expected({"reconstruction_error"}, {"mean_correlation", "variance_correlation"} | PRIVACY),
+    "na12878_chrM": _expected({"reconstruction_error"}, EXPRESSION | PRIVACY),
 }
 
 
@@ -100,8 +106,10 @@ def test_outputs_content(run_dir):
 @pytest.mark.e2e
 def test_metrics_table(run_dir):
     wide = pd.read_csv(run_dir / "results" / "metrics.tsv", sep="\t")
-    # the comparison table: one row per dataset x model, in config order; one column per metric
-    assert list(wide.columns[:2]) == ["dataset", "model"]
+    # the comparison table: one row per dataset x model, in config order; per metric its value and interval
+    assert list(wide.columns[:5]) == ["dataset", "model", "reconstruction_error"] + [
+        f"reconstruction_error_{end}" for end in ("low", "high")
+    ]
     assert list(zip(wide["dataset"], wide["model"])) == [(d, m) for d in METRICS for m in MODELS]
     table = tidy_metrics(wide)
     for dataset, models in METRICS.items():
@@ -123,7 +131,15 @@ def test_metrics_table(run_dir):
             and 0 <= values[(model, "membership_inference_auroc")] <= 1
         )
         assert values[(model, "n_identical_to_train")] >= 0
-        assert 0 < values[(model, "tstr_accuracy")] <= 1 and -1 <= values[(model, "augmentation_recall_gain")] <= 1
+        assert 0 < values[(model, "tstr_accuracy")] <= 1
+    # the controls: held-out real cells leak nothing, training cells returned as synthetic are caught
+    full = table.set_index(["dataset", "model", "metric"]).sort_index()[["value", "low", "high"]]
+    for dataset in METRICS:
+        real, copy = full.loc[(dataset, "real")], full.loc[(dataset, "copy")]
+        mia = "membership_inference_auroc"
+        assert compare(mia, tuple(copy.loc[mia]), tuple(real.loc[mia])) == "worse"
+        assert copy.loc[mia, "value"] == 1.0 and copy.loc["dcr", "value"] == 0
+        assert (table["low"].isna() | (table["low"] <= table["value"] + 1e-9)).all()
     genotypes = table[table["dataset"] != "pbmc68k"].set_index(["dataset", "model", "metric"])["value"]
     for dataset in ("eur_1kg", "simulated_ooa3"):
         for model in GENERATORS:
@@ -142,10 +158,12 @@ def test_metrics_table(run_dir):
 @pytest.mark.e2e
 def test_augmentation_table(run_dir):
     per_label = pd.read_csv(run_dir / "results" / "augmentation.tsv", sep="\t")
-    # labelled datasets only, every generator, every test label once
-    assert set(per_label["dataset"]) == {"pbmc68k", "simulated_ooa3"} and set(per_label["model"]) == set(GENERATORS)
+    # labelled datasets only, every generator and control, every label of the reference half once
+    assert set(per_label["dataset"]) == {"pbmc68k", "simulated_ooa3"}
+    assert set(per_label["model"]) == {*GENERATORS, "real", "copy"}
     pbmc = per_label[per_label["dataset"] == "pbmc68k"]
-    assert len(pbmc) == 4 * pbmc["label"].nunique() and pbmc["label"].nunique() >= 8
+    assert len(pbmc) == 6 * pbmc["label"].nunique() and pbmc["label"].nunique() >= 8
+    assert not pbmc.loc[pbmc["rare"], "judged"].any()  # fewer than 10 reference test cells each
     assert set(pbmc.loc[pbmc["rare"], "label"]) >= {"CD34+"}
     for column in ("recall_real", "recall_augmented", "recall_synthetic_only"):
         assert per_label[column].between(0, 1).all()
@@ -195,8 +213,14 @@ def test_report_is_self_contained(run_dir):
     assert "LD decay" in html and "Allele frequencies, synthetic vs real" in html
     assert all(base64.b64decode(img)[:8] == b"\x89PNG\r\n\x1a\n" for img in images)
     assert "knn_accuracy" in html and "detection_auroc" in html
-    assert re.search(r"vae (beats|does NOT beat) pca on knn_accuracy", html)
-    assert re.search(r"gan (beats|does NOT beat) marginals on detection_auroc", html)
+    verdict = r"(beats|does NOT beat|is indistinguishable from)"
+    assert re.search(rf"vae {verdict} pca on knn_accuracy \(\d\.\d{{3}} \[", html)  # value [interval]
+    assert re.search(rf"gan {verdict} marginals on detection_auroc", html)
+    # every dataset opens with its scorecard, before its plots; the verdict list comes last, collapsed
+    for dataset in METRICS:
+        section = html[html.index(f"<h2>Dataset {dataset}</h2>") :]
+        assert section.index("<h3>Scorecard</h3>") < section.index("<img") < section.index("<details>")
+    assert "(control)" in html and "real control" in html
     assert "gan has no encoder" in html and "Augmentation experiment" in html
     assert "gan 30 of 30 generator steps in 19 epochs (config budget for 488 training observations)" in html
     assert html.count("does NOT beat its baseline on") >= 1 or "Every model beats its baseline" in html

@@ -29,7 +29,7 @@ from omicsgen.evaluate.fidelity import (
     variance_correlation,
 )
 from omicsgen.evaluate.latent import knn_accuracy, knn_correct, silhouette, silhouette_widths
-from omicsgen.evaluate.metrics import METRICS, better, direction, shortfall
+from omicsgen.evaluate.metrics import METRICS, better, clipped, direction, shortfall
 from omicsgen.evaluate.popgen import (
     af_correlation,
     ld_correlation,
@@ -40,15 +40,13 @@ from omicsgen.evaluate.popgen import (
 )
 from omicsgen.evaluate.privacy import (
     aats,
-    adversarial_indicators,
     distance_to_closest_record,
     identical_to_train,
     membership_inference_auroc,
-    membership_scores,
     n_identical,
     privacy_loss,
 )
-from omicsgen.evaluate.sampling import CONTROLS, bootstrap_intervals, matched, reference_halves
+from omicsgen.evaluate.sampling import CONTROLS, ResampledNearest, bootstrap_intervals, matched, reference_halves
 from omicsgen.evaluate.utility import (
     PER_LABEL_COLUMNS,
     per_label_recalls,
@@ -293,9 +291,10 @@ def evaluate_model(
 def _estimates(
     statistic, labels: list[np.ndarray], boot: dict, value: dict | None = None
 ) -> list[tuple[str, float, float, float]]:
-    """``(metric, value, low, high)`` rows of :func:`~omicsgen.evaluate.sampling.bootstrap_intervals`."""
+    """``(metric, value, low, high)`` rows of :func:`~omicsgen.evaluate.sampling.bootstrap_intervals`, each
+    interval clipped to the values its metric can take (:func:`~omicsgen.evaluate.metrics.clipped`)."""
     intervals = bootstrap_intervals(statistic, labels, boot["reps"], boot["seed"], value)
-    return [(name, *estimate) for name, estimate in intervals.items()]
+    return [(name, value, *clipped(name, low, high)) for name, (value, low, high) in intervals.items()]
 
 
 def _comparison_sets(
@@ -404,22 +403,41 @@ def _fidelity_rows(sets: dict, genotype: bool, detection_trees: int, threads: in
 
 
 def _privacy_rows(sets: dict, distance: str, boot: dict) -> list:
-    """AATS and its components, privacy loss, membership inference, DCRs and copies (see :func:`evaluate_model`)."""
-    truth, syn = adversarial_indicators(sets["reference"], sets["candidate"], distance)
-    truth_train, syn_train = adversarial_indicators(sets["train_matched"], sets["candidate"], distance)
+    """AATS and its components, privacy loss, membership inference, DCRs and copies (see :func:`evaluate_model`).
 
-    def adversarial(i, j, k):
-        aats_test = 0.5 * (truth[i].mean() + syn[j].mean())
-        return {
-            "aats": aats_test,
-            "aa_truth": truth[i].mean(),
-            "aa_syn": syn[j].mean(),
-            "privacy_loss": aats_test - 0.5 * (truth_train[k].mean() + syn_train[j].mean()),
-        }
+    The nearest neighbours behind AATS are looked up again on every bootstrap resample
+    (:class:`~omicsgen.evaluate.sampling.ResampledNearest`): which samples a set holds moves
+    these metrics more than which samples are scored.
+    """
+    real, synthetic, train = sets["reference"], sets["candidate"], sets["train_matched"]
+
+    def nn(reference, query, same=False):
+        return ResampledNearest(reference, query, distance, same=same)
+
+    rs, rr, sr, ss = nn(synthetic, real), nn(real, real, True), nn(real, synthetic), nn(synthetic, synthetic, True)
+    ts, tt, st = nn(synthetic, train), nn(train, train, True), nn(train, synthetic)
+
+    def adversarial(i=None, j=None, k=None):
+        i, j, k = (
+            (np.arange(len(real)) if i is None else i),
+            (np.arange(len(synthetic)) if j is None else j),
+            (np.arange(len(train)) if k is None else k),
+        )
+        d_ss = ss.nearest(j)[j]
+        aa_truth = np.mean(rs.nearest(j)[i] > rr.nearest(i)[i])
+        aa_syn = np.mean(sr.nearest(i)[j] > d_ss)
+        aats_train = 0.5 * (np.mean(ts.nearest(j)[k] > tt.nearest(k)[k]) + np.mean(st.nearest(k)[j] > d_ss))
+        aats_test = 0.5 * (aa_truth + aa_syn)
+        return {"aats": aats_test, "aa_truth": aa_truth, "aa_syn": aa_syn, "privacy_loss": aats_test - aats_train}
 
     rows = _estimates(adversarial, [sets["reference_labels"], sets["candidate_labels"], sets["candidate_labels"]], boot)
-    members, score = membership_scores(sets["train_matched"], sets["reference"], sets["pool"], distance)
-    rows += _estimates(lambda k: {"membership_inference_auroc": roc_auc_score(members[k], score[k])}, [members], boot)
+    # membership inference audits the synthetic data as released: the scored samples are resampled, the
+    # attacker's synthetic set is not (a resample with repeats would hold fewer distinct synthetic samples)
+    score = -np.r_[nn(sets["pool"], train).nearest(), nn(sets["pool"], real).nearest()]
+    is_member = np.r_[np.ones(len(train)), np.zeros(len(real))]
+    rows += _estimates(
+        lambda k: {"membership_inference_auroc": roc_auc_score(is_member[k], score[k])}, [is_member], boot
+    )
     dcr = distance_to_closest_record(sets["train"], sets["pool"], distance)
     dcr_holdout = distance_to_closest_record(sets["train"], sets["reference"], distance)
     identical = identical_to_train(sets["train"], sets["pool"]).astype(np.float64)

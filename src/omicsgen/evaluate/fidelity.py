@@ -182,7 +182,26 @@ def detection_scores(
     seed: int = 0,
     threads: int = 1,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Out-of-fold random-forest probabilities that each cell is synthetic (see :func:`detection_auroc`).
+    """Out-of-fold probabilities of a random forest telling real from synthetic cells.
+
+    The detection protocol of scGAN (Marouf et al. 2020, Nature Communications) and GRouNdGAN
+    (Zinati et al. 2024): a random forest is trained to separate held-out real cells from as
+    many synthetic cells, and stratified ``n_folds``-fold cross-validation gives every cell an
+    out-of-fold P(synthetic); :func:`detection_auroc` is their AUROC.
+
+    Parameters
+    ----------
+    real, synthetic
+        ``(n, n_genes)`` each; pass equal numbers of the same labels
+        (:func:`omicsgen.evaluate.sampling.matched`).
+    n_estimators
+        Trees.
+    n_folds
+        Folds (capped at the smaller class size).
+    seed
+        Seeds the folds and the forest.
+    threads
+        ``n_jobs`` of the forest.
 
     Returns
     -------
@@ -203,40 +222,11 @@ def detection_scores(
     return y, cross_val_predict(forest, X, y, cv=folds, method="predict_proba")[:, 1]
 
 
-def detection_auroc(
-    real: np.ndarray,
-    synthetic: np.ndarray,
-    *,
-    n_estimators: int = 500,
-    n_folds: int = 5,
-    seed: int = 0,
-    threads: int = 1,
-) -> float:
-    """Cross-validated AUROC of a random forest telling real from synthetic cells.
+def detection_auroc(real: np.ndarray, synthetic: np.ndarray, **options) -> float:
+    """Cross-validated AUROC of a random forest telling real from synthetic cells (scGAN, GRouNdGAN).
 
-    The protocol of scGAN (Marouf et al. 2020, Nature Communications) and GRouNdGAN
-    (Zinati et al. 2024): a random forest is trained to separate held-out real cells from
-    as many synthetic cells; out-of-fold probabilities of stratified ``n_folds``-fold
-    cross-validation give the AUROC. 0.5 = indistinguishable, 1 = trivially detected.
-
-    Parameters
-    ----------
-    real, synthetic
-        ``(n, n_genes)`` each; pass equal numbers of the same labels
-        (:func:`omicsgen.evaluate.sampling.matched`).
-    n_estimators
-        Trees.
-    n_folds
-        Folds (capped at the smaller class size).
-    seed
-        Seeds the folds and the forest.
-    threads
-        ``n_jobs`` of the forest.
-
-    Raises
-    ------
-    ValueError
-        Fewer than two cells on a side.
+    0.5 = indistinguishable, 1 = trivially detected. ``real``, ``synthetic`` and ``options``
+    (``n_estimators``, ``n_folds``, ``seed``, ``threads``) and the errors are those of
+    :func:`detection_scores`.
     """
-    y, proba = detection_scores(real, synthetic, n_estimators=n_estimators, n_folds=n_folds, seed=seed, threads=threads)
-    return float(roc_auc_score(y, proba))
+    return float(roc_auc_score(*detection_scores(real, synthetic, **options)))

@@ -206,6 +206,29 @@ METRICS: dict[str, Metric] = {
 }
 BASELINES = frozenset(m.baseline for m in METRICS.values() if m.baseline)
 
+# The values a bounded metric can take; its re-centred bootstrap interval is clipped to them
+# (omicsgen.evaluate.sampling.centred_interval can overshoot a bound a value sits on).
+UNIT = (0.0, 1.0)
+CORRELATION = (-1.0, 1.0)
+RANGES: dict[str, tuple[float, float]] = {
+    **dict.fromkeys(
+        ["knn_accuracy", "detection_auroc", "aats", "aa_truth", "aa_syn", "membership_inference_auroc"], UNIT
+    ),
+    **dict.fromkeys(["trtr_accuracy", "tstr_accuracy", "real_macro_f1", "augmented_macro_f1"], UNIT),
+    **dict.fromkeys(["mean_correlation", "variance_correlation", "gene_correlation"], CORRELATION),
+    **dict.fromkeys(["af_correlation", "ld_correlation", "silhouette", "augmentation_recall_gain"], CORRELATION),
+    "privacy_loss": CORRELATION,
+}
+
+
+def clipped(metric: str, low: float, high: float) -> tuple[float, float]:
+    """An interval of ``metric`` clipped to the values it can take (:data:`RANGES`; others unchanged)."""
+    if metric not in RANGES:
+        return low, high
+    lo, hi = RANGES[metric]
+    return min(max(low, lo), hi), min(max(high, lo), hi)
+
+
 # The report's scorecard groups, in its column order.
 GROUPS: dict[str, tuple[str, ...]] = {
     "latent": ("reconstruction_error", "knn_accuracy", "silhouette"),

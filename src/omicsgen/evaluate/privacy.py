@@ -8,34 +8,13 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.metrics import roc_auc_score
-from sklearn.neighbors import NearestNeighbors
+
+from omicsgen.evaluate.sampling import ResampledNearest
 
 
 def _nearest(reference: np.ndarray, query: np.ndarray, metric: str, exclude_self: bool) -> np.ndarray:
     """Distance from each query row to its nearest reference row (skipping itself when the sets are one)."""
-    k = 2 if exclude_self else 1
-    distances, _ = NearestNeighbors(n_neighbors=k, metric=metric).fit(reference).kneighbors(query)
-    return distances[:, k - 1]
-
-
-def adversarial_indicators(
-    real: np.ndarray, synthetic: np.ndarray, metric: str = "euclidean"
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per-sample terms of AA_truth and AA_syn (:func:`adversarial_accuracies`): bool ``(n,)`` each,
-    ``d_TS > d_TT`` for every real sample and ``d_ST > d_SS`` for every synthetic one.
-
-    Raises
-    ------
-    ValueError
-        The two sets differ in size or have fewer than two samples.
-    """
-    if len(real) != len(synthetic) or len(real) < 2:
-        raise ValueError(f"aats needs two sets of equal size >= 2; got {len(real)} and {len(synthetic)}")
-    d_ts = _nearest(synthetic, real, metric, exclude_self=False)
-    d_tt = _nearest(real, real, metric, exclude_self=True)
-    d_st = _nearest(real, synthetic, metric, exclude_self=False)
-    d_ss = _nearest(synthetic, synthetic, metric, exclude_self=True)
-    return d_ts > d_tt, d_st > d_ss
+    return ResampledNearest(reference, query, metric, same=exclude_self, k=1).nearest()
 
 
 def adversarial_accuracies(real: np.ndarray, synthetic: np.ndarray, metric: str = "euclidean") -> tuple[float, float]:
@@ -59,8 +38,13 @@ def adversarial_accuracies(real: np.ndarray, synthetic: np.ndarray, metric: str 
     ValueError
         The two sets differ in size or have fewer than two samples.
     """
-    truth, syn = adversarial_indicators(real, synthetic, metric)
-    return float(np.mean(truth)), float(np.mean(syn))
+    if len(real) != len(synthetic) or len(real) < 2:
+        raise ValueError(f"aats needs two sets of equal size >= 2; got {len(real)} and {len(synthetic)}")
+    d_ts = _nearest(synthetic, real, metric, exclude_self=False)
+    d_tt = _nearest(real, real, metric, exclude_self=True)
+    d_st = _nearest(real, synthetic, metric, exclude_self=False)
+    d_ss = _nearest(synthetic, synthetic, metric, exclude_self=True)
+    return float(np.mean(d_ts > d_tt)), float(np.mean(d_st > d_ss))
 
 
 def aats(real: np.ndarray, synthetic: np.ndarray, metric: str = "euclidean") -> float:
@@ -72,21 +56,6 @@ def aats(real: np.ndarray, synthetic: np.ndarray, metric: str = "euclidean") -> 
     on real ones (overfitting, copying). Parameters and errors as :func:`adversarial_accuracies`.
     """
     return float(0.5 * sum(adversarial_accuracies(real, synthetic, metric)))
-
-
-def membership_scores(
-    train: np.ndarray, test: np.ndarray, synthetic: np.ndarray, metric: str = "euclidean"
-) -> tuple[np.ndarray, np.ndarray]:
-    """The attack of :func:`membership_inference_auroc` sample by sample.
-
-    Returns
-    -------
-    is_member, score : numpy.ndarray
-        ``(n_train + n_test,)`` 1 for training samples (first), and ``-distance`` to the closest
-        synthetic sample (higher: more likely a member).
-    """
-    distances = _nearest(synthetic, np.concatenate([train, test]), metric, exclude_self=False)
-    return np.r_[np.ones(len(train)), np.zeros(len(test))], -distances
 
 
 def membership_inference_auroc(
@@ -114,8 +83,8 @@ def membership_inference_auroc(
     float
         AUROC in [0, 1] of "member" scored by ``-distance to the closest synthetic sample``.
     """
-    members, score = membership_scores(train, test, synthetic, metric)
-    return float(roc_auc_score(members, score))
+    distances = _nearest(synthetic, np.concatenate([train, test]), metric, exclude_self=False)
+    return float(roc_auc_score(np.r_[np.ones(len(train)), np.zeros(len(test))], -distances))
 
 
 def privacy_loss(train: np.ndarray, test: np.ndarray, synthetic: np.ndarray, metric: str = "euclidean") -> float:
