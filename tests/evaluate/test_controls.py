@@ -127,3 +127,19 @@ def test_stored_reference_values():
     values = np.r_[np.zeros(20), np.ones(20)] + np.linspace(0, 1, 40)
     (estimate,) = bootstrap_intervals(lambda i: {"mean": values[i].mean()}, [labels], reps=200, seed=0).values()
     assert estimate == pytest.approx((1.0, 0.9608494, 1.0506571), abs=1e-6)
+
+
+def test_controls_take_the_generators_sizes_and_every_row_the_same_reference_cells(prepared):
+    """With 5 synthetic cells per label, a control is capped at 5 per label too; the real-trained classifier,
+    tested on the reference cells, then scores the same for every row."""
+    small = synthesize_marginals(prepared, 5, seed=0)
+    rows = {
+        name: evaluate_model(prepared, dataset="p", model=name, synthetic=small, control=control, **FAST)
+        for name, control in (("marginals", None), ("real", "real"), ("copy", "copy"))
+    }
+    trtr = {name: _rows(table)["trtr_accuracy"] for name, (table, _) in rows.items()}
+    assert trtr["marginals"] == trtr["real"] == trtr["copy"]
+    for _, per_label in rows.values():
+        assert (per_label["n_test"] <= 5).all()
+    uncapped = _rows(evaluate_model(prepared, dataset="p", model="real", control="real", **FAST)[0])
+    assert uncapped["trtr_accuracy"] != trtr["real"]

@@ -254,11 +254,14 @@ def preprocess_vcf_params(wildcards):
 
 
 def evaluate_input(wildcards):
+    """The real data, and the model's latent and synthetic cells; a control's synthetic cells are the first
+    generator's, whose label counts set the control's sizes (every generator draws the same counts)."""
     files = {"real": f"results/{wildcards.dataset}/preprocessed.h5ad"}
     if wildcards.model in ENCODERS:
         files["latent"] = f"results/{wildcards.dataset}/{wildcards.model}/latent.h5ad"
-    if wildcards.model in GENERATORS:
-        files["synthetic"] = f"results/{wildcards.dataset}/{wildcards.model}/synthetic.h5ad"
+    if wildcards.model in GENERATORS or wildcards.model in CONTROLS:
+        sizes = wildcards.model if wildcards.model in GENERATORS else next(m for m in ALL_MODELS if m in GENERATORS)
+        files["synthetic"] = f"results/{wildcards.dataset}/{sizes}/synthetic.h5ad"
     return files
 
 

@@ -217,8 +217,8 @@ def evaluate_model(
         ``pairwise_distance_wasserstein`` of :mod:`omicsgen.evaluate.popgen` in place of the
         per-feature correlations), the privacy metrics (``aats``, ``aa_truth``, ``aa_syn``,
         ``privacy_loss`` against label-matched training cells; ``membership_inference_auroc``
-        of those training cells against the reference half, scored by their distance to every
-        synthetic cell; ``dcr`` and ``dcr_holdout``, median distance of synthetic and of
+        of those training cells against the reference half, scored by their distance to the
+        closest candidate cell; ``dcr`` and ``dcr_holdout``, median distance of synthetic and of
         reference cells to their closest training cell; ``n_identical_to_train``) and, with
         labels, the classifier utility of :mod:`omicsgen.evaluate.utility` (TSTR on the
         candidate set; augmentation with every synthetic cell of the labels with fewer than
@@ -226,7 +226,10 @@ def evaluate_model(
         ``min_label_test`` reference cells). Distances are Euclidean on the log1p-normalised
         scale; for genotypes cityblock on allele counts (Yelmen et al. 2021).
     control
-        ``"real"`` or ``"copy"`` (:data:`CONTROLS`) in place of ``synthetic``.
+        ``"real"`` or ``"copy"`` (:data:`CONTROLS`) in place of synthetic cells. ``synthetic``,
+        when given with a control, only sets the sizes: the control's sets are capped at its
+        label counts, so that controls and generators (which all draw the same counts) are
+        compared on the same cells at the same sizes.
     knn_k
         Neighbours of ``knn_accuracy``.
     detection_trees
@@ -254,10 +257,8 @@ def evaluate_model(
     Raises
     ------
     ValueError
-        Both ``synthetic`` and ``control``, or an unknown ``control``.
+        An unknown ``control``, or fewer than two test cells left to compare.
     """
-    if synthetic is not None and control is not None:
-        raise ValueError("pass synthetic data or a control, not both")
     if control is not None and control not in CONTROLS:
         raise ValueError(f"control {control!r} is not one of {CONTROLS}")
     encoding = contract.encoding(real)
@@ -309,9 +310,10 @@ def _comparison_sets(
     """The cells generation metrics compare (see :func:`evaluate_model`), on the metric scale.
 
     Keys: ``reference`` (reference half, matched), ``candidate`` (synthetic or control cells,
-    matched to it), ``train_matched`` (training cells, matched; for the ``copy`` control the
-    candidate itself), ``pool`` (every synthetic or control cell: the attacker's data and the
-    augmentation's source), ``train`` (every training cell), with ``*_labels``.
+    matched to it; the attacker's data of membership inference), ``train_matched`` (training
+    cells, matched; for the ``copy`` control the candidate itself), ``pool`` (every synthetic
+    cell, the other half, or every training cell: DCR, copies and the augmentation's source),
+    ``train`` (every training cell), with ``*_labels``.
     """
     units = real.obs["sample"].astype(str).to_numpy() if "sample" in real.obs else np.arange(real.n_obs).astype(str)
     reference_rows, holdout_rows = reference_halves(split, labels, units, seed)
@@ -320,17 +322,17 @@ def _comparison_sets(
         pool, pool_labels = expression[holdout_rows], labels[holdout_rows]
     elif control == "copy":
         pool, pool_labels = expression[train_rows], labels[train_rows]
-    else:
+    else:  # a model or baseline
         pool, pool_labels = metric_scale(synthetic.X, contract.encoding(real)), obs_labels(synthetic)
-    draw = matched(
-        {
-            "reference": labels[reference_rows],
-            "holdout": labels[holdout_rows],
-            "candidate": pool_labels,
-            "train": labels[train_rows],
-        },
-        seed,
-    )
+    pools = {
+        "reference": labels[reference_rows],
+        "holdout": labels[holdout_rows],
+        "candidate": pool_labels,
+        "train": labels[train_rows],
+    }
+    if synthetic is not None:  # the generators' label counts bound every set, controls' included
+        pools["sizes"] = obs_labels(synthetic)
+    draw = matched(pools, seed)
     if len(draw["reference"]) < 2:
         raise ValueError(
             "fewer than two test cells share a label with the synthetic and training cells; "
@@ -431,9 +433,10 @@ def _privacy_rows(sets: dict, distance: str, boot: dict) -> list:
         return {"aats": aats_test, "aa_truth": aa_truth, "aa_syn": aa_syn, "privacy_loss": aats_test - aats_train}
 
     rows = _estimates(adversarial, [sets["reference_labels"], sets["candidate_labels"], sets["candidate_labels"]], boot)
-    # membership inference audits the synthetic data as released: the scored samples are resampled, the
-    # attacker's synthetic set is not (a resample with repeats would hold fewer distinct synthetic samples)
-    score = -np.r_[nn(sets["pool"], train).nearest(), nn(sets["pool"], real).nearest()]
+    # membership inference of the matched training cells against the reference half, from the candidate
+    # set: the scored samples are resampled, the attacker's synthetic set is not (a resample with repeats
+    # would hold fewer distinct synthetic samples)
+    score = -np.r_[nn(synthetic, train).nearest(), nn(synthetic, real).nearest()]
     is_member = np.r_[np.ones(len(train)), np.zeros(len(real))]
     rows += _estimates(
         lambda k: {"membership_inference_auroc": roc_auc_score(is_member[k], score[k])}, [is_member], boot
