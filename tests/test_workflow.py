@@ -223,7 +223,8 @@ def test_report_is_self_contained(run_dir):
     assert "(control)" in html and "real control" in html
     assert "gan has no encoder" in html and "Augmentation experiment" in html
     assert "gan 30 of 30 generator steps in 19 epochs (config budget for 488 training observations)" in html
-    assert html.count("does NOT beat its baseline on") >= 1 or "Every model beats its baseline" in html
+    # the few-epoch test models are worse than a baseline somewhere beyond the noise, and the report lists where
+    assert "Where a model is worse than its baseline beyond the noise" in html
     # nothing loaded from outside (images removed first: base64 data can spell "http" by chance)
     text = re.sub(r'src="data:image/png;base64,[A-Za-z0-9+/=]+"', "", html)
     assert not re.search(r'(src|href)="(https?:)?//', text) and "http" not in text

@@ -62,7 +62,7 @@ def test_scorecard_and_recommendations():
     assert vae["mmd"]["text"] == "0.100 [0.050, 0.150]"
     text = recommendations(verdict_list, "d")
     assert any(t.startswith("For an embedding of real data (latent metrics): vae (beats pca on 1 of 1") for t in text)
-    assert any("no model beats marginals beyond the noise" in t for t in text)
+    assert any("no model beats marginals beyond the noise on any of the 2 metrics: use marginals" in t for t in text)
 
 
 def test_no_intervals_no_verdict():

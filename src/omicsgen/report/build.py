@@ -147,8 +147,8 @@ def recommendations(verdict_list: list[dict], dataset: str) -> list[str]:
         n = sum(counts[k] for k in ("better", "worse", "indistinguishable", "untested"))
         if counts["better"] == 0:
             sentences.append(
-                f"For {purpose}: no model beats {baseline} beyond the noise on any of the {n} metrics; "
-                f"{best} loses on {counts['worse']}."
+                f"For {purpose}: no model beats {baseline} beyond the noise on any of the {n} metrics: "
+                f"use {baseline}, or read the intervals below."
             )
             continue
         ceiling = (
