@@ -103,13 +103,16 @@ def cell_stages(path: Path, out: Path, epochs: int, threads: int) -> dict[str, l
             seed=0,
         ),
         "evaluate": _evaluate_code(pre, model, threads, latent=True, synthetic=True),
-        "evaluate_real": _evaluate_code(pre, out / "real", threads, control="real"),
+        "evaluate_real": _evaluate_code(pre, out / "real", threads, control="real", sizes=model / "synthetic.h5ad"),
     }
 
 
-def _evaluate_code(pre: str, out: Path, threads: int, latent=False, synthetic=False, control=None) -> list[str]:
+def _evaluate_code(
+    pre: str, out: Path, threads: int, latent=False, synthetic=False, control=None, sizes: Path | None = None
+) -> list[str]:
     """The evaluation step with the config's defaults (500 trees, 200 bootstrap replicates, max_cells 5000):
-    a model's latent and synthetic cells, or a control (``control="real"``), into ``out``."""
+    a model's latent and synthetic cells, or a control (``control="real"``, at the label counts of the
+    synthetic cells in ``sizes``, as the workflow runs it), into ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     return step_code(
         "evaluate",
@@ -119,7 +122,7 @@ def _evaluate_code(pre: str, out: Path, threads: int, latent=False, synthetic=Fa
         dataset="scale",
         model=control or "vae",
         latent=str(out / "latent.h5ad") if latent else None,
-        synthetic=str(out / "synthetic.h5ad") if synthetic else None,
+        synthetic=str(sizes) if sizes else str(out / "synthetic.h5ad") if synthetic else None,
         control=control,
         knn_k=15,
         detection_trees=500,

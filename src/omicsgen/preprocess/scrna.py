@@ -156,6 +156,11 @@ def prepare_scrna(
     on log1p-normalised values; Satija et al. 2015), drop cells left with zero counts
     (their number is logged and stored in ``uns``), and draw a label-stratified split.
 
+    The genes are chosen on all cells, before the split, as scanpy's and scvi-tools'
+    tutorials do: the choice uses no label, and every model, baseline and evaluation control
+    sees the same genes, so it shifts no comparison; what it lets through from the test
+    cells is which genes vary most, not their values.
+
     Parameters
     ----------
     adata
