@@ -6,7 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from omicsgen.evaluate.privacy import aats, adversarial_accuracies, membership_inference_auroc, privacy_loss
+from omicsgen.evaluate.privacy import (
+    AdversarialAccuracy,
+    aats,
+    adversarial_accuracies,
+    membership_inference_auroc,
+    privacy_loss,
+)
 from omicsgen.preprocess import metric_scale
 
 
@@ -53,3 +59,18 @@ def test_membership_inference_equals_a_direct_computation(splits):
     ties = (closest_member[:, None] == closest_other[None, :]).mean()
     assert membership_inference_auroc(members, test, synthetic) == pytest.approx(closer + 0.5 * ties, abs=1e-12)
     assert membership_inference_auroc(members, test, synthetic) == pytest.approx(0.53125)  # stored reference
+
+
+def test_adversarial_accuracy_on_resamples(splits):
+    """A resample is scored on the samples it holds: a permutation changes nothing, a copy stays a copy
+    of its resampled original, and a sample's own repeats are not its neighbours."""
+    members, other_train, test = splits
+    accuracy = AdversarialAccuracy(test, other_train)
+    rng = np.random.default_rng(0)
+    assert (
+        accuracy(rng.permutation(130), rng.permutation(130)) == accuracy() == adversarial_accuracies(test, other_train)
+    )
+    rows = rng.integers(0, 130, 130)  # with repeats
+    assert AdversarialAccuracy(members, members.copy())(rows, rows) == (0.0, 0.0)
+    truth, syn = accuracy(rows, rng.integers(0, 130, 130))
+    assert 0.25 < truth < 0.75 and 0.25 < syn < 0.75

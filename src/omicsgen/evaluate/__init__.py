@@ -39,14 +39,16 @@ from omicsgen.evaluate.popgen import (
     pca_wasserstein,
 )
 from omicsgen.evaluate.privacy import (
+    AdversarialAccuracy,
     aats,
     distance_to_closest_record,
     identical_to_train,
     membership_inference_auroc,
+    membership_scores,
     n_identical,
     privacy_loss,
 )
-from omicsgen.evaluate.sampling import CONTROLS, ResampledNearest, bootstrap_intervals, matched, reference_halves
+from omicsgen.evaluate.sampling import CONTROLS, bootstrap_intervals, matched, reference_halves
 from omicsgen.evaluate.utility import (
     PER_LABEL_COLUMNS,
     per_label_recalls,
@@ -185,9 +187,8 @@ def evaluate_model(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """All metrics that apply to one model (or control) on one dataset, each with its 95% interval.
 
-    Every metric uses all the cells it is given: on large data, pass the rows of
-    :func:`evaluation_cells` (the workflow's step reads only those), so that cost and memory
-    stay bounded.
+    The cells given bound the cost: on large data, pass the rows of :func:`evaluation_cells`
+    (the workflow's step reads only those).
 
     Which cells are compared (:mod:`omicsgen.evaluate.sampling`): latent metrics use the test
     split. Generation metrics use the test split's reference half (:func:`reference_halves`)
@@ -198,6 +199,10 @@ def evaluate_model(
     generator that returns its training data). Every interval is a stratified bootstrap over
     the cells compared (``n_bootstrap`` replicates, seeded); metrics that fit a classifier or a
     PCA are resampled on its out-of-fold scores, predictions or PC scores, not refitted.
+    Resamples are stratified by label, and by class (real/synthetic, member/non-member) for
+    ``detection_auroc`` and ``membership_inference_auroc``. The intervals are conditional on
+    the one seeded matched draw: they measure the noise of the cells compared, not of which
+    cells were drawn.
 
     Parameters
     ----------
@@ -312,8 +317,8 @@ def _comparison_sets(
     Keys: ``reference`` (reference half, matched), ``candidate`` (synthetic or control cells,
     matched to it; the attacker's data of membership inference), ``train_matched`` (training
     cells, matched; for the ``copy`` control the candidate itself), ``pool`` (every synthetic
-    cell, the other half, or every training cell: DCR, copies and the augmentation's source),
-    ``train`` (every training cell), with ``*_labels``.
+    cell, or the other half of the test split, or for ``copy`` the candidate: DCR, copies and
+    the augmentation's source), ``train`` (every training cell), with ``*_labels``; ``copy``.
     """
     units = real.obs["sample"].astype(str).to_numpy() if "sample" in real.obs else np.arange(real.n_obs).astype(str)
     reference_rows, holdout_rows = reference_halves(split, labels, units, seed)
@@ -338,9 +343,14 @@ def _comparison_sets(
             "fewer than two test cells share a label with the synthetic and training cells; "
             "raise split.test_fraction or synthesize more labels"
         )
-    candidate = draw["train"] if control == "copy" else draw["candidate"]  # the copies are the training cells compared
     reference = expression[reference_rows][draw["reference"]]
+    if control == "copy":  # the copies are the training cells compared, and all there is of them
+        pool, pool_labels = expression[train_rows][draw["train"]], labels[train_rows][draw["train"]]
+        candidate = np.arange(len(pool))
+    else:
+        candidate = draw["candidate"]
     return {
+        "copy": control == "copy",
         "reference": reference,
         "reference_labels": labels[reference_rows][draw["reference"]],
         "candidate": pool[candidate],
@@ -407,52 +417,40 @@ def _fidelity_rows(sets: dict, genotype: bool, detection_trees: int, threads: in
 def _privacy_rows(sets: dict, distance: str, boot: dict) -> list:
     """AATS and its components, privacy loss, membership inference, DCRs and copies (see :func:`evaluate_model`).
 
-    The nearest neighbours behind AATS are looked up again on every bootstrap resample
-    (:class:`~omicsgen.evaluate.sampling.ResampledNearest`): which samples a set holds moves
-    these metrics more than which samples are scored.
+    AATS looks the nearest neighbours up again on every bootstrap resample
+    (:class:`~omicsgen.evaluate.privacy.AdversarialAccuracy`): which samples a set holds moves it
+    more than which samples are scored. For the ``copy`` control the candidate set is the matched
+    training set, resampled alike.
     """
     real, synthetic, train = sets["reference"], sets["candidate"], sets["train_matched"]
+    against_test = AdversarialAccuracy(real, synthetic, distance)
+    against_train = AdversarialAccuracy(train, synthetic, distance)
 
-    def nn(reference, query, same=False):
-        return ResampledNearest(reference, query, distance, same=same)
-
-    rs, rr, sr, ss = nn(synthetic, real), nn(real, real, True), nn(real, synthetic), nn(synthetic, synthetic, True)
-    ts, tt, st = nn(synthetic, train), nn(train, train, True), nn(train, synthetic)
-
-    def adversarial(i=None, j=None, k=None):
-        i, j, k = (
-            (np.arange(len(real)) if i is None else i),
-            (np.arange(len(synthetic)) if j is None else j),
-            (np.arange(len(train)) if k is None else k),
-        )
-        d_ss = ss.nearest(j)[j]
-        aa_truth = np.mean(rs.nearest(j)[i] > rr.nearest(i)[i])
-        aa_syn = np.mean(sr.nearest(i)[j] > d_ss)
-        aats_train = 0.5 * (np.mean(ts.nearest(j)[k] > tt.nearest(k)[k]) + np.mean(st.nearest(k)[j] > d_ss))
+    def adversarial(i, j, k):
+        aa_truth, aa_syn = against_test(i, j)
         aats_test = 0.5 * (aa_truth + aa_syn)
+        aats_train = 0.5 * sum(against_train(j if sets["copy"] else k, j))
         return {"aats": aats_test, "aa_truth": aa_truth, "aa_syn": aa_syn, "privacy_loss": aats_test - aats_train}
 
     rows = _estimates(adversarial, [sets["reference_labels"], sets["candidate_labels"], sets["candidate_labels"]], boot)
-    # membership inference of the matched training cells against the reference half, from the candidate
-    # set: the scored samples are resampled, the attacker's synthetic set is not (a resample with repeats
-    # would hold fewer distinct synthetic samples)
-    score = -np.r_[nn(synthetic, train).nearest(), nn(synthetic, real).nearest()]
-    is_member = np.r_[np.ones(len(train)), np.zeros(len(real))]
+    # the scored samples are resampled, the attacker's synthetic set is not (a resample with repeats would
+    # hold fewer distinct synthetic samples)
+    is_member, score = membership_scores(train, real, synthetic, distance)
     rows += _estimates(
         lambda k: {"membership_inference_auroc": roc_auc_score(is_member[k], score[k])}, [is_member], boot
     )
+    dcr_holdout = distance_to_closest_record(sets["train"], real, distance)
     dcr = distance_to_closest_record(sets["train"], sets["pool"], distance)
-    dcr_holdout = distance_to_closest_record(sets["train"], sets["reference"], distance)
     identical = identical_to_train(sets["train"], sets["pool"]).astype(np.float64)
 
     def closest(i, j):
         return {
-            "dcr": float(np.median(dcr[i])),
-            "dcr_holdout": float(np.median(dcr_holdout[j])),
-            "n_identical_to_train": float(identical[i].sum()),
+            "dcr": float(np.median(dcr[j])),
+            "dcr_holdout": float(np.median(dcr_holdout[i])),
+            "n_identical_to_train": float(identical[j].sum()),
         }
 
-    return rows + _estimates(closest, [sets["pool_labels"], sets["reference_labels"]], boot)
+    return rows + _estimates(closest, [sets["reference_labels"], sets["pool_labels"]], boot)
 
 
 def _popgen_rows(real: ad.AnnData, sets: dict, window_sites: int, window_kb: float, boot: dict) -> list:
@@ -470,7 +468,7 @@ def _popgen_rows(real: ad.AnnData, sets: dict, window_sites: int, window_kb: flo
     full = {
         "af_correlation": af_correlation(reference, candidate, ploidy),
         "ld_correlation": ld_correlation(reference, candidate, i_all, j_all),
-        "pca_wasserstein": float(np.mean(pca_wasserstein(reference, candidate, boot["seed"]))),
+        "pca_wasserstein": float(np.mean([wasserstein_distance(scores_ref[:, c], scores_cand[:, c]) for c in (0, 1)])),
         "pairwise_distance_wasserstein": pairwise_distance_wasserstein(reference, candidate),
     }
 

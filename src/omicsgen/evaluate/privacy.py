@@ -17,14 +17,14 @@ def _nearest(reference: np.ndarray, query: np.ndarray, metric: str, exclude_self
     return ResampledNearest(reference, query, metric, same=exclude_self, k=1).nearest()
 
 
-def adversarial_accuracies(real: np.ndarray, synthetic: np.ndarray, metric: str = "euclidean") -> tuple[float, float]:
-    """The two components of AA_TS (Yale et al. 2020; Yelmen et al. 2021): ``(AA_truth, AA_syn)``.
+class AdversarialAccuracy:
+    """AA_truth and AA_syn of one real and one synthetic set, on the sets or on bootstrap resamples of them.
 
-    ``AA_truth = mean[d_TS > d_TT]``: the fraction of real samples whose nearest other real sample
-    is closer than their nearest synthetic one; ``AA_syn = mean[d_ST > d_SS]``, the same from the
-    synthetic side. Each is 0.5 when the two sets are draws from one distribution. They must be
-    read apart: a generator whose samples are far from the real ones in some places and stacked on
-    them in others can score AA_truth = 1 and AA_syn = 0, an "ideal" mean of 0.5.
+    The nearest neighbours of every sample are found once
+    (:class:`~omicsgen.evaluate.sampling.ResampledNearest`); a resample looks them up again among
+    the samples it holds, so its value is the adversarial accuracy of the resampled sets (a
+    sample's own copies are not its neighbours). :func:`adversarial_accuracies` is this on the
+    full sets.
 
     Parameters
     ----------
@@ -38,13 +38,36 @@ def adversarial_accuracies(real: np.ndarray, synthetic: np.ndarray, metric: str 
     ValueError
         The two sets differ in size or have fewer than two samples.
     """
-    if len(real) != len(synthetic) or len(real) < 2:
-        raise ValueError(f"aats needs two sets of equal size >= 2; got {len(real)} and {len(synthetic)}")
-    d_ts = _nearest(synthetic, real, metric, exclude_self=False)
-    d_tt = _nearest(real, real, metric, exclude_self=True)
-    d_st = _nearest(real, synthetic, metric, exclude_self=False)
-    d_ss = _nearest(synthetic, synthetic, metric, exclude_self=True)
-    return float(np.mean(d_ts > d_tt)), float(np.mean(d_st > d_ss))
+
+    def __init__(self, real: np.ndarray, synthetic: np.ndarray, metric: str = "euclidean"):
+        if len(real) != len(synthetic) or len(real) < 2:
+            raise ValueError(f"aats needs two sets of equal size >= 2; got {len(real)} and {len(synthetic)}")
+        self.n = len(real)
+        self.ts = ResampledNearest(synthetic, real, metric)
+        self.tt = ResampledNearest(real, real, metric, same=True)
+        self.st = ResampledNearest(real, synthetic, metric)
+        self.ss = ResampledNearest(synthetic, synthetic, metric, same=True)
+
+    def __call__(self, real_rows: np.ndarray | None = None, synthetic_rows: np.ndarray | None = None):
+        """``(AA_truth, AA_syn)`` on the rows (positions, with repeats; default: all) of each set."""
+        i = np.arange(self.n) if real_rows is None else real_rows
+        j = np.arange(self.n) if synthetic_rows is None else synthetic_rows
+        aa_truth = np.mean(self.ts.nearest(j)[i] > self.tt.nearest(i)[i])
+        aa_syn = np.mean(self.st.nearest(i)[j] > self.ss.nearest(j)[j])
+        return float(aa_truth), float(aa_syn)
+
+
+def adversarial_accuracies(real: np.ndarray, synthetic: np.ndarray, metric: str = "euclidean") -> tuple[float, float]:
+    """The two components of AA_TS (Yale et al. 2020; Yelmen et al. 2021): ``(AA_truth, AA_syn)``.
+
+    ``AA_truth = mean[d_TS > d_TT]``: the fraction of real samples whose nearest other real sample
+    is closer than their nearest synthetic one; ``AA_syn = mean[d_ST > d_SS]``, the same from the
+    synthetic side. Each is 0.5 when the two sets are draws from one distribution. They must be
+    read apart: a generator whose samples are far from the real ones in some places and stacked on
+    them in others can score AA_truth = 1 and AA_syn = 0, an "ideal" mean of 0.5.
+    Parameters and errors: :class:`AdversarialAccuracy`.
+    """
+    return AdversarialAccuracy(real, synthetic, metric)()
 
 
 def aats(real: np.ndarray, synthetic: np.ndarray, metric: str = "euclidean") -> float:
@@ -58,13 +81,24 @@ def aats(real: np.ndarray, synthetic: np.ndarray, metric: str = "euclidean") -> 
     return float(0.5 * sum(adversarial_accuracies(real, synthetic, metric)))
 
 
+def membership_scores(
+    train: np.ndarray, test: np.ndarray, synthetic: np.ndarray, metric: str = "euclidean"
+) -> tuple[np.ndarray, np.ndarray]:
+    """The attack of :func:`membership_inference_auroc` sample by sample: ``(is_member, score)``, float
+    ``(n_train + n_test,)`` each, 1 for training samples (first) and ``-distance`` to the closest
+    synthetic sample (higher: more likely a member)."""
+    distances = _nearest(synthetic, np.concatenate([train, test]), metric, exclude_self=False)
+    return np.r_[np.ones(len(train)), np.zeros(len(test))], -distances
+
+
 def membership_inference_auroc(
     train: np.ndarray, test: np.ndarray, synthetic: np.ndarray, metric: str = "euclidean"
 ) -> float:
     """AUROC of a distance-based membership-inference attack on the training set.
 
-    The attacker sees only the synthetic data and scores each candidate real sample by how close
-    it lies to the nearest synthetic sample (the full black-box attack of GAN-Leaks, Chen et al.
+    The attacker sees only the synthetic data (:func:`omicsgen.evaluate.evaluate_model` passes the
+    label-matched candidate set) and scores each candidate real sample by how close it lies to the
+    nearest synthetic sample (the full black-box attack of GAN-Leaks, Chen et al.
     2020; the DCR-based attack of synthcity's privacy metrics): members (training samples) against
     non-members (held-out samples of the same population). 0.5: the synthetic data tell nothing
     about who was in the training set; 1: training samples are recovered (copies).
@@ -83,8 +117,7 @@ def membership_inference_auroc(
     float
         AUROC in [0, 1] of "member" scored by ``-distance to the closest synthetic sample``.
     """
-    distances = _nearest(synthetic, np.concatenate([train, test]), metric, exclude_self=False)
-    return float(roc_auc_score(np.r_[np.ones(len(train)), np.zeros(len(test))], -distances))
+    return float(roc_auc_score(*membership_scores(train, test, synthetic, metric)))
 
 
 def privacy_loss(train: np.ndarray, test: np.ndarray, synthetic: np.ndarray, metric: str = "euclidean") -> float:

@@ -1,12 +1,18 @@
 """Which samples each metric compares, the controls, and the bootstrap behind every interval.
 
+Haplotype data: the halves keep a sample's two haplotypes together, but the matched draws and
+the resamples are of rows (haplotypes), as the metrics compare haplotypes (Yelmen et al.
+2021); the two haplotypes of one genome are treated as independent draws, which makes the
+intervals of haplotype data slightly narrow where the two are correlated (related or inbred
+samples).
+
 The held-out test split is cut into two disjoint halves, label by label and sample by sample
 (:func:`reference_halves`): the **reference** half is what every generator, baseline and
 control is compared with; the other half is the ``real`` control's "synthetic" data, so each
 metric's ceiling (real vs real at the same sizes) is in the table. The ``copy`` control
 returns training samples as synthetic ones and shows what a leak looks like.
 :func:`matched` draws equal-sized, label-matched sets from several pools at once, and
-:func:`bootstrap_interval` resamples them (within labels, seeded) to give every metric a 95%
+:func:`bootstrap_intervals` resamples them (within labels, seeded) to give every metric a 95%
 interval (Efron & Tibshirani 1993).
 """
 

@@ -129,7 +129,8 @@ def recommendations(verdict_list: list[dict], dataset: str) -> list[str]:
 
     Per metric group, the model with the most metrics beating its baseline beyond the noise
     (fewest losses on a tie), how many it beats, ties and loses, and on how many it reaches
-    the real control; "no model" when none beats its baseline on any metric of the group.
+    the real control (indistinguishable from it, or better); "no model" when none beats its
+    baseline on any metric of the group.
     """
     sentences = []
     for group, purpose in PURPOSES.items():
@@ -142,10 +143,10 @@ def recommendations(verdict_list: list[dict], dataset: str) -> list[str]:
             counts[v["verdict"]] += 1
             counts.setdefault("ceiling", 0)
             counts["ceiling"] += v["control"] in ("indistinguishable", "better")
-        best = max(tally, key=lambda m: (tally[m]["better"] - tally[m]["worse"], tally[m]["better"]))
+        best = max(tally, key=lambda m: (tally[m]["better"], -tally[m]["worse"]))
         counts, baseline = tally[best], rows[0]["baseline"]
         n = sum(counts[k] for k in ("better", "worse", "indistinguishable", "untested"))
-        if counts["better"] == 0:
+        if counts["better"] == 0:  # the model with the most gains has none: no model has any
             sentences.append(
                 f"For {purpose}: no model beats {baseline} beyond the noise on any of the {n} metrics: "
                 f"use {baseline}, or read the intervals below."
