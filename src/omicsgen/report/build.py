@@ -148,8 +148,8 @@ def recommendations(verdict_list: list[dict], dataset: str) -> list[str]:
         n = sum(counts[k] for k in ("better", "worse", "indistinguishable", "untested"))
         if counts["better"] == 0:  # the model with the most gains has none: no model has any
             sentences.append(
-                f"For {purpose}: no model beats {baseline} beyond the noise on any of the {n} metrics: "
-                f"use {baseline}, or read the intervals below."
+                f"For {purpose}: no model beats {baseline} beyond the noise on "
+                f"{'its metric' if n == 1 else f'any of the {n} metrics'}: use {baseline}, or read the intervals below."
             )
             continue
         ceiling = (
