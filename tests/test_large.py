@@ -84,7 +84,15 @@ def test_every_stage_above_10000_cells(tmp_path):
     for model in ("ae", "vae", "gan", "marginals"):
         assert read_h5ad(results / "big" / model / "synthetic.h5ad").n_obs == 50 * n_types
     table = pd.read_csv(results / "metrics.tsv", sep="\t")
-    assert set(table["dataset"]) == {"big"} and set(table["model"]) == {"ae", "vae", "gan", "pca", "marginals"}
+    assert set(table["dataset"]) == {"big"} and set(table["model"]) == {
+        "ae",
+        "vae",
+        "gan",
+        "pca",
+        "marginals",
+        "real",
+        "copy",
+    }
     # PCA of counts drawn from 10 cell-type profiles separates the types
     assert table.set_index("model").loc["pca", "knn_accuracy"] > 0.5
     assert "Dataset big" in (results / "report.html").read_text()

@@ -123,7 +123,7 @@ def test_family_trains_generates_and_scores(datasets, kind, family, tmp_path):
     assert np.isfinite(values.drop("augmentation_recall_gain", errors="ignore")).all()
     assert 0 <= values["aats"] <= 1 and -1 <= values["privacy_loss"] <= 1
     assert values["dcr"] >= 0 and 0 <= values["n_identical_to_train"] <= synthetic.n_obs
-    assert 0 <= values["detection_auroc"] <= 1 and values["mmd"] >= 0
+    assert 0 <= values["detection_auroc"] <= 1 and values["mmd"] > -0.05  # unbiased: scatters around 0
     if info["encoding"] in GENOTYPE_ENCODINGS:
         assert -1 <= values["af_correlation"] <= 1 and values["pca_wasserstein"] >= 0
     else:
