@@ -19,4 +19,4 @@ rule all:
     input:
         "results/metrics.tsv",
         "results/report.html",
-        synthetic_vcfs(),
+        synthetic_genotypes(),

@@ -1,16 +1,20 @@
-"""VCF -> int8 dosage matrix: omicsgen's reader against `bcftools query`, and its peak memory.
+"""Genotypes -> int8 dosage matrix from every input format, against bcftools and plink2, and peak memory.
 
 Usage: python benchmarks/vcf_throughput.py [--samples 500] [--sites 50000] [--threads 2]
                                            [--repeats 3] [--memory-samples 2000]
                                            [--memory-sites 200000] [--workdir DIR]
 
 Throughput: one generated, bgzipped and tabix-indexed VCF (unphased GT, allele frequencies
-from Beta(0.5, 2), 1% missing calls) is read by ``bcftools query -f '[%GT\\t]\\n'`` (Debian's
-bcftools, output to /dev/null) and by ``omicsgen.vcf.read_vcf`` (filters off, so both handle
-every site), alternating, ``repeats`` times; medians give sites/s and the ratio.
+from Beta(0.5, 2), 1% missing calls) is converted once to BCF (bcftools), PLINK 1 ``.bed``
+(plink1.9 --keep-allele-order), PLINK 2 ``.pgen`` (plink2) and VCF Zarr (bio2zarr's vcf2zarr).
+Each is read by ``omicsgen.genotypes.read_genotypes`` (filters off, so every site is kept;
+``threads`` worker processes for VCF/BCF), and the references run on the same cohort:
+``bcftools query -f '[%GT\\t]\\n'`` on the VCF (output to /dev/null) and, where installed,
+``plink2 --pfile ... --export A`` (the dosage table). Alternating, ``repeats`` times; medians give
+sites/s and the ratio to bcftools. Every format's matrix is checked equal to the VCF's.
 
-Memory: a second file of ``memory-samples`` x ``memory-sites`` is read by ``read_vcf`` in a
-child process; its peak resident memory above the resident memory after imports is
+Memory: a second cohort of ``memory-samples`` x ``memory-sites``, in every format, is read in a
+child process per format; its peak resident memory above the resident memory after imports is
 compared with the size of the int8 matrix (n_samples x n_sites bytes).
 """
 
@@ -18,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
 import subprocess
 import sys
@@ -56,28 +61,51 @@ def generate(path: Path, n_samples: int, n_sites: int, seed: int = 0, block: int
     return path
 
 
-def time_bcftools(path: Path) -> float:
+def convert(vcf: Path) -> dict[str, Path]:
+    """The cohort in every format the tools here can write: vcf, bcf, bed, pgen, vcz."""
+    stem = vcf.with_name(vcf.name.removesuffix(".vcf.gz"))
+    files = {"vcf": vcf, "bcf": stem.with_suffix(".bcf"), "vcz": stem.with_suffix(".vcz")}
+    quiet = {"check": True, "capture_output": True}
+    if not files["bcf"].exists():
+        subprocess.run(["bcftools", "view", "-Ob", "-o", str(files["bcf"]), str(vcf)], **quiet)
+        subprocess.run(["bcftools", "index", str(files["bcf"])], **quiet)
+    if shutil.which("plink1.9"):
+        files["bed"] = stem.with_suffix(".bed")
+        if not files["bed"].exists():
+            plink = ["plink1.9", "--vcf", str(vcf), "--keep-allele-order", "--double-id", "--make-bed"]
+            subprocess.run([*plink, "--out", str(stem)], **quiet)
+    if shutil.which("plink2"):
+        files["pgen"] = stem.with_suffix(".pgen")
+        if not files["pgen"].exists():
+            subprocess.run(["plink2", "--vcf", str(vcf), "--make-pgen", "--out", str(stem)], **quiet)
+    if not files["vcz"].exists():
+        vcf2zarr = Path(sys.executable).with_name("vcf2zarr")
+        subprocess.run([str(vcf2zarr), "convert", "-p", "2", str(vcf), str(files["vcz"])], **quiet)
+    return files
+
+
+def time_command(command: list[str]) -> float:
     start = time.perf_counter()
-    subprocess.run(["bcftools", "query", "-f", r"[%GT\t]\n", str(path)], stdout=subprocess.DEVNULL, check=True)
+    subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
     return time.perf_counter() - start
 
 
-def time_omicsgen(path: Path, threads: int) -> float:
-    from omicsgen.vcf import read_vcf
+def time_omicsgen(path: Path, threads: int) -> tuple[float, np.ndarray]:
+    from omicsgen.genotypes import read_genotypes
 
     start = time.perf_counter()
-    adata = read_vcf(path, min_maf=0.0, min_call_rate=0.0, missing="mode", threads=threads)
+    adata = read_genotypes(path, min_maf=0.0, min_call_rate=0.0, missing="mode", threads=threads)
     elapsed = time.perf_counter() - start
     assert adata.X.dtype == np.int8
-    return elapsed
+    return elapsed, adata.X
 
 
 MEMORY_CHILD = """
 import resource, sys, json
 from pathlib import Path
 import numpy as np
-from omicsgen.vcf import read_vcf
-import anndata, cyvcf2, pandas  # imports counted in the baseline
+from omicsgen.genotypes import read_genotypes
+import anndata, cyvcf2, pandas, pgenlib, zarr  # imports counted in the baseline
 
 def rss_kb():
     for line in Path("/proc/self/status").read_text().splitlines():
@@ -85,14 +113,14 @@ def rss_kb():
             return int(line.split()[1])
 
 before = rss_kb()
-adata = read_vcf(sys.argv[1], min_maf=0.0, min_call_rate=0.0, missing="mode", threads=int(sys.argv[2]))
+adata = read_genotypes(sys.argv[1], min_maf=0.0, min_call_rate=0.0, missing="mode", threads=int(sys.argv[2]))
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 print(json.dumps({"before_kb": before, "peak_kb": peak, "matrix_bytes": int(adata.X.nbytes), "shape": adata.shape}))
 """
 
 
 def memory(path: Path, threads: int) -> dict:
-    """Peak RSS of ``read_vcf`` in a child process (workers included when ``threads`` > 1)."""
+    """Peak RSS of ``read_genotypes`` in a child process (workers included when ``threads`` > 1)."""
     run = subprocess.run(
         [sys.executable, "-c", MEMORY_CHILD, str(path), str(threads)], capture_output=True, text=True, check=True
     )
@@ -117,24 +145,47 @@ def main() -> None:
     path = workdir / f"bench_{args.samples}x{args.sites}.vcf.gz"
     if not path.exists():
         generate(path, args.samples, args.sites)
-    times = {"bcftools": [], "omicsgen": []}
+    files = convert(path)
+    references = {"bcftools query": ["bcftools", "query", "-f", r"[%GT\t]\n", str(path)]}
+    if "pgen" in files:
+        out = workdir / "plink2_export"
+        references["plink2 --export A"] = [
+            "plink2",
+            "--pfile",
+            str(files["pgen"].with_suffix("")),
+            "--export",
+            "A",
+            "--out",
+            str(out),
+        ]
+    times: dict[str, list[float]] = {name: [] for name in [*references, *files]}
     for _ in range(args.repeats):
-        times["bcftools"].append(time_bcftools(path))
-        times["omicsgen"].append(time_omicsgen(path, args.threads))
-    rates = {name: args.sites / statistics.median(t) for name, t in times.items()}
-    print("reader\tsites_per_s\tmedian_s")
-    for name, rate in rates.items():
-        print(f"{name}\t{rate:,.0f}\t{statistics.median(times[name]):.2f}")
-    print(f"ratio omicsgen/bcftools\t{rates['omicsgen'] / rates['bcftools']:.2f}\t(threads={args.threads})")
+        for name, command in references.items():
+            times[name].append(time_command(command))
+        matrices = {}
+        for fmt, file in files.items():
+            elapsed, matrices[fmt] = time_omicsgen(file, args.threads)
+            times[fmt].append(elapsed)
+        for fmt, matrix in matrices.items():
+            assert np.array_equal(matrix, matrices["vcf"]), f"{fmt} matrix differs from the VCF's"
+    base = statistics.median(times["bcftools query"])
+    print(f"reader ({args.samples} x {args.sites})\tsites_per_s\tmedian_s\tspeed vs bcftools query")
+    for name, t in times.items():
+        label = name if name in references else f"omicsgen {name}"
+        print(
+            f"{label}\t{args.sites / statistics.median(t):,.0f}\t{statistics.median(t):.2f}"
+            f"\t{base / statistics.median(t):.2f}x"
+        )
 
     if args.memory_sites > 0:
         big = workdir / f"bench_{args.memory_samples}x{args.memory_sites}.vcf.gz"
         if not big.exists():
             generate(big, args.memory_samples, args.memory_sites, seed=1)
-        for threads in (1, args.threads):
-            result = memory(big, threads)
+        for fmt, file in convert(big).items():
+            result = memory(file, args.threads)
             print(
-                f"memory threads={threads}\tmatrix {result['matrix_bytes'] / 2**20:.0f} MiB\t"
+                f"memory {fmt} ({args.memory_samples} x {args.memory_sites}, threads={args.threads})\t"
+                f"matrix {result['matrix_bytes'] / 2**20:.0f} MiB\t"
                 f"peak above imports {(result['peak_kb'] - result['before_kb']) / 1024:.0f} MiB\t"
                 f"ratio {result['ratio']:.2f}"
             )

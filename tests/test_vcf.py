@@ -15,9 +15,9 @@ import pytest
 
 from omicsgen import steps
 from omicsgen.errors import InputError
+from omicsgen.genotypes.vcf import read_vcf, write_vcf
 from omicsgen.preprocess import prepare_genotypes
 from omicsgen.simulate import simulate_ooa_panel
-from omicsgen.vcf import read_vcf, write_vcf
 from tests.conftest import REPO
 
 EUR = REPO / "resources" / "eur_1kg" / "EUR_test.vcf.gz"

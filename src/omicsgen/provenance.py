@@ -15,11 +15,20 @@ PACKAGES = ("omicsgen", "anndata", "scanpy", "numpy", "scikit-learn", "torch", "
 
 
 def sha256(path: str | Path, chunk_size: int = 1 << 20) -> str:
-    """Hex SHA-256 checksum of a file, read in chunks of ``chunk_size`` bytes."""
+    """Hex SHA-256 checksum of a file, read in chunks of ``chunk_size`` bytes.
+
+    A directory (a VCF Zarr store) is hashed as its files' relative paths and contents, in
+    sorted order, so the same store gives the same checksum wherever it lies.
+    """
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(chunk_size), b""):
-            digest.update(chunk)
+    path = Path(path)
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for file in files:
+        if path.is_dir():
+            digest.update(str(file.relative_to(path)).encode() + b"\0")
+        with open(file, "rb") as handle:
+            for chunk in iter(lambda: handle.read(chunk_size), b""):
+                digest.update(chunk)
     return digest.hexdigest()
 
 

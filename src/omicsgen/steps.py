@@ -99,12 +99,30 @@ def _write_preprocessed(adata, output: str, inputs: dict, params: dict, source: 
 
 
 def synthetic_vcf(input: str, output: str) -> None:
-    """Write synthetic genotypes as a bgzipped, indexed VCF (:func:`omicsgen.vcf.write_vcf`)."""
-    from omicsgen.vcf import write_vcf
+    """Write synthetic genotypes as a bgzipped, indexed VCF (:func:`omicsgen.genotypes.vcf.write_vcf`)."""
+    from omicsgen.genotypes.vcf import write_vcf
 
     synthetic = read_h5ad(input)
     method = synthetic.uns["omicsgen"]["synthetic_method"]
     write_vcf(synthetic, output, source=f"omicsgen synthetic genotypes ({method}); not real samples")
+
+
+def synthetic_bed(input: str, output: str, variants: str, samples: str) -> None:
+    """Write synthetic genotypes as a PLINK 1 fileset (:func:`omicsgen.genotypes.plink.write_plink`);
+    ``variants`` and ``samples`` are the ``.bim`` and ``.fam`` written next to ``output``."""
+    _synthetic_plink(input, output)
+
+
+def synthetic_pgen(input: str, output: str, variants: str, samples: str) -> None:
+    """Write synthetic genotypes as a PLINK 2 fileset (:func:`omicsgen.genotypes.plink.write_plink`);
+    ``variants`` and ``samples`` are the ``.pvar`` and ``.psam`` written next to ``output``."""
+    _synthetic_plink(input, output)
+
+
+def _synthetic_plink(input: str, output: str) -> None:
+    from omicsgen.genotypes.plink import write_plink
+
+    write_plink(read_h5ad(input), output)
 
 
 def train(

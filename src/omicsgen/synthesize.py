@@ -53,7 +53,7 @@ def _synthetic_anndata(adata: ad.AnnData, X: np.ndarray, labels: list[str], meth
     out = ad.AnnData(X=matrix, obs=obs, var=adata.var.copy())
     out.uns["omicsgen"] = {**adata.uns["omicsgen"], "synthetic_method": method}
     if "vcf" in adata.uns:
-        out.uns["vcf"] = {"contigs": dict(adata.uns["vcf"]["contigs"])}
+        out.uns["vcf"] = {"contigs": dict(adata.uns["vcf"]["contigs"]), "format": adata.uns["vcf"].get("format", "vcf")}
     if "bam" in adata.uns:
         out.uns["bam"] = dict(adata.uns["bam"])
     return out

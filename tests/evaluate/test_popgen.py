@@ -19,7 +19,7 @@ from omicsgen.evaluate.popgen import (
     pairwise_distances,
     pca_wasserstein,
 )
-from omicsgen.vcf import read_vcf
+from omicsgen.genotypes.vcf import read_vcf
 from tests.conftest import REPO
 
 

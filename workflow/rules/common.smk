@@ -7,6 +7,7 @@ from pathlib import Path
 # workflow from a Snakemake that does not have omicsgen; their jobs find it through scripts/)
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 from omicsgen import registry
+from omicsgen.genotypes import genotype_format
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version, validate
 
@@ -169,14 +170,22 @@ def dataset_input(wildcards):
 
 
 def vcf_input(wildcards):
-    """The VCF/BCF (and its index and sample sheet, when there are) of a vcf dataset."""
+    """The genotype input of a vcf dataset: VCF/BCF and its index, a PLINK fileset's three files or a
+    VCF Zarr store, and the sample sheet when there is one."""
     entry = DATASETS[wildcards.dataset]
-    files = {"input": entry["path"]}
-    index = [f"{entry['path']}{ext}" for ext in (".tbi", ".csi") if Path(f"{entry['path']}{ext}").exists()]
-    if entry["path"] == SIMULATED_PANEL["vcf"]:
-        index = [f"{entry['path']}.tbi"]
-    if index:
-        files["index"] = index[0]
+    path = entry["path"]
+    files = {"input": path}
+    fmt = genotype_format(path)
+    if fmt == "vcf":
+        index = [f"{path}{ext}" for ext in (".tbi", ".csi") if Path(f"{path}{ext}").exists()]
+        if path == SIMULATED_PANEL["vcf"]:
+            index = [f"{path}.tbi"]
+        if index:
+            files["index"] = index[0]
+    elif fmt in ("bed", "pgen"):
+        from omicsgen.genotypes.plink import fileset
+
+        files.update({role: str(file) for role, file in fileset(path).items() if role != "genotypes"})
     if entry["sample_sheet"] is not None:
         files["sample_sheet"] = entry["sample_sheet"]
     return files
@@ -270,10 +279,16 @@ def model_outputs(name):
     return expand("results/{dataset}/{model}/%s" % name, dataset=DATASETS, model=ALL_MODELS + CONTROLS)
 
 
-def synthetic_vcfs():
-    """Synthetic genotypes written back as VCF, for every vcf dataset and generator."""
+def synthetic_genotypes():
+    """Synthetic genotypes written back as VCF for every vcf dataset and generator, and as a PLINK
+    fileset (.bed or .pgen, as the input) for PLINK inputs."""
     generators = [m for m in ALL_MODELS if m in GENERATORS]
-    return expand("results/{dataset}/{model}/synthetic.vcf.gz", dataset=VCF_DATASETS, model=generators)
+    files = expand("results/{dataset}/{model}/synthetic.vcf.gz", dataset=VCF_DATASETS, model=generators)
+    for name in VCF_DATASETS:
+        fmt = genotype_format(DATASETS[name]["path"])
+        if fmt in ("bed", "pgen"):
+            files += expand("results/{dataset}/{model}/synthetic.%s" % fmt, dataset=[name], model=generators)
+    return files
 
 
 def report_layout():

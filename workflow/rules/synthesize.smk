@@ -67,3 +67,45 @@ rule synthetic_vcf:
         runtime=runtime(10, 30),
     script:
         "../../scripts/run_rule.py"
+
+
+rule synthetic_bed:
+    input:
+        input="results/{dataset}/{model}/synthetic.h5ad",
+    output:
+        output="results/{dataset}/{model}/synthetic.bed",
+        variants="results/{dataset}/{model}/synthetic.bim",
+        samples="results/{dataset}/{model}/synthetic.fam",
+    log:
+        "results/logs/synthesize/{dataset}_{model}_bed.log",
+    benchmark:
+        "results/benchmarks/synthesize/{dataset}_{model}_bed.tsv"
+    conda:
+        "../../envs/preprocess.yaml"
+    threads: 1
+    resources:
+        mem_mb=mem_mb(1000, 3),
+        runtime=runtime(10, 30),
+    script:
+        "../../scripts/run_rule.py"
+
+
+rule synthetic_pgen:
+    input:
+        input="results/{dataset}/{model}/synthetic.h5ad",
+    output:
+        output="results/{dataset}/{model}/synthetic.pgen",
+        variants="results/{dataset}/{model}/synthetic.pvar",
+        samples="results/{dataset}/{model}/synthetic.psam",
+    log:
+        "results/logs/synthesize/{dataset}_{model}_pgen.log",
+    benchmark:
+        "results/benchmarks/synthesize/{dataset}_{model}_pgen.tsv"
+    conda:
+        "../../envs/preprocess.yaml"
+    threads: 1
+    resources:
+        mem_mb=mem_mb(1000, 3),
+        runtime=runtime(10, 30),
+    script:
+        "../../scripts/run_rule.py"

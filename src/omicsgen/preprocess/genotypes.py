@@ -1,4 +1,4 @@
-"""VCF/BCF genotypes to model-ready AnnData: sample sheet, filters, encoding, split.
+"""Genotypes (VCF/BCF, PLINK, VCF Zarr) to model-ready AnnData: sample sheet, filters, encoding, split.
 
 Output (data contract, :mod:`omicsgen.contract`): obs = samples (or haplotypes), var = biallelic SNPs
 (``chrom``, ``pos``, ``id``, ``ref``, ``alt``, ``af``), ``X`` int8 dosage 0/1/2 (or allele
@@ -16,8 +16,8 @@ import pandas as pd
 
 from omicsgen.contract import set_model_ready
 from omicsgen.errors import InputError
+from omicsgen.genotypes import read_genotypes, read_samples, sample_lister
 from omicsgen.preprocess.split import stratified_split
-from omicsgen.vcf import read_header, read_vcf
 
 LIKELIHOOD_OF_ENCODING = {"dosage": "binomial", "haplotype": "bernoulli"}
 
@@ -81,10 +81,10 @@ def prepare_genotypes(
     seed: int = 0,
     threads: int = 1,
 ):
-    """Read a VCF/BCF into the model-ready AnnData of the data contract.
+    """Read a genotype input (VCF/BCF, PLINK ``.bed``/``.pgen``, VCF Zarr) into the model-ready AnnData.
 
     The sample sheet's samples (all the file's samples when there is none) are read with
-    :func:`omicsgen.vcf.read_vcf` (biallelic SNPs, MAF and call-rate filters, the
+    :func:`omicsgen.genotypes.read_genotypes` (biallelic SNPs, MAF and call-rate filters, the
     missing-genotype policy), labels are joined from the sheet, and a label-stratified split
     is drawn over samples: both haplotypes of a sample share its split, so held-out samples
     stay unseen.
@@ -92,13 +92,14 @@ def prepare_genotypes(
     Parameters
     ----------
     path
-        ``.vcf``, ``.vcf.gz`` or ``.bcf``.
+        ``.vcf``, ``.vcf.gz``, ``.bcf``, ``.bed`` (with ``.bim``, ``.fam``), ``.pgen`` (with
+        ``.pvar``, ``.psam``) or a ``.vcz`` store; samples are matched by ID (IID for PLINK).
     sample_sheet
         TSV (see :func:`read_sample_sheet`); its samples are the ones analysed.
     label_key
         Sample-sheet column with labels (population), or ``None`` for unlabelled data.
     regions, encoding, min_maf, min_call_rate, missing, threads
-        See :func:`omicsgen.vcf.read_vcf`.
+        See :func:`omicsgen.genotypes.vcf.read_vcf`.
     val_fraction, test_fraction
         Fractions of samples per label for validation and test.
     seed
@@ -114,22 +115,22 @@ def prepare_genotypes(
     ------
     InputError
         A label without a sample sheet, and everything :func:`read_sample_sheet` and
-        :func:`~omicsgen.vcf.read_vcf` raise.
+        :func:`~omicsgen.genotypes.read_genotypes` raise.
     """
     sheet = read_sample_sheet(sample_sheet, label_key) if sample_sheet else None
     if label_key is not None and sheet is None:
         raise InputError(f"{path}: label {label_key!r} needs a sample_sheet (TSV: sample, {label_key}) to read it from")
     samples = None
     if sheet is not None:
-        in_file = set(read_header(path).samples)
+        in_file = set(read_samples(path))
         samples = list(sheet.index)
         absent = [s for s in samples if s not in in_file]
         if absent:
             raise InputError(
                 f"{sample_sheet}: {len(absent)} samples are not in {path} (first: {', '.join(absent[:5])}); "
-                f"fix the sheet; 'bcftools query -l {path}' lists the file's samples"
+                f"fix the sheet; '{sample_lister(path)}' lists the file's samples"
             )
-    adata = read_vcf(
+    adata = read_genotypes(
         path,
         samples=samples,
         regions=regions,

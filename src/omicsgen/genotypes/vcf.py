@@ -9,30 +9,35 @@ Writing uses pysam (htslib): bgzipped VCF with a tabix index.
 
 from __future__ import annotations
 
-import itertools
 import logging
 import os
 import tempfile
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from omicsgen import contract
 from omicsgen.errors import InputError
+from omicsgen.genotypes.blocks import (
+    BLOCK_SITES,
+    ScanResult,
+    SiteFilter,
+    SortCheck,
+    assemble,
+    check_options,
+    in_regions,
+    is_biallelic_snp,
+    keep_block,
+    sample_order,
+)
 from omicsgen.io import is_gzip
 from omicsgen.regions import Region, parse_region
 
 log = logging.getLogger(__name__)
 
-ENCODINGS = ("dosage", "haplotype")
-MISSING_POLICIES = ("drop_site", "mode", "mean", "sample_af")
-MISSING = -1  # int8 code of a missing genotype before the missing-genotype policy is applied
-BLOCK_SITES = 4096  # records decoded together; bounds a worker's memory
 _BGZF_EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
-_BASES = frozenset("ACGT")
 
 
 def check_bgzf(path: str | os.PathLike) -> None:
@@ -149,77 +154,25 @@ def _duplicate_samples(path: Path) -> list[str]:
     return []
 
 
-@dataclass
-class ScanResult:
-    """What one worker kept: rows in a temporary file, their site annotations and drop counts."""
-
-    rows_path: str
-    n_rows: int = 0
-    sites: dict[str, list] = field(default_factory=lambda: {k: [] for k in ("chrom", "pos", "id", "ref", "alt")})
-    dropped: dict[str, int] = field(default_factory=dict)
-
-
 @dataclass(frozen=True)
 class ScanTask:
-    """One worker's share: a file, a region (or the whole file) and the filters."""
+    """One worker's share: a region (or the whole file), the filters and the worker's row file."""
 
-    path: str
+    filt: SiteFilter
     region: Region | None
     regions_filter: tuple[Region, ...]  # applied record by record when the file has no index
-    samples: tuple[str, ...]
-    encoding: str
-    min_maf: float
-    min_call_rate: float
-    drop_missing: bool
     rows_path: str
-
-
-class SortCheck:
-    """Raises :class:`InputError` at the first record out of position order.
-
-    A VCF must be sorted (records of a contig together, positions non-decreasing within it)
-    for an index, region queries and the LD metrics, which pair neighbouring sites; an
-    unsorted file is stopped while it is read, with the ``bcftools sort`` command that fixes it.
-    """
-
-    def __init__(self, path: str):
-        self.path = path
-        self.chrom: str | None = None
-        self.pos = 0
-        self.done: set[str] = set()
-
-    def check(self, chrom: str, pos: int) -> None:
-        """Check the next record's contig and 1-based position (bp)."""
-        if chrom != self.chrom:
-            if chrom in self.done:
-                self._fail(f"record {chrom}:{pos} returns to contig {chrom!r} after {self.chrom}:{self.pos}")
-            if self.chrom is not None:
-                self.done.add(self.chrom)
-            self.chrom = chrom
-        elif pos < self.pos:
-            self._fail(f"record {chrom}:{pos} comes after {chrom}:{self.pos}")
-        self.pos = pos
-
-    def _fail(self, what: str) -> None:
-        raise InputError(
-            f"{self.path}: not sorted by position: {what}; sort it into a new file: "
-            f"bcftools sort -Oz -o sorted.vcf.gz {self.path} && bcftools index sorted.vcf.gz"
-        )
-
-
-def _in_regions(chrom: str, pos: int, regions: tuple[Region, ...]) -> bool:
-    return any(r.chrom == chrom and r.start <= pos and (r.end is None or pos <= r.end) for r in regions)
 
 
 def _scan(task: ScanTask) -> ScanResult:
     """Walk one region (or the whole file) and append kept genotype rows to ``task.rows_path``."""
     from cyvcf2 import VCF
 
-    vcf = VCF(task.path, samples=list(task.samples), lazy=True)
+    path = task.filt.path
+    vcf = VCF(path, samples=list(task.filt.samples), lazy=True)
     result = ScanResult(task.rows_path)
-    dropped = {"not_biallelic_snp": 0, "low_call_rate": 0, "low_maf": 0, "missing_genotype": 0}
     records = vcf(str(task.region)) if task.region is not None else vcf
-    n = len(task.samples)
+    n = len(task.filt.samples)
     block = np.empty((BLOCK_SITES, n, 3), dtype=np.int16)
     pending: list[tuple] = []
     with open(task.rows_path, "wb") as out:
@@ -227,10 +180,10 @@ def _scan(task: ScanTask) -> ScanResult:
         def flush() -> None:
             k = len(pending)
             if k:
-                _keep_block(task, block[:k], pending, result, dropped, out)
+                keep_block(task.filt, block[:k], pending, result, out)
                 pending.clear()
 
-        order = SortCheck(task.path)
+        order = SortCheck(path)
         for rec in records:
             pos = rec.POS
             order.check(rec.CHROM, pos)
@@ -238,20 +191,20 @@ def _scan(task: ScanTask) -> ScanResult:
                 pos < task.region.start or (task.region.end is not None and pos > task.region.end)
             ):
                 continue  # starts outside this worker's interval (overlapping indel or next worker's site)
-            if task.regions_filter and not _in_regions(rec.CHROM, pos, task.regions_filter):
+            if task.regions_filter and not in_regions(rec.CHROM, pos, task.regions_filter):
                 continue
             alt = rec.ALT
             ref = rec.REF
-            if len(alt) != 1 or len(ref) != 1 or len(alt[0]) != 1 or ref not in _BASES or alt[0] not in _BASES:
-                dropped["not_biallelic_snp"] += 1
+            if len(alt) != 1 or not is_biallelic_snp(ref, alt[0]):
+                result.dropped["not_biallelic_snp"] += 1
                 continue
             genotype = rec.genotype
             if genotype is None:
-                raise InputError(f"{task.path}: record {rec.CHROM}:{pos} has no GT field; every record needs genotypes")
+                raise InputError(f"{path}: record {rec.CHROM}:{pos} has no GT field; every record needs genotypes")
             calls = genotype.array()
             if calls.shape[1] != 3:
                 raise InputError(
-                    f"{task.path}: record {rec.CHROM}:{pos} has ploidy {calls.shape[1] - 1}; omicsgen models diploid "
+                    f"{path}: record {rec.CHROM}:{pos} has ploidy {calls.shape[1] - 1}; omicsgen models diploid "
                     "genotypes: restrict 'regions' to autosomes or convert haploid calls"
                 )
             block[len(pending)] = calls
@@ -260,50 +213,7 @@ def _scan(task: ScanTask) -> ScanResult:
                 flush()
         flush()
     vcf.close()
-    result.dropped = dropped
     return result
-
-
-def _keep_block(task: ScanTask, calls: np.ndarray, sites: list[tuple], result: ScanResult, dropped: dict, out) -> None:
-    """Filter a block of decoded records ``(k, n_samples, 3)`` and append the kept rows."""
-    first, second = calls[:, :, 0].astype(np.int8), calls[:, :, 1].astype(np.int8)
-    missing = (first < 0) | (second < 0)  # (k, n)
-    dosage = first + second
-    dosage[missing] = 0
-    called = calls.shape[1] - missing.sum(axis=1)
-    call_rate = called / calls.shape[1]
-    af = np.divide(dosage.sum(axis=1, dtype=np.int64), 2 * called, out=np.zeros(len(sites)), where=called > 0)
-    maf = np.minimum(af, 1 - af)
-    drop_missing = missing.any(axis=1) if task.drop_missing else np.zeros(len(sites), dtype=bool)
-    low_call = ~drop_missing & (call_rate < task.min_call_rate)
-    low_maf = ~drop_missing & ~low_call & ((maf < task.min_maf) | (called == 0))
-    keep = ~(drop_missing | low_call | low_maf)
-    dropped["missing_genotype"] += int(drop_missing.sum())
-    dropped["low_call_rate"] += int(low_call.sum())
-    dropped["low_maf"] += int(low_maf.sum())
-    if not keep.any():
-        return
-    kept = np.flatnonzero(keep)
-    if task.encoding == "haplotype":
-        phased = calls[kept, :, 2].astype(bool) | missing[kept]
-        if not phased.all():
-            site, sample = np.argwhere(~phased)[0]
-            chrom, pos = sites[kept[site]][:2]
-            raise InputError(
-                f"{task.path}: record {chrom}:{pos}, sample {task.samples[sample]!r} has an unphased genotype "
-                "but encoding 'haplotype' needs phased data; phase the file (Eagle, SHAPEIT, Beagle) or set "
-                "encoding: dosage"
-            )
-        rows = np.stack([first[kept], second[kept]], axis=2).reshape(len(kept), -1)  # s0h1, s0h2, s1h1, ...
-        rows[rows < 0] = MISSING
-    else:
-        rows = dosage[kept]
-        rows[missing[kept]] = MISSING
-    out.write(np.ascontiguousarray(rows, dtype=np.int8).tobytes())
-    result.n_rows += len(kept)
-    for i in kept:
-        for key, value in zip(("chrom", "pos", "id", "ref", "alt"), sites[i]):
-            result.sites[key].append(value)
 
 
 def _first_pos(vcf, chrom: str, start: int, end: int) -> int | None:
@@ -413,24 +323,10 @@ def read_vcf(
         record, unphased data with ``encoding="haplotype"``, non-diploid calls, or no site
         left after the filters.
     """
-    import anndata as ad
-
-    if encoding not in ENCODINGS:
-        raise InputError(f"{path}: encoding {encoding!r} is not one of {ENCODINGS}")
-    if missing not in MISSING_POLICIES:
-        raise InputError(f"{path}: missing-genotype policy {missing!r} is not one of {MISSING_POLICIES}")
+    check_options(path, encoding, missing)
     header = read_header(path)
-    if samples is None:
-        samples = header.samples
-    else:
-        absent = [s for s in samples if s not in set(header.samples)]
-        if absent:
-            raise InputError(
-                f"{path}: {len(absent)} requested samples are not in the file (first: {', '.join(absent[:5])}); "
-                "fix the sample sheet or list the file's samples with 'bcftools query -l'"
-            )
     # cyvcf2 returns samples in file order; keep that order, then reorder the rows at the end
-    order = [s for s in header.samples if s in set(samples)]
+    order, samples = sample_order(path, header.samples, samples)
     parsed = [parse_region(r, header.contigs, str(path)) for r in regions or []]
     indexed = has_index(path)
     if threads > 1 and not indexed:
@@ -445,20 +341,10 @@ def read_vcf(
     else:
         parts, region_filter = [None], tuple(parsed)
 
+    filt = SiteFilter(str(path), tuple(order), encoding, min_maf, min_call_rate, missing == "drop_site")
     with tempfile.TemporaryDirectory(dir=tmp_dir, prefix="omicsgen-vcf-") as tmp:
         tasks = [
-            ScanTask(
-                str(path),
-                part,
-                region_filter,
-                tuple(order),
-                encoding,
-                min_maf,
-                min_call_rate,
-                missing == "drop_site",
-                os.path.join(tmp, f"part{i}.int8"),
-            )
-            for i, part in enumerate(parts)
+            ScanTask(filt, part, region_filter, os.path.join(tmp, f"part{i}.int8")) for i, part in enumerate(parts)
         ]
         if len(tasks) == 1:
             results = [_scan(tasks[0])]
@@ -470,80 +356,17 @@ def read_vcf(
                 raise InputError(
                     f"{path}: region {region} holds no record; check 'regions' against 'bcftools index -s'"
                 )
-        dropped = {k: sum(r.dropped[k] for r in results) for k in results[0].dropped}
-        n_sites = sum(r.n_rows for r in results)
-        n_obs = len(order) * (2 if encoding == "haplotype" else 1)
-        if n_sites == 0:
-            raise InputError(
-                f"{path}: no site left after the filters (dropped: {dropped}); relax min_maf/min_call_rate, "
-                "widen 'regions' or check that the file holds biallelic SNPs"
-            )
-        # site annotations first, so their temporary strings are gone before the matrix is allocated
-        var = _site_table(results)
-        if not var.index.is_unique:
-            log.warning(
-                "%s: %d duplicate sites (same chrom, pos, ref, alt) kept with suffixed names",
-                path,
-                int(var.index.duplicated().sum()),
-            )
-        # F-ordered (n_obs, n_sites): each site's genotypes are contiguous, as the workers wrote them
-        X = np.empty((n_obs, n_sites), dtype=np.int8, order="F")
-        site_major = X.T  # C-contiguous view (n_sites, n_obs)
-        offset = 0
-        for result in results:
-            if result.n_rows == 0:
-                continue
-            with open(result.rows_path, "rb") as handle:
-                handle.readinto(memoryview(site_major[offset : offset + result.n_rows]).cast("B"))
-            offset += result.n_rows
-            os.remove(result.rows_path)
-
-    n_imputed, var["af"], var["call_rate"] = impute_missing(X, missing, encoding, seed)
-
-    if encoding == "haplotype":
-        obs = pd.DataFrame({"sample": np.repeat(order, 2), "haplotype": np.tile([1, 2], len(order))})
-        obs.index = [f"{s}_h{h}" for s, h in zip(obs["sample"], obs["haplotype"])]
-    else:
-        obs = pd.DataFrame({"sample": order}, index=order)
-    adata = ad.AnnData(X=X, obs=obs, var=var)
-    adata.var_names_make_unique()
-    wanted = list(samples)
-    if wanted != order:
-        rank = {s: i for i, s in enumerate(wanted)}
-        adata = adata[np.argsort([rank[s] for s in adata.obs["sample"]], kind="stable")].copy()
-    adata.uns["vcf"] = {
-        "contigs": {k: int(v) for k, v in header.contigs.items()},
-        "sites_dropped": dropped,
-        "genotypes_imputed": int(n_imputed),
-        "missing_policy": missing,
-    }
-    log.info(
-        "%s: %d %s x %d sites kept; dropped %s; %d genotypes imputed (%s)",
-        path,
-        adata.n_obs,
-        "haplotypes" if encoding == "haplotype" else "samples",
-        adata.n_vars,
-        dropped,
-        n_imputed,
-        missing,
-    )
-    return adata
-
-
-def _site_table(results: list[ScanResult]) -> pd.DataFrame:
-    """``var`` of the kept sites, in file order, indexed ``chrom:pos:ref:alt``; empties the workers' lists."""
-    columns = {}
-    for key in ("chrom", "pos", "id", "ref", "alt"):
-        columns[key] = list(itertools.chain.from_iterable(r.sites[key] for r in results))
-        for r in results:
-            r.sites[key] = []
-    var = pd.DataFrame(columns)
-    var["chrom"] = var["chrom"].astype(str).astype("category")
-    var["pos"] = var["pos"].astype(np.int64)
-    var.index = pd.Index(
-        [f"{c}:{p}:{r}:{a}" for c, p, r, a in zip(columns["chrom"], columns["pos"], columns["ref"], columns["alt"])]
-    )
-    return var
+        return assemble(
+            path,
+            results,
+            order=order,
+            samples=samples,
+            encoding=encoding,
+            missing=missing,
+            seed=seed,
+            contigs=header.contigs,
+            file_format="vcf",
+        )
 
 
 def _region_has_records(result: ScanResult, region: Region) -> bool:
@@ -560,62 +383,9 @@ def _any_record_in(path, region: Region, indexed: bool) -> bool:
     vcf = VCF(str(path), lazy=True, samples=[])
     try:
         records = vcf(str(region)) if indexed else vcf
-        return any(_in_regions(rec.CHROM, rec.POS, (region,)) for rec in records)
+        return any(in_regions(rec.CHROM, rec.POS, (region,)) for rec in records)
     finally:
         vcf.close()
-
-
-def impute_missing(X: np.ndarray, policy: str, encoding: str, seed: int) -> tuple[int, np.ndarray, np.ndarray]:
-    """Fill ``MISSING`` entries of an int8 genotype matrix in place, site by site.
-
-    Parameters
-    ----------
-    X
-        int8 ``(n_obs, n_sites)``, values 0/1/2 (dosage) or 0/1 (haplotype) and ``-1``.
-    policy
-        See :func:`read_vcf` (``"drop_site"`` leaves nothing to fill).
-    encoding
-        ``"dosage"`` or ``"haplotype"``: the number of alleles per entry (2 or 1).
-    seed
-        Seed of the ``sample_af`` draws; sites are visited in order in blocks.
-
-    Returns
-    -------
-    n_imputed : int
-        Entries filled.
-    af, call_rate : numpy.ndarray
-        float64 ``(n_sites,)`` alt-allele frequency over called alleles and fraction of
-        called entries, both before imputation.
-    """
-    ploidy = 2 if encoding == "dosage" else 1
-    rng = np.random.default_rng(seed)
-    n_sites = X.shape[1]
-    af = np.zeros(n_sites)
-    call_rate = np.zeros(n_sites)
-    n_imputed = 0
-    for start in range(0, n_sites, BLOCK_SITES):
-        block = X[:, start : start + BLOCK_SITES]  # a view: edits go to X
-        miss = block == MISSING
-        called = (~miss).sum(axis=0)
-        total = np.where(miss, 0, block).sum(axis=0, dtype=np.int64)
-        p = np.divide(total, ploidy * called, out=np.zeros(block.shape[1]), where=called > 0)
-        af[start : start + block.shape[1]] = p
-        call_rate[start : start + block.shape[1]] = called / X.shape[0]
-        if not miss.any():
-            continue
-        rows, cols = np.nonzero(miss)
-        if policy == "sample_af":
-            fill = rng.binomial(ploidy, p[cols])
-        elif policy == "mean":
-            fill = np.rint(ploidy * p[cols])
-        elif policy == "mode":
-            counts = np.stack([((block == v) & ~miss).sum(axis=0) for v in range(ploidy + 1)])
-            fill = counts.argmax(axis=0)[cols]
-        else:
-            raise ValueError(f"missing genotypes left under policy {policy!r}")
-        block[rows, cols] = fill.astype(np.int8)
-        n_imputed += len(rows)
-    return n_imputed, af, call_rate
 
 
 def write_vcf(adata, path: str | os.PathLike, *, source: str = "omicsgen") -> None:

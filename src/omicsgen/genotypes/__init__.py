@@ -1,0 +1,104 @@
+"""Genotype inputs: VCF/BCF, PLINK 1 ``.bed``, PLINK 2 ``.pgen`` and VCF Zarr, into one int8 matrix.
+
+:func:`read_genotypes` picks the reader from the path (:func:`genotype_format`); every reader
+applies the same filters and missing-genotype policies (:mod:`omicsgen.genotypes.blocks`) and
+returns the same AnnData, so one cohort gives the same matrix from any of its formats.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from omicsgen.errors import InputError
+
+FORMATS = ("vcf", "bed", "pgen", "vcz")
+SAMPLE_LISTERS = {
+    "vcf": "bcftools query -l {path}",
+    "bed": "cut -d' ' -f2 {stem}.fam",
+    "pgen": "cut -f1 {stem}.psam",
+    "vcz": "vcztools query -l {path}",
+}
+
+
+def genotype_format(path: str | os.PathLike) -> str:
+    """The format of a genotype input, from its name: ``"vcf"`` (``.vcf``, ``.vcf.gz``, ``.bcf``),
+    ``"bed"``, ``"pgen"`` or ``"vcz"`` (a directory ending ``.vcz`` or ``.zarr``)."""
+    name = str(path).rstrip("/")
+    if name.endswith((".vcz", ".zarr")):
+        return "vcz"
+    if name.endswith(".bed"):
+        return "bed"
+    if name.endswith(".pgen"):
+        return "pgen"
+    return "vcf"
+
+
+def read_samples(path: str | os.PathLike) -> list[str]:
+    """The sample IDs of a genotype input, in file order (IIDs for PLINK).
+
+    Raises
+    ------
+    InputError
+        Unreadable input, duplicate sample IDs.
+    """
+    fmt = genotype_format(path)
+    if fmt == "vcf":
+        from omicsgen.genotypes.vcf import read_header
+
+        return read_header(path).samples
+    if fmt == "vcz":
+        from omicsgen.genotypes.vcz import read_samples as vcz_samples
+
+        return vcz_samples(path)
+    from omicsgen.genotypes.plink import fileset
+    from omicsgen.genotypes.plink import read_samples as plink_samples
+
+    return plink_samples(fileset(path)["samples"])
+
+
+def sample_lister(path: str | os.PathLike) -> str:
+    """A shell command that lists the input's samples, for error messages."""
+    return SAMPLE_LISTERS[genotype_format(path)].format(path=path, stem=Path(path).with_suffix(""))
+
+
+def read_genotypes(path: str | os.PathLike, *, threads: int = 1, **options):
+    """Read biallelic SNP genotypes of any supported format into an AnnData.
+
+    Parameters
+    ----------
+    path
+        ``.vcf``/``.vcf.gz``/``.bcf``, ``.bed`` (with ``.bim``/``.fam``), ``.pgen`` (with
+        ``.pvar``/``.psam``) or a ``.vcz`` VCF Zarr store.
+    threads
+        Worker processes for VCF/BCF (:func:`~omicsgen.genotypes.vcf.read_vcf`); the PLINK and
+        VCF Zarr readers decode blocks fast enough in one.
+    **options
+        ``samples``, ``regions``, ``encoding``, ``min_maf``, ``min_call_rate``, ``missing``,
+        ``seed``, ``tmp_dir``: see :func:`~omicsgen.genotypes.vcf.read_vcf`.
+
+    Returns
+    -------
+    anndata.AnnData
+        int8 ``X`` ``(n_samples or 2 * n_samples, n_sites)``; ``var`` ``chrom``, ``pos``, ``id``,
+        ``ref``, ``alt``, ``af``, ``call_rate``; ``uns["vcf"]`` with the ``format`` read.
+
+    Raises
+    ------
+    InputError
+        Whatever the format's reader raises for bad input.
+    """
+    fmt = genotype_format(path)
+    if not Path(path).exists():
+        raise InputError(f"{path}: file not found; check the dataset's 'path' in the config")
+    if fmt == "vcf":
+        from omicsgen.genotypes.vcf import read_vcf
+
+        return read_vcf(path, threads=threads, **options)
+    if fmt == "vcz":
+        from omicsgen.genotypes.vcz import read_vcz
+
+        return read_vcz(path, **options)
+    from omicsgen.genotypes.plink import read_plink
+
+    return read_plink(path, **options)
