@@ -20,7 +20,7 @@ import yaml
 
 from omicsgen import steps
 from omicsgen.errors import InputError
-from omicsgen.genotypes import genotype_format, read_genotypes
+from omicsgen.genotypes import blocks, genotype_format, read_genotypes
 from omicsgen.genotypes.plink import write_plink
 from omicsgen.preprocess import prepare_genotypes
 from omicsgen.simulate import simulate_ooa_panel
@@ -248,3 +248,16 @@ def test_workflow_plans_plink_outputs_for_plink_inputs(cohort, tmp_path):
         assert f"results/cohort_vcz/{model}/synthetic.vcf.gz" in plan
     assert str(cohort["bed"].with_suffix(".bim")) in plan  # the side files are the job's inputs
     assert "results/cohort_vcz/vae/synthetic.bed" not in plan and "synthetic.pgen" not in plan
+
+
+@needs_plink
+def test_large_inputs_decode_in_a_worker_with_the_same_result(cohort, tmp_path, monkeypatch):
+    in_process = {fmt: read_genotypes(cohort[fmt], missing="mode") for fmt in ("bed", "pgen", "vcz")}
+    monkeypatch.setattr(blocks, "ISOLATE_BYTES", 0)  # every matrix counts as large: the worker path
+    for fmt, expected in in_process.items():
+        np.testing.assert_array_equal(read_genotypes(cohort[fmt], missing="mode").X, expected.X, err_msg=fmt)
+    bed = _copy_fileset(cohort["bed"], tmp_path)
+    bim = bed.with_suffix(".bim")
+    rows = bim.read_text().splitlines(keepends=True)
+    bim.write_text("".join([rows[1], rows[0], *rows[2:]]))
+    _fails(tmp_path, "not sorted by position", bed)  # the worker's InputError reaches the step

@@ -76,8 +76,10 @@ def _dataset_entries(datasets):
         for key in ("path", "sample_sheet", "reference", "bed"):
             path = entry.get(key)
             if path is not None and path not in DEMO_FILES and not Path(path).exists():
+                filesets = [f"{path}{ext}" for ext in (".bed", ".pgen") if Path(f"{path}{ext}").exists()]
+                hint = f" (a PLINK prefix? name the file: '{filesets[0]}')" if filesets else ""
                 raise WorkflowError(
-                    f"config key 'datasets.{name}.{key}': file '{path}' not found; point it at an existing file"
+                    f"config key 'datasets.{name}.{key}': file '{path}' not found{hint}; point it at an existing file"
                 )
         if modality == "vcf" and entry["label"] is not None and entry["sample_sheet"] is None:
             raise WorkflowError(

@@ -1,7 +1,7 @@
 """What every genotype reader shares: the site filters, the row files and the int8 matrix they fill.
 
 A reader (VCF/BCF, PLINK, VCF Zarr) decodes blocks of sites into one array layout, the one
-cyvcf2 returns: int16 ``(k_sites, n_samples, 3)`` holding the two alleles (``-1`` missing) and a
+cyvcf2 returns, as int8: ``(k_sites, n_samples, 3)`` holding the two alleles (``-1`` missing) and a
 phased flag. :func:`keep_block` filters a block (biallelic SNPs were chosen by the reader; call
 rate, minor-allele frequency, missing genotypes here), encodes the kept rows as int8 and appends
 them to a temporary file; :func:`assemble` reads the row files into one preallocated matrix,
@@ -32,6 +32,34 @@ BLOCK_SITES = 4096  # sites decoded together; bounds a reader's memory
 BASES = frozenset("ACGT")
 SITE_KEYS = ("chrom", "pos", "id", "ref", "alt")
 DROP_REASONS = ("not_biallelic_snp", "low_call_rate", "low_maf", "missing_genotype")
+
+
+ISOLATE_BYTES = 1 << 26  # int8 matrices above 64 MiB are decoded by a worker process (see in_worker)
+
+
+def in_worker(function, *args, matrix_bytes: int):
+    """Run ``function(*args)`` in a child process when the matrix will be large, else here; return its result.
+
+    In the worker, the memory a reader's temporaries leave behind (the variant table, decoded
+    blocks, the allocator's freed arenas) goes back to the system before the int8 matrix is
+    allocated, so the parent then holds the matrix, the kept sites' annotations and nothing
+    else (peak <= 1.3x the matrix, ``benchmarks/vcf_throughput.py``). Below
+    :data:`ISOLATE_BYTES` the worker's start-up would cost more than the memory it saves.
+    Errors (an :class:`InputError` included) are raised again in the parent.
+
+    Parameters
+    ----------
+    function, args
+        A module-level function and picklable arguments.
+    matrix_bytes
+        Upper bound of the matrix's size (kept samples x candidate sites x rows per sample).
+    """
+    if matrix_bytes <= ISOLATE_BYTES:
+        return function(*args)
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=1) as pool:
+        return pool.submit(function, *args).result()
 
 
 def is_biallelic_snp(ref: str, alt: str) -> bool:
@@ -86,7 +114,13 @@ class SiteFilter:
     encoding: str
     min_maf: float
     min_call_rate: float
-    drop_missing: bool  # the "drop_site" policy
+    missing: str  # the missing-genotype policy
+    seed: int  # of the "sample_af" draws
+
+    @property
+    def drop_missing(self) -> bool:
+        """Whether a missing call drops its site (the ``"drop_site"`` policy)."""
+        return self.missing == "drop_site"
 
 
 @dataclass
@@ -149,7 +183,7 @@ def region_mask(chrom: np.ndarray, pos: np.ndarray, regions: list[Region]) -> np
 
 def calls_from_dosage(dosage: np.ndarray) -> np.ndarray:
     """Unphased dosages int ``(k, n)`` (0/1/2, negative = missing) -> the block layout ``(k, n, 3)``."""
-    calls = np.zeros((*dosage.shape, 3), dtype=np.int16)
+    calls = np.zeros((*dosage.shape, 3), dtype=np.int8)
     calls[..., 0] = dosage >= 1
     calls[..., 1] = dosage == 2
     calls[dosage < 0, :2] = -1
@@ -164,7 +198,7 @@ def keep_block(filt: SiteFilter, calls: np.ndarray, sites: list[tuple], result: 
     filt
         Filters and encoding.
     calls
-        int16 ``(k, n_samples, 3)``: allele 1, allele 2 (0 REF, 1 ALT, ``-1`` missing) and the
+        int8 ``(k, n_samples, 3)``: allele 1, allele 2 (0 REF, 1 ALT, ``-1`` missing) and the
         phased flag, of biallelic SNPs.
     sites
         ``k`` tuples ``(chrom, pos, id, ref, alt)``.
@@ -221,14 +255,10 @@ def keep_block(filt: SiteFilter, calls: np.ndarray, sites: list[tuple], result: 
 
 
 def assemble(
-    path,
+    filt: SiteFilter,
     results: list[ScanResult],
     *,
-    order: list[str],
     samples: list[str],
-    encoding: str,
-    missing: str,
-    seed: int,
     contigs: dict[str, int],
     file_format: str,
 ):
@@ -236,14 +266,13 @@ def assemble(
 
     Parameters
     ----------
-    path
-        Input named in errors and logs.
+    filt
+        The read's filters: its ``path`` (named in errors and logs), ``samples`` (the order of
+        the rows' columns), ``encoding``, ``missing`` policy and ``seed``.
     results
         The readers' results, in site order; their row files are deleted once read.
-    order
-        Sample IDs in the order of the rows' columns; ``samples``: the order wanted.
-    encoding, missing, seed
-        See :func:`omicsgen.genotypes.read_genotypes`.
+    samples
+        Sample IDs in the order wanted.
     contigs
         Contig name -> length (bp, 0 when unknown), kept in ``uns["vcf"]`` for writing back.
     file_format
@@ -261,6 +290,7 @@ def assemble(
     """
     import anndata as ad
 
+    path, order, encoding, missing = filt.path, list(filt.samples), filt.encoding, filt.missing
     dropped = {k: sum(r.dropped[k] for r in results) for k in DROP_REASONS}
     n_sites = sum(r.n_rows for r in results)
     n_obs = len(order) * (2 if encoding == "haplotype" else 1)
@@ -289,7 +319,7 @@ def assemble(
         offset += result.n_rows
         os.remove(result.rows_path)
 
-    n_imputed, var["af"], var["call_rate"] = impute_missing(X, missing, encoding, seed)
+    n_imputed, var["af"], var["call_rate"] = impute_missing(X, missing, encoding, filt.seed)
 
     if encoding == "haplotype":
         obs = pd.DataFrame({"sample": np.repeat(order, 2), "haplotype": np.tile([1, 2], len(order))})

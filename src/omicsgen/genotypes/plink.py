@@ -32,6 +32,7 @@ from omicsgen.genotypes.blocks import (
     assemble,
     calls_from_dosage,
     check_options,
+    in_worker,
     is_biallelic_snp,
     keep_block,
     region_mask,
@@ -255,65 +256,81 @@ def read_plink(
     check_options(path, encoding, missing)
     files = fileset(path)
     file_format = files["genotypes"].suffix.lstrip(".")
-    in_file = read_samples(files["samples"])
-    order, samples = sample_order(path, in_file, samples)
-    sites, contigs = read_variants(files["variants"])
-    check = SortCheck(
-        str(path),
-        f"plink2 --{'bfile' if file_format == 'bed' else 'pfile'} <prefix> --sort-vars --make-pgen --out sorted",
-    )
-    for chrom, pos in zip(sites["chrom"], sites["pos"]):
-        check.check(chrom, pos)
-    parsed = [parse_region(r, contigs, str(path)) for r in regions or []]
-    selected = region_mask(sites["chrom"].to_numpy(), sites["pos"].to_numpy(), parsed)
-    for region in parsed:
-        if not region_mask(sites["chrom"].to_numpy(), sites["pos"].to_numpy(), [region]).any():
-            raise InputError(f"{path}: region {region} holds no site; check 'regions' against {files['variants'].name}")
     if encoding == "haplotype" and file_format == "bed":
         raise InputError(
             f"{path}: a PLINK 1 .bed holds no phase, but encoding 'haplotype' needs phased genotypes; "
             "use a phased VCF or .pgen, or set encoding: dosage"
         )
+    in_file = read_samples(files["samples"])
+    order, samples = sample_order(path, in_file, samples)
+    filt = SiteFilter(str(path), tuple(order), encoding, min_maf, min_call_rate, missing, seed)
+    with tempfile.TemporaryDirectory(dir=tmp_dir, prefix="omicsgen-plink-") as tmp:
+        task = (files, filt, tuple(regions or ()), tuple(in_file), os.path.join(tmp, "rows.int8"))
+        size = len(order) * _variant_count(files, len(in_file)) * (2 if encoding == "haplotype" else 1)
+        result, contigs = in_worker(_scan, *task, matrix_bytes=size)
+        return assemble(filt, [result], samples=samples, contigs=contigs, file_format=file_format)
+
+
+def _variant_count(files: dict[str, Path], n_samples: int) -> int:
+    """Variants in the genotype file, from its size (``.bed``) or its header (``.pgen``)."""
+    import pgenlib
+
+    if files["genotypes"].suffix == ".bed":
+        return max(0, files["genotypes"].stat().st_size - len(BED_MAGIC)) // ((n_samples + 3) // 4)
+    try:
+        reader = pgenlib.PgenReader(bytes(files["genotypes"]))
+    except RuntimeError as err:
+        raise InputError(
+            f"{files['genotypes']}: not a readable .pgen ({str(err).strip()}); remake it with plink2"
+        ) from err
+    count = reader.get_variant_ct()
+    reader.close()
+    return count
+
+
+def _scan(files: dict[str, Path], filt: SiteFilter, regions: tuple[str, ...], in_file: tuple[str, ...], rows_path: str):
+    """Check the variant file, then decode the selected biallelic SNPs block by block into ``rows_path``."""
+    path = filt.path
+    sites, contigs = read_variants(files["variants"])
+    fix = f"plink2 --{'bfile' if files['genotypes'].suffix == '.bed' else 'pfile'} <prefix> --sort-vars --make-pgen"
+    check = SortCheck(path, f"{fix} --out sorted")
+    for chrom, pos in zip(sites["chrom"], sites["pos"]):
+        check.check(chrom, pos)
+    parsed = [parse_region(r, contigs, path) for r in regions]
+    chrom, pos = sites["chrom"].to_numpy(), sites["pos"].to_numpy()
+    for region in parsed:
+        if not region_mask(chrom, pos, [region]).any():
+            raise InputError(f"{path}: region {region} holds no site; check 'regions' against {files['variants'].name}")
+    selected = region_mask(chrom, pos, parsed)
     index = {s: i for i, s in enumerate(in_file)}
+    order = filt.samples
     subset = None if len(order) == len(in_file) else np.array([index[s] for s in order], dtype=np.uint32)
     reader = _open_reader(files, len(in_file), len(sites), subset)
-    phased_file = encoding == "haplotype" and reader.hardcall_phase_present()
-    filt = SiteFilter(str(path), tuple(order), encoding, min_maf, min_call_rate, missing == "drop_site")
+    phased_file = filt.encoding == "haplotype" and reader.hardcall_phase_present()
     snp = np.array([is_biallelic_snp(r, a) for r, a in zip(sites["ref"], sites["alt"])], dtype=bool)
-    with tempfile.TemporaryDirectory(dir=tmp_dir, prefix="omicsgen-plink-") as tmp:
-        result = ScanResult(os.path.join(tmp, "rows.int8"))
-        result.dropped["not_biallelic_snp"] = int((selected & ~snp).sum())
-        wanted = np.flatnonzero(selected & snp).astype(np.uint32)
-        n = len(order)
-        with open(result.rows_path, "wb") as out:
-            for start in range(0, len(wanted), BLOCK_SITES):
-                idx = wanted[start : start + BLOCK_SITES]
-                if encoding == "haplotype":
-                    alleles = np.empty((len(idx), 2 * n), dtype=np.int32)
-                    present = np.zeros((len(idx), n), dtype=np.uint8)
-                    reader.read_alleles_and_phasepresent_list(idx, alleles, present)
-                    alleles[alleles == PGEN_MISSING] = -1
-                    calls = np.empty((len(idx), n, 3), dtype=np.int16)
-                    calls[..., 0], calls[..., 1] = alleles[:, 0::2], alleles[:, 1::2]
-                    calls[..., 2] = present if phased_file else 0
-                else:
-                    dosage = np.empty((len(idx), n), dtype=np.int8)
-                    reader.read_list(idx, dosage)
-                    calls = calls_from_dosage(dosage)
-                block = sites.iloc[idx]
-                keep_block(filt, calls, list(block.itertuples(index=False, name=None)), result, out)
-        reader.close()
-        return assemble(
-            path,
-            [result],
-            order=order,
-            samples=samples,
-            encoding=encoding,
-            missing=missing,
-            seed=seed,
-            contigs=contigs,
-            file_format=file_format,
-        )
+    result = ScanResult(rows_path)
+    result.dropped["not_biallelic_snp"] = int((selected & ~snp).sum())
+    wanted = np.flatnonzero(selected & snp).astype(np.uint32)
+    n = len(order)
+    with open(rows_path, "wb") as out:
+        for start in range(0, len(wanted), BLOCK_SITES):
+            idx = wanted[start : start + BLOCK_SITES]
+            if filt.encoding == "haplotype":
+                alleles = np.empty((len(idx), 2 * n), dtype=np.int32)
+                present = np.zeros((len(idx), n), dtype=np.uint8)
+                reader.read_alleles_and_phasepresent_list(idx, alleles, present)
+                alleles[alleles == PGEN_MISSING] = -1
+                calls = np.empty((len(idx), n, 3), dtype=np.int8)
+                calls[..., 0], calls[..., 1] = alleles[:, 0::2], alleles[:, 1::2]
+                calls[..., 2] = present if phased_file else 0
+            else:
+                dosage = np.empty((len(idx), n), dtype=np.int8)
+                reader.read_list(idx, dosage)
+                calls = calls_from_dosage(dosage)
+            block = sites.iloc[idx]
+            keep_block(filt, calls, list(block.itertuples(index=False, name=None)), result, out)
+    reader.close()
+    return result, contigs
 
 
 def write_plink(adata, path: str | os.PathLike) -> None:

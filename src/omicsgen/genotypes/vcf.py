@@ -173,7 +173,7 @@ def _scan(task: ScanTask) -> ScanResult:
     result = ScanResult(task.rows_path)
     records = vcf(str(task.region)) if task.region is not None else vcf
     n = len(task.filt.samples)
-    block = np.empty((BLOCK_SITES, n, 3), dtype=np.int16)
+    block = np.empty((BLOCK_SITES, n, 3), dtype=np.int8)
     pending: list[tuple] = []
     with open(task.rows_path, "wb") as out:
 
@@ -341,7 +341,7 @@ def read_vcf(
     else:
         parts, region_filter = [None], tuple(parsed)
 
-    filt = SiteFilter(str(path), tuple(order), encoding, min_maf, min_call_rate, missing == "drop_site")
+    filt = SiteFilter(str(path), tuple(order), encoding, min_maf, min_call_rate, missing, seed)
     with tempfile.TemporaryDirectory(dir=tmp_dir, prefix="omicsgen-vcf-") as tmp:
         tasks = [
             ScanTask(filt, part, region_filter, os.path.join(tmp, f"part{i}.int8")) for i, part in enumerate(parts)
@@ -356,17 +356,7 @@ def read_vcf(
                 raise InputError(
                     f"{path}: region {region} holds no record; check 'regions' against 'bcftools index -s'"
                 )
-        return assemble(
-            path,
-            results,
-            order=order,
-            samples=samples,
-            encoding=encoding,
-            missing=missing,
-            seed=seed,
-            contigs=header.contigs,
-            file_format="vcf",
-        )
+        return assemble(filt, results, samples=samples, contigs=header.contigs, file_format="vcf")
 
 
 def _region_has_records(result: ScanResult, region: Region) -> bool:

@@ -18,11 +18,13 @@ import numpy as np
 
 from omicsgen.errors import InputError
 from omicsgen.genotypes.blocks import (
+    BLOCK_SITES,
     ScanResult,
     SiteFilter,
     SortCheck,
     assemble,
     check_options,
+    in_worker,
     is_biallelic_snp,
     keep_block,
     region_mask,
@@ -119,9 +121,20 @@ def read_vcz(
         ``encoding="haplotype"``, or no site left after the filters.
     """
     check_options(path, encoding, missing)
-    root = open_store(path)
     in_file = read_samples(path)
     order, samples = sample_order(path, in_file, samples)
+    filt = SiteFilter(str(path), tuple(order), encoding, min_maf, min_call_rate, missing, seed)
+    with tempfile.TemporaryDirectory(dir=tmp_dir, prefix="omicsgen-vcz-") as tmp:
+        task = (filt, tuple(regions or ()), tuple(in_file), os.path.join(tmp, "rows.int8"))
+        size = len(order) * open_store(path)["variant_position"].shape[0] * (2 if encoding == "haplotype" else 1)
+        result, contigs = in_worker(_scan, *task, matrix_bytes=size)
+        return assemble(filt, [result], samples=samples, contigs=contigs, file_format="vcz")
+
+
+def _scan(filt: SiteFilter, regions: tuple[str, ...], in_file: tuple[str, ...], rows_path: str):
+    """Read the store's site arrays, check them, then decode the selected biallelic SNPs into ``rows_path``."""
+    path, encoding, order = filt.path, filt.encoding, list(filt.samples)
+    root = open_store(path)
     contig_ids = [str(c) for c in root["contig_id"][:]]
     lengths = root["contig_length"][:] if "contig_length" in root else np.zeros(len(contig_ids), dtype=int)
     contigs = dict(zip(contig_ids, (int(x) for x in lengths)))
@@ -131,10 +144,10 @@ def read_vcz(
     ids = np.asarray(root["variant_id"][:], dtype=object) if "variant_id" in root else np.full(len(pos), ".", object)
     if "variant_id_mask" in root:
         ids[root["variant_id_mask"][:]] = "."
-    check = SortCheck(str(path), "sort the VCF (bcftools sort) and convert it again with 'vcf2zarr convert'")
+    check = SortCheck(path, "sort the VCF (bcftools sort) and convert it again with 'vcf2zarr convert'")
     for c, p in zip(chrom, pos):
         check.check(c, p)
-    parsed = [parse_region(r, contigs, str(path)) for r in regions or []]
+    parsed = [parse_region(r, contigs, path) for r in regions]
     for region in parsed:
         if not region_mask(chrom, pos, [region]).any():
             raise InputError(f"{path}: region {region} holds no site; check 'regions' against the store's contigs")
@@ -148,42 +161,35 @@ def read_vcz(
             "autosomes or convert haploid calls"
         )
     phased_array = root["call_genotype_phased"] if "call_genotype_phased" in root else None
+    phased = encoding == "haplotype" and phased_array is not None
     index = {s: i for i, s in enumerate(in_file)}
-    columns = np.array([index[s] for s in order]) if order != in_file else slice(None)
-    filt = SiteFilter(str(path), tuple(order), encoding, min_maf, min_call_rate, missing == "drop_site")
+    columns = np.array([index[s] for s in order]) if order != list(in_file) else slice(None)
     chunk = genotype.chunks[0]
-    with tempfile.TemporaryDirectory(dir=tmp_dir, prefix="omicsgen-vcz-") as tmp:
-        result = ScanResult(os.path.join(tmp, "rows.int8"))
-        result.dropped["not_biallelic_snp"] = int((selected & ~snp).sum())
-        keep = selected & snp
-        with open(result.rows_path, "wb") as out:
-            for start in range(0, len(pos), chunk):
-                stop = min(start + chunk, len(pos))
-                rows = np.flatnonzero(keep[start:stop])
-                if not len(rows):
-                    continue
-                gt = genotype[start:stop][rows][:, columns]  # (k, n, 2) int8
+    result = ScanResult(rows_path)
+    result.dropped["not_biallelic_snp"] = int((selected & ~snp).sum())
+    keep = selected & snp
+    with open(rows_path, "wb") as out:
+        for start in range(0, len(pos), chunk):  # one variant chunk decoded at a time ...
+            stop = min(start + chunk, len(pos))
+            kept = np.flatnonzero(keep[start:stop])
+            if not len(kept):
+                continue
+            gt_chunk = genotype[start:stop]  # (chunk, all samples, 2) int8
+            phased_chunk = phased_array[start:stop] if phased else None
+            for first in range(0, len(kept), BLOCK_SITES):  # ... in blocks of sites, as the other readers
+                rows = kept[first : first + BLOCK_SITES]
+                gt = gt_chunk[rows][:, columns]
                 if (gt < -1).any():
-                    site = int(np.argwhere(gt < -1)[0][0])
+                    site = start + rows[int(np.argwhere(gt < -1)[0][0])]
                     raise InputError(
-                        f"{path}: record {chrom[start + rows[site]]}:{pos[start + rows[site]]} has a haploid call; "
+                        f"{path}: record {chrom[site]}:{pos[site]} has a haploid call; "
                         "omicsgen models diploid genotypes: restrict 'regions' to autosomes"
                     )
-                calls = np.empty((*gt.shape[:2], 3), dtype=np.int16)
+                calls = np.zeros((*gt.shape[:2], 3), dtype=np.int8)
                 calls[..., :2] = gt
-                phased = encoding == "haplotype" and phased_array is not None
-                calls[..., 2] = phased_array[start:stop][rows][:, columns] if phased else 0
+                if phased:
+                    calls[..., 2] = phased_chunk[rows][:, columns]
                 at = start + rows
                 sites = list(zip(chrom[at], pos[at].tolist(), ids[at], alleles[at, 0], alleles[at, 1]))
                 keep_block(filt, calls, sites, result, out)
-        return assemble(
-            path,
-            [result],
-            order=order,
-            samples=samples,
-            encoding=encoding,
-            missing=missing,
-            seed=seed,
-            contigs=contigs,
-            file_format="vcz",
-        )
+    return result, contigs
