@@ -261,3 +261,19 @@ def test_large_inputs_decode_in_a_worker_with_the_same_result(cohort, tmp_path, 
     rows = bim.read_text().splitlines(keepends=True)
     bim.write_text("".join([rows[1], rows[0], *rows[2:]]))
     _fails(tmp_path, "not sorted by position", bed)  # the worker's InputError reaches the step
+
+
+@needs_plink
+def test_every_format_gives_the_same_preprocessed_h5ad(cohort, tmp_path):
+    import anndata as ad
+
+    written = {}
+    for fmt, path in cohort.items():
+        output = tmp_path / fmt / "preprocessed.h5ad"
+        steps.preprocess_vcf(str(path), str(output), missing="sample_af", seed=3, min_maf=0.02)
+        written[fmt] = ad.read_h5ad(output)
+    reference = written["vcf"]
+    for fmt, adata in written.items():
+        np.testing.assert_array_equal(adata.X, reference.X, err_msg=fmt)  # imputation draws included
+        assert list(adata.obs["split"]) == list(reference.obs["split"]), fmt
+        assert list(adata.var_names) == list(reference.var_names), fmt
