@@ -14,6 +14,7 @@ from __future__ import annotations
 import itertools
 import logging
 import os
+import tempfile
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -60,6 +61,52 @@ def in_worker(function, *args, matrix_bytes: int):
 
     with ProcessPoolExecutor(max_workers=1) as pool:
         return pool.submit(function, *args).result()
+
+
+def read_single_pass(
+    path,
+    scan,
+    source,
+    *,
+    in_file: list[str],
+    n_variants: int,
+    file_format: str,
+    samples: list[str] | None,
+    regions: list[str] | None,
+    encoding: str,
+    min_maf: float,
+    min_call_rate: float,
+    missing: str,
+    seed: int,
+    tmp_dir,
+):
+    """The read of the PLINK and VCF Zarr readers: one ``scan`` over the file, then :func:`assemble`.
+
+    Parameters
+    ----------
+    path
+        The input as the user named it (in errors and ``uns``).
+    scan
+        Module-level ``scan(source, filt, regions, in_file, rows_path) -> (ScanResult, contigs)``,
+        run by :func:`in_worker`.
+    source
+        What ``scan`` opens (the fileset's paths, the store's path).
+    in_file
+        The file's sample IDs, in file order.
+    n_variants
+        Variants in the file (bounds the matrix's size).
+    file_format
+        ``"bed"``, ``"pgen"`` or ``"vcz"``.
+    samples, regions, encoding, min_maf, min_call_rate, missing, seed, tmp_dir
+        See :func:`omicsgen.genotypes.vcf.read_vcf`; errors are those of ``scan`` and :func:`assemble`.
+    """
+    order, samples = sample_order(path, in_file, samples)
+    filt = SiteFilter(str(path), tuple(order), encoding, min_maf, min_call_rate, missing, seed)
+    size = len(order) * n_variants * (2 if encoding == "haplotype" else 1)
+    with tempfile.TemporaryDirectory(dir=tmp_dir, prefix=f"omicsgen-{file_format}-") as tmp:
+        task = (source, filt, tuple(regions or ()), tuple(in_file), os.path.join(tmp, "rows.int8"))
+        result, contigs = in_worker(scan, *task, matrix_bytes=size)
+        return assemble(filt, [result], samples=samples, contigs=contigs, file_format=file_format)
 
 
 def is_biallelic_snp(ref: str, alt: str) -> bool:

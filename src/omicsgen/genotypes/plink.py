@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -29,14 +28,12 @@ from omicsgen.genotypes.blocks import (
     ScanResult,
     SiteFilter,
     SortCheck,
-    assemble,
     calls_from_dosage,
     check_options,
-    in_worker,
     is_biallelic_snp,
     keep_block,
+    read_single_pass,
     region_mask,
-    sample_order,
 )
 from omicsgen.regions import parse_region
 
@@ -262,13 +259,22 @@ def read_plink(
             "use a phased VCF or .pgen, or set encoding: dosage"
         )
     in_file = read_samples(files["samples"])
-    order, samples = sample_order(path, in_file, samples)
-    filt = SiteFilter(str(path), tuple(order), encoding, min_maf, min_call_rate, missing, seed)
-    with tempfile.TemporaryDirectory(dir=tmp_dir, prefix="omicsgen-plink-") as tmp:
-        task = (files, filt, tuple(regions or ()), tuple(in_file), os.path.join(tmp, "rows.int8"))
-        size = len(order) * _variant_count(files, len(in_file)) * (2 if encoding == "haplotype" else 1)
-        result, contigs = in_worker(_scan, *task, matrix_bytes=size)
-        return assemble(filt, [result], samples=samples, contigs=contigs, file_format=file_format)
+    return read_single_pass(
+        path,
+        _scan,
+        files,
+        in_file=in_file,
+        n_variants=_variant_count(files, len(in_file)),
+        file_format=file_format,
+        samples=samples,
+        regions=regions,
+        encoding=encoding,
+        min_maf=min_maf,
+        min_call_rate=min_call_rate,
+        missing=missing,
+        seed=seed,
+        tmp_dir=tmp_dir,
+    )
 
 
 def _variant_count(files: dict[str, Path], n_samples: int) -> int:

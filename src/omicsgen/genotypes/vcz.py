@@ -11,7 +11,6 @@ genotype reader shares (:mod:`omicsgen.genotypes.blocks`).
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -22,13 +21,11 @@ from omicsgen.genotypes.blocks import (
     ScanResult,
     SiteFilter,
     SortCheck,
-    assemble,
     check_options,
-    in_worker,
     is_biallelic_snp,
     keep_block,
+    read_single_pass,
     region_mask,
-    sample_order,
 )
 from omicsgen.regions import parse_region
 
@@ -121,20 +118,28 @@ def read_vcz(
         ``encoding="haplotype"``, or no site left after the filters.
     """
     check_options(path, encoding, missing)
-    in_file = read_samples(path)
-    order, samples = sample_order(path, in_file, samples)
-    filt = SiteFilter(str(path), tuple(order), encoding, min_maf, min_call_rate, missing, seed)
-    with tempfile.TemporaryDirectory(dir=tmp_dir, prefix="omicsgen-vcz-") as tmp:
-        task = (filt, tuple(regions or ()), tuple(in_file), os.path.join(tmp, "rows.int8"))
-        size = len(order) * open_store(path)["variant_position"].shape[0] * (2 if encoding == "haplotype" else 1)
-        result, contigs = in_worker(_scan, *task, matrix_bytes=size)
-        return assemble(filt, [result], samples=samples, contigs=contigs, file_format="vcz")
+    return read_single_pass(
+        path,
+        _scan,
+        str(path),
+        in_file=read_samples(path),
+        n_variants=open_store(path)["variant_position"].shape[0],
+        file_format="vcz",
+        samples=samples,
+        regions=regions,
+        encoding=encoding,
+        min_maf=min_maf,
+        min_call_rate=min_call_rate,
+        missing=missing,
+        seed=seed,
+        tmp_dir=tmp_dir,
+    )
 
 
-def _scan(filt: SiteFilter, regions: tuple[str, ...], in_file: tuple[str, ...], rows_path: str):
+def _scan(store: str, filt: SiteFilter, regions: tuple[str, ...], in_file: tuple[str, ...], rows_path: str):
     """Read the store's site arrays, check them, then decode the selected biallelic SNPs into ``rows_path``."""
     path, encoding, order = filt.path, filt.encoding, list(filt.samples)
-    root = open_store(path)
+    root = open_store(store)
     contig_ids = [str(c) for c in root["contig_id"][:]]
     lengths = root["contig_length"][:] if "contig_length" in root else np.zeros(len(contig_ids), dtype=int)
     contigs = dict(zip(contig_ids, (int(x) for x in lengths)))
