@@ -31,16 +31,18 @@ GENERATION = EXPRESSION | PRIVACY | UTILITY
 POPGEN = {"af_correlation", "ld_correlation", "pca_wasserstein", "pairwise_distance_wasserstein"}
 LATENT = {"reconstruction_error", "knn_accuracy", "silhouette"}
 MODELS = ("ae", "vae", "gan", "pca", "marginals", "real", "copy")  # and the evaluation's controls
+GENOTYPE_MODELS = ("ae", "vae", "gan", "ar", "pca", "marginals", "real", "copy")  # ar: genotypes only
 GENERATORS = ("ae", "vae", "gan", "marginals")
 
 
-def _expected(latent: set, generation: set) -> dict[str, set]:
-    """Metrics per model: encoders (ae, vae) have both kinds, the gan, marginals and controls generation only,
-    pca latent only."""
+def _expected(latent: set, generation: set, genotypes: bool = False) -> dict[str, set]:
+    """Metrics per model: encoders (ae, vae) have both kinds, the gan, ar (genotypes only), marginals and
+    controls generation only, pca latent only."""
     return {
         "ae": latent | generation,
         "vae": latent | generation,
         "gan": generation,
+        **({"ar": generation} if genotypes else {}),
         "pca": latent,
         "marginals": generation,
         "real": generation,
@@ -53,8 +55,8 @@ METRICS = {
     # no rare pbmc68k label has 10 test cells in the reference half: no recall gain is judged
     "pbmc68k": _expected(LATENT, GENERATION - {"augmentation_recall_gain"}),
     # real genotypes, unlabelled: no k-NN, silhouette or classifier utility
-    "eur_1kg": _expected({"reconstruction_error"}, POPGEN | PRIVACY),
-    "simulated_ooa3": _expected(LATENT, POPGEN | PRIVACY | UTILITY - {"augmentation_recall_gain"}),
+    "eur_1kg": _expected({"reconstruction_error"}, POPGEN | PRIVACY, genotypes=True),
+    "simulated_ooa3": _expected(LATENT, POPGEN | PRIVACY | UTILITY - {"augmentation_recall_gain"}, genotypes=True),
     # real alignments as pileup windows, unlabelled
     "na12878_chrM": _expected({"reconstruction_error"}, EXPRESSION | PRIVACY),
 }
@@ -80,6 +82,7 @@ def test_outputs_content(run_dir):
             assert latent.obsm[key].shape == (700, dims) and np.isfinite(latent.obsm[key]).all()
     assert read_h5ad(results / "pca" / "latent.h5ad").obsm["X_pca"].shape == (700, 8)
     assert not (results / "gan" / "latent.h5ad").exists()  # no encoder, no latent
+    assert not (results / "ar").exists()  # the autoregressive model runs on genotypes only
 
     for model in GENERATORS:
         synth = read_h5ad(results / model / "synthetic.h5ad")
@@ -110,7 +113,9 @@ def test_metrics_table(run_dir):
     assert list(wide.columns[:5]) == ["dataset", "model", "reconstruction_error"] + [
         f"reconstruction_error_{end}" for end in ("low", "high")
     ]
-    assert list(zip(wide["dataset"], wide["model"])) == [(d, m) for d in METRICS for m in MODELS]
+    assert list(zip(wide["dataset"], wide["model"])) == [
+        (d, m) for d in METRICS for m in (GENOTYPE_MODELS if "ar" in METRICS[d] else MODELS)
+    ]
     table = tidy_metrics(wide)
     for dataset, models in METRICS.items():
         for model, metrics in models.items():
@@ -189,7 +194,7 @@ def test_genotype_outputs(run_dir):
     assert panel.n_obs == 90 and set(panel.obs["population"]) == {"YRI", "CEU", "CHB"}
     assert all(name.startswith("sim-") for name in panel.obs_names)  # named as simulated
     for dataset, n in (("eur_1kg", 20), ("simulated_ooa3", 60)):
-        for model in GENERATORS:
+        for model in (*GENERATORS, "ar"):
             vcf = results / dataset / model / "synthetic.vcf.gz"
             with pysam.VariantFile(str(vcf)) as handle:
                 samples = list(handle.header.samples)

@@ -25,11 +25,14 @@ class ModelSpec:
         Writes ``latent.h5ad`` (an encoder of real cells: AE, VAE, PCA).
     generator
         Writes ``synthetic.h5ad``.
+    modalities
+        The dataset modalities (config ``modality``) it runs on; None for every one.
     """
 
     plan: str | type | None
     encoder: bool
     generator: bool
+    modalities: tuple[str, ...] | None = None
 
     @property
     def trained(self) -> bool:
@@ -41,6 +44,8 @@ MODELS: dict[str, ModelSpec] = {
     "ae": ModelSpec("omicsgen.models.ae:AE", encoder=True, generator=True),
     "vae": ModelSpec("omicsgen.models.vae:VAE", encoder=True, generator=True),
     "gan": ModelSpec("omicsgen.models.gan:GAN", encoder=False, generator=True),
+    # genotypes only: it follows the order of the sites along the chromosome
+    "ar": ModelSpec("omicsgen.models.ar:Autoregressive", encoder=False, generator=True, modalities=("vcf",)),
     "pca": ModelSpec(None, encoder=True, generator=False),
     "marginals": ModelSpec(None, encoder=False, generator=True),
 }
@@ -58,6 +63,12 @@ def names(*, trained: bool | None = None, encoder: bool | None = None, generator
         for name, spec in MODELS.items()
         if all(value is None or getattr(spec, key) == value for key, value in wanted.items())
     ]
+
+
+def runs_on(name: str, modality: str) -> bool:
+    """Whether the model ``name`` of :data:`MODELS` runs on datasets of ``modality``."""
+    modalities = MODELS[name].modalities
+    return modalities is None or modality in modalities
 
 
 def training_plan(name: str) -> type:

@@ -103,13 +103,14 @@ def synthetic_counts(adata: ad.AnnData, n_per_label: int, per_label: str = "fixe
 def synthesize(
     adata: ad.AnnData, model: TrainingPlan, family: str, n_per_label: int, seed: int, per_label: str = "fixed"
 ) -> ad.AnnData:
-    """Sample synthetic cells (samples, windows) per label from a trained AE, VAE or GAN.
+    """Sample synthetic cells (samples, windows) per label from a trained model (AE, VAE, GAN, autoregressive).
 
-    For a synthetic cell of label ``l``: a latent ``z`` is drawn by the family's
-    ``sample_latent`` (:attr:`~omicsgen.models.base.TrainingPlan.latent_sampler` says how); where
-    the likelihood needs a library size (counts), one from a log-normal fitted to the
-    label's training library sizes (scVI's library prior); then ``x ~ p(x | z, l, library)``
-    with the model's observation model (the GAN: its counts rounded, binomial alleles). A
+    For a synthetic cell of label ``l``: where the likelihood needs a library size (counts), one
+    from a log-normal fitted to the label's training library sizes (scVI's library prior); then
+    the family's ``generate``: by default a latent ``z`` from its ``sample_latent``
+    (:attr:`~omicsgen.models.base.TrainingPlan.latent_sampler` says how) and ``x ~ p(x | z, l,
+    library)`` with the model's observation model (the GAN: its counts rounded, binomial
+    alleles); the autoregressive model draws sites in order, without a latent. A
     conditional model's decoder or generator is given the label ``l``; an unconditional one
     (unlabelled data) draws ``n_per_label`` cells in total.
 
@@ -145,14 +146,13 @@ def synthesize(
             if n_rows == 0:
                 continue
             idx = groups[label]
-            z = model.sample_latent(adata.X[idx], n_rows, rng)
             y = model.conditioning(torch.full((n_rows,), model.labels.index(label) if model.n_labels else 0))
             library = None
             if model.likelihood.needs_library:
                 log_library = np.log(dense(adata.X[idx]).sum(axis=1))
                 draws = np.exp(rng.normal(log_library.mean(), log_library.std(), size=(n_rows, 1)))
                 library = torch.from_numpy(draws.astype(np.float32))
-            blocks.append(model.sample_observation(model.decode(z, y, library)).numpy())
+            blocks.append(model.generate(adata.X[idx], n_rows, y, library, rng).numpy())
             labels += [label] * n_rows
     return _synthetic_anndata(adata, np.concatenate(blocks), labels, f"{family}: {model.latent_sampler}")
 

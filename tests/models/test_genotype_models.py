@@ -8,7 +8,7 @@ import torch
 
 from omicsgen.evaluate import evaluate_model
 from omicsgen.latent import embed, encoder_latent, pca_latent
-from omicsgen.models.likelihoods import binomial_log_prob, sample_binomial
+from omicsgen.models.likelihoods import binomial_log_prob, get_likelihood, sample_binomial
 from omicsgen.preprocess import prepare_genotypes
 from omicsgen.synthesize import synthesize, synthesize_marginals
 from tests.conftest import FAST_VAE, REPO
@@ -46,6 +46,19 @@ def test_binomial_sampler_mean():
     torch.manual_seed(0)
     draws = sample_binomial(torch.full((20000, 1), 0.3), 2)
     assert set(draws.unique().tolist()) <= {0.0, 1.0, 2.0} and abs(draws.mean().item() - 0.6) < 0.02
+
+
+@pytest.mark.parametrize("name", ["binomial", "bernoulli"])
+def test_critic_sees_genotypes_with_a_straight_through_gradient(name):
+    likelihood = get_likelihood(name)
+    logits = torch.linspace(-3.0, 3.0, 4000).reshape(2, 2000).requires_grad_(True)
+    torch.manual_seed(0)
+    view = likelihood.generated_view(logits)
+    assert set(view.detach().unique().tolist()) <= set(range(likelihood.n_trials + 1))  # allele counts
+    assert abs(view.detach().mean() - likelihood.mean(logits).detach().mean()) < 0.05
+    view.sum().backward()  # the gradient of the expected count, n p (1 - p) per logit
+    p = torch.sigmoid(logits.detach())
+    torch.testing.assert_close(logits.grad, likelihood.n_trials * p * (1 - p))
 
 
 def test_training_on_dosages(genotypes, genotype_vae):

@@ -114,6 +114,16 @@ TRAINED_ENCODERS = [m for m in TRAINED_MODELS if m in ENCODERS]
 CONTROLS = list(registry.CONTROLS) if any(m in GENERATORS for m in ALL_MODELS) else []
 
 
+def dataset_models(dataset):
+    """The configured models that run on the dataset's modality (the autoregressive model: genotypes only)."""
+    return [m for m in ALL_MODELS if registry.runs_on(m, DATASETS[dataset]["modality"])]
+
+
+def dataset_generators(dataset):
+    """The dataset's models that write synthetic data."""
+    return [m for m in dataset_models(dataset) if m in GENERATORS]
+
+
 wildcard_constraints:
     dataset=_alternatives(DATASETS),
     model="|".join(ALL_MODELS + CONTROLS),
@@ -271,25 +281,28 @@ def evaluate_input(wildcards):
     if wildcards.model in ENCODERS:
         files["latent"] = f"results/{wildcards.dataset}/{wildcards.model}/latent.h5ad"
     if wildcards.model in GENERATORS or wildcards.model in CONTROLS:
-        sizes = wildcards.model if wildcards.model in GENERATORS else next(m for m in ALL_MODELS if m in GENERATORS)
+        sizes = wildcards.model if wildcards.model in GENERATORS else dataset_generators(wildcards.dataset)[0]
         files["synthetic"] = f"results/{wildcards.dataset}/{sizes}/synthetic.h5ad"
     return files
 
 
 def model_outputs(name):
     """One evaluation output (``metrics.tsv``, ``per_label.tsv``) of every dataset, model and control."""
-    return expand("results/{dataset}/{model}/%s" % name, dataset=DATASETS, model=ALL_MODELS + CONTROLS)
+    return [
+        f"results/{dataset}/{model}/{name}"
+        for dataset in DATASETS
+        for model in dataset_models(dataset) + (CONTROLS if dataset_generators(dataset) else [])
+    ]
 
 
 def synthetic_genotypes():
     """Synthetic genotypes written back as VCF for every vcf dataset and generator, and as a PLINK
     fileset (.bed or .pgen, as the input) for PLINK inputs."""
-    generators = [m for m in ALL_MODELS if m in GENERATORS]
-    files = expand("results/{dataset}/{model}/synthetic.vcf.gz", dataset=VCF_DATASETS, model=generators)
+    files = []
     for name in VCF_DATASETS:
         fmt = genotype_format(DATASETS[name]["path"])
-        if fmt in ("bed", "pgen"):
-            files += expand("results/{dataset}/{model}/synthetic.%s" % fmt, dataset=[name], model=generators)
+        suffixes = ["vcf.gz"] + ([fmt] if fmt in ("bed", "pgen") else [])
+        files += [f"results/{name}/{m}/synthetic.{suffix}" for m in dataset_generators(name) for suffix in suffixes]
     return files
 
 
@@ -297,14 +310,14 @@ def report_layout():
     """Dataset -> files the report reads, by kind and model."""
     layout = {}
     for dataset in DATASETS:
-        base = f"results/{dataset}"
+        base, models = f"results/{dataset}", dataset_models(dataset)
         layout[dataset] = {
             "modality": DATASETS[dataset]["modality"],
             "preprocessed": f"{base}/preprocessed.h5ad",
-            "history": {m: f"{base}/{m}/history.csv" for m in ALL_MODELS if m in TORCH_MODELS},
-            "training": {m: f"{base}/{m}/training.json" for m in ALL_MODELS if m in TORCH_MODELS},
-            "latent": {m: f"{base}/{m}/latent.h5ad" for m in ALL_MODELS if m in ENCODERS},
-            "synthetic": {m: f"{base}/{m}/synthetic.h5ad" for m in ALL_MODELS if m in GENERATORS},
+            "history": {m: f"{base}/{m}/history.csv" for m in models if m in TORCH_MODELS},
+            "training": {m: f"{base}/{m}/training.json" for m in models if m in TORCH_MODELS},
+            "latent": {m: f"{base}/{m}/latent.h5ad" for m in models if m in ENCODERS},
+            "synthetic": {m: f"{base}/{m}/synthetic.h5ad" for m in models if m in GENERATORS},
         }
     return layout
 

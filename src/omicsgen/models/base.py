@@ -106,6 +106,25 @@ class TrainingPlan(L.LightningModule):
         """
         raise NotImplementedError
 
+    def generate(
+        self, x_label, n: int, y: torch.Tensor | None, library: torch.Tensor | None, rng: np.random.Generator
+    ) -> torch.Tensor:
+        """``n`` synthetic observations ``(n, n_vars)`` float32 of one label, on the data's scale.
+
+        By default a latent from :meth:`sample_latent`, decoded (:meth:`decode`) and drawn from
+        the observation model (``sample_observation``); families without a latent override it.
+
+        Parameters
+        ----------
+        x_label, n, rng
+            As :meth:`sample_latent`.
+        y
+            ``(n,)`` label codes for a conditional model (:meth:`conditioning`), else None.
+        library
+            ``(n, 1)`` total counts per cell where the likelihood needs them, else None.
+        """
+        return self.sample_observation(self.decode(self.sample_latent(x_label, n, rng), y, library))
+
     def conditioning(self, y: torch.Tensor) -> torch.Tensor | None:
         """The label codes a conditional model's networks take; None when unconditional."""
         return y if self.n_labels else None
@@ -139,30 +158,17 @@ class TrainingPlan(L.LightningModule):
             self.log(f"val_{name}", value)
 
 
-class LikelihoodPlan(TrainingPlan):
-    """Base of the encoder-decoder plans (AE, VAE): the observation model, Adam halved on a plateau.
+class LossPlan(TrainingPlan):
+    """Base of the plans trained on one per-observation loss (AE, VAE, the autoregressive model):
+    early stopping on ``val_loss``, Adam halved on a plateau.
 
-    Holds the per-feature NB inverse dispersion (or Gaussian scale) as ``log_dispersion``.
-    Subclasses define ``loss_terms(x, y, stage)`` returning the per-cell loss ``(batch,)``
-    after adding its terms to ``self.epoch_means``.
+    Subclasses define ``loss_terms(x, y, stage)`` returning the per-observation loss
+    ``(batch,)`` after adding its terms to ``self.epoch_means``; their hyperparameters include
+    ``lr``, ``weight_decay`` and ``lr_plateau_patience``.
     """
 
-    has_encoder = True
     monitor = "val_loss"
     curves = (("train_loss", "val_loss"), "loss (nats per cell)")
-
-    def __init__(self, n_input: int, likelihood: str, labels: list[str]):
-        super().__init__(likelihood, labels)
-        self.log_dispersion = nn.Parameter(torch.zeros(n_input))
-        self.decoder_output = self.likelihood.decoder_activation
-
-    def sample_observation(self, mean: torch.Tensor) -> torch.Tensor:
-        """Draw ``x ~ p(x | z)`` given the decoded mean ``(batch, n_input)``; torch's global RNG."""
-        return self.likelihood.sample(mean, self.log_dispersion)
-
-    def log_likelihood(self, x: torch.Tensor, z: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
-        """Per-cell ``log p(x | z, y)`` ``(batch,)`` in nats, summed over features."""
-        return self.likelihood.log_prob(x, self.decoder(z, y), self.log_dispersion).sum(dim=1)
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
         x, y = batch
@@ -181,3 +187,25 @@ class LikelihoodPlan(TrainingPlan):
             optimizer, mode="min", factor=0.5, patience=self.hparams.lr_plateau_patience
         )
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "monitor": "val_loss"}}
+
+
+class LikelihoodPlan(LossPlan):
+    """Base of the encoder-decoder plans (AE, VAE): the observation model of the decoder.
+
+    Holds the per-feature NB inverse dispersion (or Gaussian scale) as ``log_dispersion``.
+    """
+
+    has_encoder = True
+
+    def __init__(self, n_input: int, likelihood: str, labels: list[str]):
+        super().__init__(likelihood, labels)
+        self.log_dispersion = nn.Parameter(torch.zeros(n_input))
+        self.decoder_output = self.likelihood.decoder_activation
+
+    def sample_observation(self, mean: torch.Tensor) -> torch.Tensor:
+        """Draw ``x ~ p(x | z)`` given the decoded mean ``(batch, n_input)``; torch's global RNG."""
+        return self.likelihood.sample(mean, self.log_dispersion)
+
+    def log_likelihood(self, x: torch.Tensor, z: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+        """Per-cell ``log p(x | z, y)`` ``(batch,)`` in nats, summed over features."""
+        return self.likelihood.log_prob(x, self.decoder(z, y), self.log_dispersion).sum(dim=1)

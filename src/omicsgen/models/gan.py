@@ -4,9 +4,9 @@ Manual optimisation with two optimisers, as Lightning's own GAN example. The gen
 output activation follows the data, and the critic compares real and generated data on one
 continuous scale: counts as library-size-normalised ``log1p`` (counts per 10,000), which the
 generator emits through a ReLU so that it can produce the exact zeros of sparse counts (as
-cscGAN; Marouf et al. 2020); genotypes as expected allele counts (the generator emits
-alt-allele probabilities, as the artificial-genome GAN of Yelmen et al. 2021); continuous
-values as they are.
+cscGAN; Marouf et al. 2020); genotypes as allele counts drawn from the alt-allele
+probabilities the generator emits (as the artificial-genome GAN of Yelmen et al. 2021), with a
+straight-through gradient; continuous values as they are.
 """
 
 from __future__ import annotations

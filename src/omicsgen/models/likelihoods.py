@@ -190,8 +190,8 @@ class Gaussian(Likelihood):
 class Binomial(Likelihood):
     """Allele counts out of ``n_trials`` alleles (2: diploid dosage 0/1/2; 1: one haplotype's
     allele, Bernoulli); the decoder emits alt-allele logits (as GenoCAE and popvae), a GAN's
-    generator too (as the artificial-genome GAN of Yelmen et al. 2021), compared as expected
-    allele counts and sampled binomially."""
+    generator too (as the artificial-genome GAN of Yelmen et al. 2021), its critic shown allele
+    counts drawn from them (straight-through, :meth:`generated_view`), and samples drawn binomially."""
 
     def __init__(self, name: str, n_trials: int):
         self.name, self.n_trials = name, n_trials
@@ -206,7 +206,12 @@ class Binomial(Likelihood):
         return sample_binomial(mean / self.n_trials, self.n_trials)
 
     def generated_view(self, out: torch.Tensor) -> torch.Tensor:
-        return self.mean(out)
+        """Allele counts drawn from the generator's probabilities, with the straight-through
+        gradient of their mean (Bengio et al. 2013): the critic sees genotypes, as real ones are
+        (expected counts between the integers would give generated data away), and the generator
+        learns through the expected counts."""
+        mean = self.mean(out)
+        return mean + (self.sample(mean.detach()) - mean).detach()
 
     def sample_generated(self, mean: torch.Tensor) -> torch.Tensor:
         return self.sample(mean)

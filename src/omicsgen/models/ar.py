@@ -1,0 +1,158 @@
+"""Locally autoregressive genotype model: each site's genotype given the ones before it along the chromosome.
+
+A haplotype (or unphased genotype) is generated site by site in position order, each site drawn
+from a categorical distribution over its allele count whose logits depend on the allele counts
+at the ``context`` sites before it: an order-``k`` Markov chain along the chromosome with a
+logistic-regression conditional per site. It is the chain-rule factorisation that the
+sequential haplotype models of population genetics build on (Li & Stephens 2003, Genetics),
+without their hidden copying states, so that no training haplotype is copied. LD between sites
+up to ``context`` sites apart is modelled directly, and generation draws every site from the
+model, never from a training genome's code."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from omicsgen.models.base import LossPlan
+
+
+class Autoregressive(LossPlan):
+    """Order-``context`` autoregressive model of allele counts along the sites, conditional on labels.
+
+    For site ``j`` with allele count ``x_j`` in ``0..n_trials`` (dosage 0/1/2 on unphased
+    genotypes, allele 0/1 on haplotypes), ``p(x_j | x_<j, y) = softmax(l_j)`` over the
+    ``n_trials + 1`` allele counts, the count 0 as reference, with logits
+
+    ``l_j = b_j + b_{y, j} + sum_{t = 1..context} W_{t, j} . onehot(x_{j - t})``
+
+    ``b_j`` per-site logits (started at the training genotype frequencies, :meth:`prepare`),
+    ``b_{y, j}`` a label's offsets (population-specific allele frequencies; none when
+    unlabelled), ``W_{t, j}`` ``(n_trials, n_trials)`` the weights of the allele count
+    ``t`` sites back (one-hot, reference count left out; sites before the first count as 0).
+    A genotype is its own categorical, so a heterozygous genotype can be certain given its
+    context (a binomial per site cannot exceed 1/2 for it). Training minimises the negative
+    log-likelihood ``-sum_j log p(x_j | x_<j, y)`` (nats per genome or haplotype; the
+    ``val_loss`` early stopping watches); generation draws sites in order.
+    Lags cross chromosome boundaries like any other: their weights are learnt, about 0
+    between unlinked sites.
+
+    Parameters
+    ----------
+    n_input
+        Sites, in position order (the data contract's ``var`` order).
+    likelihood
+        ``"binomial"`` (dosage, 3 allele counts) or ``"bernoulli"`` (haplotypes, 2).
+    labels
+        Label categories; empty for none.
+    context
+        Sites before each site that its genotype depends on (the order ``k``).
+    lr, weight_decay, lr_plateau_patience
+        Adam learning rate, L2 weight decay, and epochs of validation plateau before the learning
+        rate is halved (0: constant).
+
+    Raises
+    ------
+    ValueError
+        A likelihood without allele counts (the model has no site order to follow on
+        expression or read counts); ``context < 1``.
+    """
+
+    latent_sampler = "none: every site drawn in position order given the sites before it and the label"
+    curves = (("train_loss", "val_loss"), "negative log-likelihood (nats per genome)")
+
+    def __init__(
+        self,
+        n_input: int,
+        likelihood: str = "binomial",
+        labels: list[str] = (),
+        context: int = 16,
+        lr: float = 1e-2,
+        weight_decay: float = 1e-4,
+        lr_plateau_patience: int = 10,
+    ):
+        super().__init__(likelihood, list(labels))
+        n_trials = getattr(self.likelihood, "n_trials", None)
+        if n_trials is None:
+            raise ValueError(
+                f"the autoregressive model draws genotypes along the sites; likelihood {likelihood!r} "
+                "is not a genotype likelihood (binomial, bernoulli): use it on VCF, BCF, PLINK or VCF Zarr data"
+            )
+        if context < 1:
+            raise ValueError(f"ar.context must be at least 1 site, got {context}")
+        self.save_hyperparameters()
+        self.n_classes = n_trials + 1
+        k = self.n_classes - 1  # logits and one-hot features leave out allele count 0
+        self.site_logits = nn.Parameter(torch.zeros(n_input, k))
+        self.label_logits = nn.Parameter(torch.zeros(self.n_labels, n_input, k)) if self.n_labels else None
+        self.lag_weights = nn.Parameter(torch.zeros(context, n_input, k, k))
+
+    def prepare(self, batches) -> None:
+        """Start ``b_j`` at the log-odds of each allele count against 0 in the training data
+        (add-one smoothed), so that training starts from independent sites at their genotype
+        frequencies."""
+        counts = torch.ones(self.site_logits.shape[0], self.n_classes)
+        for x, _ in batches:
+            counts += F.one_hot(x.round().long().clamp(0, self.n_classes - 1), self.n_classes).sum(dim=0)
+        with torch.no_grad():
+            self.site_logits.copy_(torch.log(counts[:, 1:]) - torch.log(counts[:, :1]))
+
+    def _features(self, x: torch.Tensor) -> torch.Tensor:
+        """One-hot allele counts ``(batch, n_sites, n_trials)`` float32, count 0 left out."""
+        return F.one_hot(x.round().long().clamp(0, self.n_classes - 1), self.n_classes)[..., 1:].float()
+
+    def _base(self, y: torch.Tensor | None) -> torch.Tensor:
+        """Per-site logits ``(batch or 1, n_sites, n_trials)`` before the context."""
+        if self.label_logits is None:
+            return self.site_logits.unsqueeze(0)
+        if y is None:
+            raise ValueError(f"the model is conditioned on {self.n_labels} labels; pass the label codes")
+        return self.site_logits + self.label_logits[y.long()]
+
+    def logits(self, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+        """Logits ``(batch, n_sites, n_trials)`` of every site given the real sites before it (teacher forcing)."""
+        features = self._features(x)
+        out = self._base(y).expand(x.shape[0], -1, -1)
+        for t in range(1, self.hparams.context + 1):
+            if t >= x.shape[1]:
+                break
+            lagged = F.pad(features[:, :-t], (0, 0, t, 0))  # site j sees site j - t
+            out = out + torch.einsum("bnf,nfo->bno", lagged, self.lag_weights[t - 1])
+        return out
+
+    def log_likelihood(self, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+        """``log p(x | y)`` ``(batch,)`` in nats, summed over the sites."""
+        logits = self.logits(x, y)
+        full = torch.cat([torch.zeros_like(logits[..., :1]), logits], dim=-1)
+        target = x.round().long().clamp(0, self.n_classes - 1).unsqueeze(-1)
+        return torch.log_softmax(full, dim=-1).gather(-1, target).squeeze(-1).sum(dim=1)
+
+    def loss_terms(self, x: torch.Tensor, y: torch.Tensor | None, stage: str) -> torch.Tensor:
+        loss = -self.log_likelihood(x, y)
+        self.epoch_means.add(stage, loss=loss)
+        return loss
+
+    def generate(
+        self, x_label, n: int, y: torch.Tensor | None, library: torch.Tensor | None, rng: np.random.Generator
+    ) -> torch.Tensor:
+        """Draw ``n`` genomes (or haplotypes) site by site, torch's global generator; returns allele
+        counts ``(n, n_sites)`` float32. The training rows and ``library`` are not used."""
+        context = self.hparams.context
+        base = self._base(y).expand(n, -1, -1)
+        n_sites = base.shape[1]
+        features = torch.zeros(n, n_sites, self.n_classes - 1)
+        counts = torch.zeros(n, n_sites)
+        for j in range(n_sites):
+            logits = base[:, j]
+            first = max(0, j - context)
+            if j > first:
+                lags = torch.arange(j - first, 0, -1)  # lag t of sites first..j-1
+                weights = self.lag_weights[lags - 1, j]  # (window, n_trials, n_trials)
+                logits = logits + torch.einsum("bwf,wfo->bo", features[:, first:j], weights)
+            full = torch.cat([torch.zeros(n, 1), logits], dim=1)
+            drawn = torch.multinomial(torch.softmax(full, dim=1), 1).squeeze(1)
+            counts[:, j] = drawn.float()
+            features[:, j] = F.one_hot(drawn, self.n_classes)[:, 1:].float()
+        return counts
