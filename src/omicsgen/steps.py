@@ -283,9 +283,9 @@ def aggregate_metrics(metrics: list[str], per_label: list[str], table: str, augm
     write_text(recalls.to_csv(sep="\t", index=False), augmentation)
 
 
-def report(metrics: str, per_label: str, output: str, *, layout: dict, evaluate: dict) -> None:
+def report(metrics: str, per_label: str, output: str, *, layout: dict, evaluate: dict, seed: int) -> None:
     """Write the HTML report (:func:`omicsgen.report.build_report`) from the comparison table; ``evaluate``
-    is the config's evaluation section (the metrics' settings the report names)."""
+    is the config's evaluation section (the metrics' settings the report names), ``seed`` the run's."""
     import pandas as pd
 
     from omicsgen.evaluate import tidy_metrics
@@ -297,4 +297,5 @@ def report(metrics: str, per_label: str, output: str, *, layout: dict, evaluate:
         layout,
         Path(output),
         settings=evaluate,
+        seed=seed,
     )

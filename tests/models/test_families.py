@@ -181,6 +181,32 @@ def test_autoregressive_model_carries_ld(datasets, tmp_path):
     assert af_correlation(test, synthetic, 2) > 0.85
 
 
+def test_autoregressive_windows_give_the_whole_chromosome_likelihood(datasets, monkeypatch):
+    """Scoring in windows of sites (recomputed in the backward pass) gives the log-likelihood and gradients
+    of one pass over all sites."""
+    from omicsgen.models import ar
+
+    data = datasets["dosage_labelled"]
+    torch.manual_seed(0)
+    model = ar.Autoregressive(data.n_vars, "binomial", ["CEU", "CHB", "YRI"], context=8)
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.normal_(0.0, 0.3)
+    x = torch.from_numpy(np.asarray(data.X[:16], dtype=np.float32))
+    y = torch.tensor([0, 1, 2, 0] * 4)
+    results = []
+    for window in (data.n_vars, 7, 1000):  # one window; windows shorter than the context; uneven windows
+        monkeypatch.setattr(ar, "WINDOW_SITES", window)
+        model.zero_grad()
+        value = model.log_likelihood(x, y)
+        value.sum().backward()
+        results.append((value.detach(), model.lag_weights.grad.clone(), model.site_logits.grad.clone()))
+    for value, lag_grad, site_grad in results[1:]:
+        torch.testing.assert_close(value, results[0][0], rtol=1e-5, atol=1e-3)
+        torch.testing.assert_close(lag_grad, results[0][1], rtol=1e-4, atol=1e-4)
+        torch.testing.assert_close(site_grad, results[0][2], rtol=1e-4, atol=1e-4)
+
+
 def test_autoregressive_model_needs_genotypes(prepared, tmp_path):
     with pytest.raises(ValueError, match="not a genotype likelihood"):
         train_model(prepared, "ar", tmp_path / "m.ckpt", tmp_path / "h.csv", params=FAST["ar"], seed=0, threads=2)

@@ -18,5 +18,6 @@ rule report:
     params:
         layout=report_layout(),
         evaluate=dict(sorted(config["evaluate"].items())),
+        seed=config["seed"],
     script:
         "../../scripts/run_rule.py"

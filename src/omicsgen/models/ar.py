@@ -15,8 +15,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from omicsgen.models.base import LossPlan
+
+WINDOW_SITES = 4096  # sites scored at a time (memory per training batch: one window's lagged features)
 
 
 class Autoregressive(LossPlan):
@@ -111,23 +114,42 @@ class Autoregressive(LossPlan):
             raise ValueError(f"the model is conditioned on {self.n_labels} labels; pass the label codes")
         return self.site_logits + self.label_logits[y.long()]
 
-    def logits(self, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
-        """Logits ``(batch, n_sites, n_trials)`` of every site given the real sites before it (teacher forcing)."""
-        features = self._features(x)
-        out = self._base(y).expand(x.shape[0], -1, -1)
+    def _window_log_likelihood(
+        self, features: torch.Tensor, target: torch.Tensor, base: torch.Tensor, start: int, stop: int
+    ) -> torch.Tensor:
+        """``sum_j log p(x_j | x_<j, y)`` ``(batch,)`` over sites ``start..stop-1`` (teacher forcing)."""
+        out = base[:, start:stop]
         for t in range(1, self.hparams.context + 1):
-            if t >= x.shape[1]:
+            if t >= stop:
                 break
-            lagged = F.pad(features[:, :-t], (0, 0, t, 0))  # site j sees site j - t
-            out = out + torch.einsum("bnf,nfo->bno", lagged, self.lag_weights[t - 1])
-        return out
+            lagged = features[:, max(0, start - t) : stop - t]  # site j sees site j - t
+            if start - t < 0:  # sites before the first count as allele count 0
+                lagged = F.pad(lagged, (0, 0, t - start, 0))
+            out = out + torch.einsum("bnf,nfo->bno", lagged, self.lag_weights[t - 1, start:stop])
+        full = torch.cat([torch.zeros_like(out[..., :1]), out], dim=-1)
+        return torch.log_softmax(full, dim=-1).gather(-1, target[:, start:stop]).squeeze(-1).sum(dim=1)
 
     def log_likelihood(self, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
-        """``log p(x | y)`` ``(batch,)`` in nats, summed over the sites."""
-        logits = self.logits(x, y)
-        full = torch.cat([torch.zeros_like(logits[..., :1]), logits], dim=-1)
+        """``log p(x | y)`` ``(batch,)`` in nats, summed over the sites.
+
+        Computed in windows of :data:`WINDOW_SITES` sites; while training, each window's
+        intermediate tensors are recomputed in the backward pass (``torch.utils.checkpoint``), so
+        memory holds the batch's one-hot features and one window's lags, not ``context`` lagged
+        copies of the whole chromosome.
+        """
+        features = self._features(x)
         target = x.round().long().clamp(0, self.n_classes - 1).unsqueeze(-1)
-        return torch.log_softmax(full, dim=-1).gather(-1, target).squeeze(-1).sum(dim=1)
+        base = self._base(y).expand(x.shape[0], -1, -1)
+        total = torch.zeros(x.shape[0], device=x.device)
+        for start in range(0, x.shape[1], WINDOW_SITES):
+            stop = min(start + WINDOW_SITES, x.shape[1])
+            if torch.is_grad_enabled():
+                total = total + checkpoint(
+                    self._window_log_likelihood, features, target, base, start, stop, use_reentrant=False
+                )
+            else:
+                total = total + self._window_log_likelihood(features, target, base, start, stop)
+        return total
 
     def loss_terms(self, x: torch.Tensor, y: torch.Tensor | None, stage: str) -> torch.Tensor:
         loss = -self.log_likelihood(x, y)
@@ -142,17 +164,14 @@ class Autoregressive(LossPlan):
         context = self.hparams.context
         base = self._base(y).expand(n, -1, -1)
         n_sites = base.shape[1]
-        features = torch.zeros(n, n_sites, self.n_classes - 1)
-        counts = torch.zeros(n, n_sites)
+        counts = torch.zeros(n, n_sites, dtype=torch.int8, device=base.device)  # int8: 1 byte per draw
         for j in range(n_sites):
             logits = base[:, j]
             first = max(0, j - context)
             if j > first:
-                lags = torch.arange(j - first, 0, -1)  # lag t of sites first..j-1
-                weights = self.lag_weights[lags - 1, j]  # (window, n_trials, n_trials)
-                logits = logits + torch.einsum("bwf,wfo->bo", features[:, first:j], weights)
-            full = torch.cat([torch.zeros(n, 1), logits], dim=1)
-            drawn = torch.multinomial(torch.softmax(full, dim=1), 1).squeeze(1)
-            counts[:, j] = drawn.float()
-            features[:, j] = F.one_hot(drawn, self.n_classes)[:, 1:].float()
-        return counts
+                lags = torch.arange(j - first, 0, -1, device=base.device)  # lag t of sites first..j-1
+                features = F.one_hot(counts[:, first:j].long(), self.n_classes)[..., 1:].float()
+                logits = logits + torch.einsum("bwf,wfo->bo", features, self.lag_weights[lags - 1, j])
+            full = torch.cat([torch.zeros_like(logits[:, :1]), logits], dim=1)
+            counts[:, j] = torch.multinomial(torch.softmax(full, dim=1), 1).squeeze(1).to(torch.int8)
+        return counts.float()

@@ -279,6 +279,7 @@ def _dataset_section(
     per_label: pd.DataFrame,
     verdict_list: list[dict],
     ld_window: tuple[int, float],
+    seed: int,
 ) -> dict:
     real = read_h5ad(files["preprocessed"])
     info = real.uns["omicsgen"]
@@ -341,7 +342,7 @@ def _dataset_section(
                 )
             )
         if genotypes:
-            section["figures"].extend(_genotype_figures(real, expression[test], scaled, metrics, name, ld_window))
+            section["figures"].extend(_genotype_figures(real, expression[test], scaled, metrics, name, ld_window, seed))
     section["table"] = _table(metrics[metrics["dataset"] == name])
     section["scorecard"] = scorecard(metrics, verdict_list, name)
     section["recommendations"] = recommendations(verdict_list, name)
@@ -352,7 +353,7 @@ def _dataset_section(
 
 
 def _genotype_figures(
-    real, real_test, synthetic: dict, metrics: pd.DataFrame, name: str, ld_window: tuple[int, float]
+    real, real_test, synthetic: dict, metrics: pd.DataFrame, name: str, ld_window: tuple[int, float], seed: int
 ) -> list[tuple[str, str]]:
     """The genotype section: allele frequencies, LD, pairwise distances and privacy (allele counts in, per model)."""
     ploidy = contract.alleles_per_row(real)
@@ -364,7 +365,7 @@ def _genotype_figures(
             genotype_plots.allele_frequency_scatter(real_test, synthetic, ploidy),
         ),
         ("LD (r2) heatmaps, real vs synthetic", genotype_plots.ld_heatmaps(real_test, synthetic)),
-        ("LD decay", genotype_plots.ld_decay_curves(real_test, synthetic, pos, i, j)),
+        ("LD decay", genotype_plots.ld_decay_curves(real_test, synthetic, pos, i, j, seed)),
         ("Pairwise-distance distributions", genotype_plots.pairwise_distance_histograms(real_test, synthetic)),
         (
             "AATS, privacy loss and membership inference",
@@ -374,7 +375,12 @@ def _genotype_figures(
 
 
 def build_report(
-    metrics: pd.DataFrame, per_label: pd.DataFrame, datasets: dict[str, dict], out: str | Path, settings: dict
+    metrics: pd.DataFrame,
+    per_label: pd.DataFrame,
+    datasets: dict[str, dict],
+    out: str | Path,
+    settings: dict,
+    seed: int = 0,
 ) -> None:
     """Write a self-contained HTML report (images embedded as base64 PNG).
 
@@ -393,6 +399,8 @@ def build_report(
         The evaluation's config (``evaluate``): ``knn_k``, ``rare_fraction``, ``min_label_test``,
         ``ld_window_sites``, ``ld_window_kb``, ``max_cells``, ``n_bootstrap`` name the metrics'
         settings in the report.
+    seed
+        The run's seed (the LD-decay band's resamples).
     """
     ld_window = (settings["ld_window_sites"], settings["ld_window_kb"])
     env = jinja2.Environment(
@@ -403,7 +411,7 @@ def build_report(
         version=__version__,
         created=_dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         sections=[
-            _dataset_section(name, files, metrics, per_label, verdict_list, ld_window)
+            _dataset_section(name, files, metrics, per_label, verdict_list, ld_window, seed)
             for name, files in datasets.items()
         ],
         settings=settings,

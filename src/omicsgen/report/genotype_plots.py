@@ -44,14 +44,42 @@ def ld_heatmaps(real: np.ndarray, synthetic: dict[str, np.ndarray], n_sites: int
 
 
 def ld_decay_curves(
-    real: np.ndarray, synthetic: dict[str, np.ndarray], pos: np.ndarray, i: np.ndarray, j: np.ndarray
+    real: np.ndarray,
+    synthetic: dict[str, np.ndarray],
+    pos: np.ndarray,
+    i: np.ndarray,
+    j: np.ndarray,
+    seed: int = 0,
+    n_draws: int = 50,
 ) -> str:
-    """Mean LD r2 against distance between sites (bp), real (held-out) and each generator."""
+    """Mean LD r2 against distance between sites (bp), real (held-out) and each generator, with the real band.
+
+    Every curve is computed on the same number ``m`` of genomes, half the held-out ones, drawn
+    without replacement (seeded): sample r2 is biased upwards by about ``1 / m``, so curves
+    of sets of different sizes would not compare. The grey band holds 95% of the curves of
+    ``n_draws`` random sets of ``m`` held-out genomes (the real-vs-real control's spread): where a
+    generator's curve leaves it, its LD differs from the real data's by more than sampling noise.
+    """
+    rng = np.random.default_rng(seed)
+    m = max(2, len(real) // 2)
+
+    def curve(genotypes: np.ndarray) -> pd.DataFrame:
+        rows = rng.choice(len(genotypes), size=min(m, len(genotypes)), replace=False)
+        return ld_decay(genotypes[rows], pos, i, j)
+
     fig, ax = plt.subplots(figsize=(6, 4))
+    draws = pd.concat([curve(real) for _ in range(n_draws)])
+    band = draws.groupby("distance_bp")["mean_r2"].quantile([0.025, 0.975]).unstack()
+    ax.fill_between(band.index, band[0.025], band[0.975], color="grey", alpha=0.3, label="real (test): 95% band")
     for name, genotypes in {"real (test)": real, **synthetic}.items():
-        curve = ld_decay(genotypes, pos, i, j)
-        ax.plot(curve["distance_bp"], curve["mean_r2"], marker="o", label=name)
-    ax.set(xscale="log", xlabel="distance between sites (bp)", ylabel="mean LD r2", title="LD decay")
+        values = curve(genotypes)
+        ax.plot(values["distance_bp"], values["mean_r2"], marker="o", label=name)
+    ax.set(
+        xscale="log",
+        xlabel="distance between sites (bp)",
+        ylabel="mean LD r2",
+        title=f"LD decay ({m} genomes per curve)",
+    )
     ax.legend()
     return to_base64_png(fig)
 
