@@ -98,7 +98,9 @@ class Autoregressive(LossPlan):
         frequencies."""
         counts = torch.ones(self.site_logits.shape[0], self.n_classes)
         for x, _ in batches:
-            counts += F.one_hot(x.round().long().clamp(0, self.n_classes - 1), self.n_classes).sum(dim=0)
+            rounded = x.round()
+            for allele_count in range(self.n_classes):  # a bool per genotype, not a one-hot int64 copy
+                counts[:, allele_count] += (rounded == allele_count).sum(dim=0)
         with torch.no_grad():
             self.site_logits.copy_(torch.log(counts[:, 1:]) - torch.log(counts[:, :1]))
 
