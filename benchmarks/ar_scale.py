@@ -37,7 +37,8 @@ def rss_kb():
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
 
-path, n_sites, epochs, threads, workdir = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), Path(sys.argv[5])
+path, workdir = sys.argv[1], Path(sys.argv[5])
+n_sites, epochs, threads = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 adata = read_h5ad(path)[:, :n_sites].copy()
 params = yaml.safe_load(Path("config/config.yaml").read_text())["ar"]
 params.update(max_epochs=epochs, patience=epochs + 1)
