@@ -120,14 +120,12 @@ class Autoregressive(LossPlan):
         self, features: torch.Tensor, target: torch.Tensor, base: torch.Tensor, start: int, stop: int
     ) -> torch.Tensor:
         """``sum_j log p(x_j | x_<j, y)`` ``(batch,)`` over sites ``start..stop-1`` (teacher forcing)."""
-        out = base[:, start:stop]
-        for t in range(1, self.hparams.context + 1):
-            if t >= stop:
-                break
-            lagged = features[:, max(0, start - t) : stop - t]  # site j sees site j - t
-            if start - t < 0:  # sites before the first count as allele count 0
-                lagged = F.pad(lagged, (0, 0, t - start, 0))
-            out = out + torch.einsum("bnf,nfo->bno", lagged, self.lag_weights[t - 1, start:stop])
+        context = self.hparams.context
+        before = features[:, max(0, start - context) : stop - 1]  # the sites the window's sites see
+        before = F.pad(before, (0, 0, (stop - start) + context - 1 - before.shape[1], 0))  # none before site 0
+        lagged = before.unfold(1, context, 1)  # (batch, sites, n_trials, context): lag context .. 1
+        weights = self.lag_weights.flip(0)[:, start:stop]  # (context, sites, n_trials, n_trials), same order
+        out = base[:, start:stop] + torch.einsum("bnfk,knfo->bno", lagged, weights)
         full = torch.cat([torch.zeros_like(out[..., :1]), out], dim=-1)
         return torch.log_softmax(full, dim=-1).gather(-1, target[:, start:stop]).squeeze(-1).sum(dim=1)
 
@@ -145,7 +143,7 @@ class Autoregressive(LossPlan):
         total = torch.zeros(x.shape[0], device=x.device)
         for start in range(0, x.shape[1], WINDOW_SITES):
             stop = min(start + WINDOW_SITES, x.shape[1])
-            if torch.is_grad_enabled():
+            if torch.is_grad_enabled() and x.shape[1] > WINDOW_SITES:  # one window: nothing to save
                 total = total + checkpoint(
                     self._window_log_likelihood, features, target, base, start, stop, use_reentrant=False
                 )
