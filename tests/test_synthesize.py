@@ -9,7 +9,7 @@ def test_vae_synthesis_per_label_counts(prepared, trained):
     assert synth.n_obs == 15 * len(labels) and synth.n_vars == prepared.n_vars
     assert (synth.obs["bulk_labels"].value_counts() == 15).all()
     assert synth.obs["synthetic"].all()
-    assert all(name.startswith("synthetic_") for name in synth.obs_names)
+    assert all(name.startswith("synthetic-") for name in synth.obs_names)
     assert not set(synth.obs_names) & set(prepared.obs_names)
     X = synth.X.toarray()
     assert np.all(X >= 0) and np.all(X == np.round(X))

@@ -186,7 +186,7 @@ def test_pileup_outputs(run_dir):
 
 
 @pytest.mark.e2e
-def test_genotype_outputs(run_dir):
+def test_genotype_outputs(run_dir, tmp_path):
     results = run_dir / "results"
     eur = read_h5ad(results / "eur_1kg" / "preprocessed.h5ad")
     assert eur.shape == (379, 2000) and eur.X.dtype == np.int8 and eur.uns["omicsgen"]["likelihood"] == "binomial"
@@ -199,11 +199,18 @@ def test_genotype_outputs(run_dir):
             with pysam.VariantFile(str(vcf)) as handle:
                 samples = list(handle.header.samples)
                 n_records = sum(1 for _ in handle.fetch())
-            assert len(samples) == n and all(s.startswith("synthetic_") for s in samples)
+            assert len(samples) == n and all(s.startswith("synthetic-") for s in samples)
             assert n_records == read_h5ad(results / dataset / "preprocessed.h5ad").n_vars
             if shutil.which("bcftools"):  # installed by make test (tests/tools/install_debian_tools.sh)
                 view = subprocess.run(["bcftools", "view", "-H", str(vcf)], capture_output=True, text=True)
                 assert view.returncode == 0 and len(view.stdout.splitlines()) == n_records
+                stats = subprocess.run(["bcftools", "stats", str(vcf)], capture_output=True, text=True)
+                assert f"number of SNPs:\t{n_records}" in stats.stdout
+            if shutil.which("plink1.9"):  # plink 1.9 splits sample IDs at "_": synthetic-<i> reads as it is
+                out = tmp_path / f"{dataset}_{model}"
+                command = ["plink1.9", "--vcf", str(vcf), "--freq", "--out", str(out)]
+                plink = subprocess.run(command, capture_output=True)
+                assert plink.returncode == 0 and out.with_suffix(".frq").exists(), plink.stdout[-500:]
 
 
 @pytest.mark.e2e

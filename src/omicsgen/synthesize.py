@@ -1,10 +1,11 @@
 """Synthetic cells from a trained model, conditioned on labels, and the marginals baseline.
 
 Every synthetic AnnData has the real data's ``var``, the label column, and
-``obs["synthetic"] = True``; observations are named ``synthetic_<i>`` so they cannot be
-mistaken for real ones. Genotypes stay int8 allele counts; synthetic haplotypes come in
-pairs of the same label (``synthetic_<k>_h1``, ``_h2``) that form one synthetic sample
-``synthetic_<k>`` (``obs["sample"]``), as the VCF writer needs.
+``obs["synthetic"] = True``; observations are named ``synthetic-<i>`` so they cannot be
+mistaken for real ones (a hyphen, not an underscore: plink 1.9 splits VCF sample IDs at ``_``
+into family and individual IDs and rejects an individual ID of ``0``). Genotypes stay int8 allele counts; synthetic haplotypes come in
+pairs of the same label (``synthetic-<k>_h1``, ``_h2``) that form one synthetic sample
+``synthetic-<k>`` (``obs["sample"]``), as the VCF writer needs.
 """
 
 from __future__ import annotations
@@ -39,10 +40,10 @@ def rows_per_label(adata: ad.AnnData, n_per_label: int) -> int:
 def _synthetic_anndata(adata: ad.AnnData, X: np.ndarray, labels: list[str], method: str) -> ad.AnnData:
     key = contract.info(adata)["label_key"]
     if contract.rows_per_sample(adata) == 2:  # haplotypes: two rows form one sample
-        samples = [f"synthetic_{i // 2}" for i in range(len(labels))]
+        samples = [f"synthetic-{i // 2}" for i in range(len(labels))]
         obs = pd.DataFrame({"sample": samples}, index=[f"{s}_h{i % 2 + 1}" for i, s in enumerate(samples)])
     else:
-        obs = pd.DataFrame(index=[f"synthetic_{i}" for i in range(len(labels))])
+        obs = pd.DataFrame(index=[f"synthetic-{i}" for i in range(len(labels))])
     if key:
         obs[key] = pd.Categorical(labels, categories=adata.obs[key].cat.categories)
     obs["synthetic"] = True
