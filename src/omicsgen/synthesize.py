@@ -3,9 +3,10 @@
 Every synthetic AnnData has the real data's ``var``, the label column, and
 ``obs["synthetic"] = True``; observations are named ``synthetic-<i>`` so they cannot be
 mistaken for real ones (a hyphen, not an underscore: plink 1.9 splits VCF sample IDs at ``_``
-into family and individual IDs and rejects an individual ID of ``0``). Genotypes stay int8 allele counts; synthetic haplotypes come in
-pairs of the same label (``synthetic-<k>_h1``, ``_h2``) that form one synthetic sample
-``synthetic-<k>`` (``obs["sample"]``), as the VCF writer needs.
+into family and individual IDs and rejects an individual ID of ``0``). Genotypes stay int8
+allele counts; synthetic haplotypes come in pairs of the same label (``synthetic-<k>_h1``,
+``_h2``) that form one synthetic sample ``synthetic-<k>`` (``obs["sample"]``), as the VCF writer
+needs.
 """
 
 from __future__ import annotations
