@@ -143,7 +143,8 @@ def test_metrics_table(run_dir):
         real, copy = full.loc[(dataset, "real")], full.loc[(dataset, "copy")]
         mia = "membership_inference_auroc"
         assert compare(mia, tuple(copy.loc[mia]), tuple(real.loc[mia])) == "worse"
-        assert copy.loc[mia, "value"] == 1.0 and copy.loc["dcr", "value"] == 0
+        # a copy's distance to its training sample: 0 up to float32 rounding of the Euclidean expansion
+        assert copy.loc[mia, "value"] == 1.0 and copy.loc["dcr", "value"] == pytest.approx(0, abs=1e-5)
         assert (table["low"].isna() | (table["low"] <= table["value"] + 1e-9)).all()
     genotypes = table[table["dataset"] != "pbmc68k"].set_index(["dataset", "model", "metric"])["value"]
     for dataset in ("eur_1kg", "simulated_ooa3"):
@@ -165,7 +166,8 @@ def test_augmentation_table(run_dir):
     per_label = pd.read_csv(run_dir / "results" / "augmentation.tsv", sep="\t")
     # labelled datasets only, every generator and control, every label of the reference half once
     assert set(per_label["dataset"]) == {"pbmc68k", "simulated_ooa3"}
-    assert set(per_label["model"]) == {*GENERATORS, "real", "copy"}
+    for dataset, generators in {"pbmc68k": GENERATORS, "simulated_ooa3": (*GENERATORS, "ar")}.items():
+        assert set(per_label.loc[per_label["dataset"] == dataset, "model"]) == {*generators, "real", "copy"}
     pbmc = per_label[per_label["dataset"] == "pbmc68k"]
     assert len(pbmc) == 6 * pbmc["label"].nunique() and pbmc["label"].nunique() >= 8
     assert not pbmc.loc[pbmc["rare"], "judged"].any()  # fewer than 10 reference test cells each
