@@ -25,6 +25,7 @@ FAST_VAE = {
     "weight_decay": 1e-6,
     "kl_warmup_epochs": 2,
     "lr_plateau_patience": 10,
+    "conditional_decoder": True,
     "batch_size": 128,
     "max_epochs": 6,
     "patience": 3,

@@ -44,7 +44,7 @@ class PriorVAE(VAE):
 
     latent_sampler = "z ~ N(0, I), the VAE's prior"
 
-    def sample_latent(self, x_label, n, rng):
+    def sample_latent(self, label, n, rng):
         return torch.randn(n, self.hparams.n_latent)
 
 

@@ -238,6 +238,18 @@ class BlockShuffleSampler(Sampler[list[int]]):
             yield order[start : start + self.batch_size].tolist()
 
 
+def _batches(rows, size: int, max_rows: int | None, seed: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    positions = np.arange(len(rows))
+    if max_rows is not None and max_rows < len(rows):
+        positions = np.sort(np.random.default_rng(seed).choice(len(rows), max_rows, replace=False))
+    sparse_batches, rows.sparse_batches = rows.sparse_batches, False
+    try:
+        for start in range(0, len(positions), size):
+            yield rows[positions[start : start + size].tolist()]
+    finally:
+        rows.sparse_batches = sparse_batches
+
+
 class AnnDataModule(L.LightningDataModule):
     """Train and validation batches ``(x, y)`` of ``X`` and label codes from the ``split`` column of an AnnData.
 
@@ -309,16 +321,20 @@ class AnnDataModule(L.LightningDataModule):
         x, y = batch
         return (x.to_dense() if x.layout == torch.sparse_csr else x), y
 
-    def train_batches(self, size: int = 4096) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def train_batches(
+        self, size: int = 4096, max_rows: int | None = None, seed: int = 0
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """The training rows in file order, ``size`` at a time, as dense float32 ``(x, y)`` where the rows
-        are held (the CPU before :meth:`setup`; for statistics over the training data)."""
-        sparse_batches, self.train_set.sparse_batches = self.train_set.sparse_batches, False
-        try:
-            for start in range(0, len(self.train_set), size):
-                x, y = self.train_set[list(range(start, min(start + size, len(self.train_set))))]
-                yield x, y
-        finally:
-            self.train_set.sparse_batches = sparse_batches
+        are held (the CPU before :meth:`setup`; for statistics over the training data).
+
+        ``max_rows``: at most this many rows, a uniform random subset drawn with ``seed`` (kept
+        in file order), so that a statistic's cost stays bounded on large data; None: all.
+        """
+        return _batches(self.train_set, size, max_rows, seed)
+
+    def val_batches(self, size: int = 4096) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """The validation rows in file order, as :meth:`train_batches`."""
+        return _batches(self.val_set, size, None, 0)
 
     def _loader(self, dataset: Dataset, shuffle: bool) -> DataLoader:
         if shuffle and self.streamed:

@@ -148,13 +148,14 @@ def synthesize(
             if n_rows == 0:
                 continue
             idx = groups[label]
-            y = model.conditioning(torch.full((n_rows,), model.labels.index(label) if model.n_labels else 0))
+            code = model.labels.index(label) if model.n_labels else 0
+            y = model.conditioning(torch.full((n_rows,), code))
             library = None
             if model.likelihood.needs_library:
-                log_library = np.log(dense(adata.X[idx]).sum(axis=1))
+                log_library = np.log(np.asarray(adata.X[idx].sum(axis=1)).ravel())  # no dense copy
                 draws = np.exp(rng.normal(log_library.mean(), log_library.std(), size=(n_rows, 1)))
                 library = torch.from_numpy(draws.astype(np.float32))
-            blocks.append(model.generate(adata.X[idx], n_rows, y, library, rng).numpy())
+            blocks.append(model.generate(code, n_rows, y, library, rng).numpy())
             labels += [label] * n_rows
     return _synthetic_anndata(adata, np.concatenate(blocks), labels, f"{family}: {model.latent_sampler}")
 

@@ -278,17 +278,34 @@ def train_model(
     else:
         run["stopped_by"] = "generator step budget"
         run["generator_steps_run"] = steps.generator_steps
-    log.info("training ended: %s", run)
-    if training is not None:
-        write_text(json.dumps(run, indent=2) + "\n", training)
     if early_stopped:
         final = Path(best.best_model_path)
     else:
         final = workdir / "final.ckpt"
         trainer.save_checkpoint(final)
+    fitted = _finish(final, family, AnnDataModule(adata, batch_size=params["batch_size"], seed=seed), seed)
+    if fitted:
+        run["after_training"] = fitted
+    log.info("training ended: %s", run)
+    if training is not None:
+        write_text(json.dumps(run, indent=2) + "\n", training)
     shutil.move(final, checkpoint)
     shutil.rmtree(workdir)
     return load_model(checkpoint, family)
+
+
+def _finish(checkpoint: Path, family: str, data: AnnDataModule, seed: int) -> dict:
+    """Restore the trained model, run its :meth:`~omicsgen.models.base.TrainingPlan.finish` (seeded) and,
+    where it fitted something, write its state back into ``checkpoint``."""
+    model = load_model(checkpoint, family)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        fitted = model.finish(data)
+    if fitted:
+        state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+        state["state_dict"] = model.state_dict()
+        torch.save(state, checkpoint)
+    return fitted
 
 
 def _fingerprint(adata: ad.AnnData, params: dict, seed: int, rows_per_read: int = 8192) -> str:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
-from omicsgen.io import dense
 from omicsgen.models.base import LikelihoodPlan
 from omicsgen.models.modules import Decoder, Encoder
 
@@ -33,6 +31,10 @@ class AE(LikelihoodPlan):
         Adam learning rate, L2 weight decay, and epochs of validation plateau before the
         learning rate is halved (0: constant).
 
+    conditional_decoder
+        Also give the decoder the one-hot label. False (the default): the label reaches
+        generation only through the per-label latent prior, so the latent has to carry it.
+
     Raises
     ------
     ValueError
@@ -51,26 +53,30 @@ class AE(LikelihoodPlan):
         lr: float = 1e-2,
         weight_decay: float = 1e-6,
         lr_plateau_patience: int = 10,
+        conditional_decoder: bool = False,
     ):
-        super().__init__(n_input, likelihood, list(labels))
+        super().__init__(n_input, likelihood, list(labels), n_latent)
         self.save_hyperparameters()
         self.encoder = Encoder(n_input, n_latent, n_hidden, n_layers, dropout)
         self.decoder = Decoder(
-            n_latent, n_input, self.decoder_output, n_hidden, n_layers, dropout, n_labels=self.n_labels
+            n_latent,
+            n_input,
+            self.decoder_output,
+            n_hidden,
+            n_layers,
+            dropout,
+            n_labels=self.n_labels if conditional_decoder else 0,
         )
-
-    latent_sampler = "Gaussian per label (mean and full covariance of the label's training codes)"
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, None]:
         """Codes ``(batch, n_latent)`` of ``x`` ``(batch, n_input)`` (and None: no variance)."""
         return self.encoder(self.encoder_input(x)), None
 
-    def sample_latent(self, x_label, n: int, rng: np.random.Generator) -> torch.Tensor:
-        """Draws from a Gaussian fitted to the label's training codes (:attr:`latent_sampler`)."""
-        codes = self.encode(torch.from_numpy(dense(x_label)))[0].numpy().astype(np.float64)
-        covariance = np.cov(codes, rowvar=False) if codes.shape[0] > 1 else np.zeros((codes.shape[1], codes.shape[1]))
-        draws = rng.multivariate_normal(codes.mean(axis=0), np.atleast_2d(covariance), size=n, method="eigh")
-        return torch.from_numpy(draws.astype(np.float32))
+    def codes(self, x: torch.Tensor) -> torch.Tensor:
+        """Codes ``(batch, n_latent)``: what the latent prior is fitted to."""
+        return self.encode(x)[0]
+
+    posterior_draw = codes  # the training loss scores the code itself
 
     def loss_terms(self, x: torch.Tensor, y: torch.Tensor | None, stage: str) -> torch.Tensor:
         z, _ = self.encode(x)

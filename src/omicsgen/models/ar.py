@@ -157,10 +157,10 @@ class Autoregressive(LossPlan):
         return loss
 
     def generate(
-        self, x_label, n: int, y: torch.Tensor | None, library: torch.Tensor | None, rng: np.random.Generator
+        self, label: int, n: int, y: torch.Tensor | None, library: torch.Tensor | None, rng: np.random.Generator
     ) -> torch.Tensor:
         """Draw ``n`` genomes (or haplotypes) site by site, torch's global generator; returns allele
-        counts ``(n, n_sites)`` float32. The training rows and ``library`` are not used."""
+        counts ``(n, n_sites)`` float32. The label enters through ``y``; ``library`` is not used."""
         context = self.hparams.context
         base = self._base(y).expand(n, -1, -1)
         n_sites = base.shape[1]

@@ -91,14 +91,13 @@ class TrainingPlan(L.LightningModule):
         """
         return self.likelihood.mean(self.decoder(z, y), library)
 
-    def sample_latent(self, x_label, n: int, rng: np.random.Generator) -> torch.Tensor:
+    def sample_latent(self, label: int, n: int, rng: np.random.Generator) -> torch.Tensor:
         """``n`` latent draws ``(n, n_latent)`` float32 for one label, as :attr:`latent_sampler` says.
 
         Parameters
         ----------
-        x_label
-            The label's training rows ``(n_cells, n_vars)`` (dense or CSR), for families that
-            draw from the codes of training data.
+        label
+            The label's code in :attr:`labels` (0 for an unconditional model).
         n
             Draws.
         rng
@@ -107,23 +106,24 @@ class TrainingPlan(L.LightningModule):
         raise NotImplementedError
 
     def generate(
-        self, x_label, n: int, y: torch.Tensor | None, library: torch.Tensor | None, rng: np.random.Generator
+        self, label: int, n: int, y: torch.Tensor | None, library: torch.Tensor | None, rng: np.random.Generator
     ) -> torch.Tensor:
         """``n`` synthetic observations ``(n, n_vars)`` float32 of one label, on the data's scale.
 
         By default a latent from :meth:`sample_latent`, decoded (:meth:`decode`) and drawn from
         the observation model (``sample_observation``); families without a latent override it.
+        No training observation is read: what a model draws from was fitted when it was trained.
 
         Parameters
         ----------
-        x_label, n, rng
+        label, n, rng
             As :meth:`sample_latent`.
         y
             ``(n,)`` label codes for a conditional model (:meth:`conditioning`), else None.
         library
             ``(n, 1)`` total counts per cell where the likelihood needs them, else None.
         """
-        return self.sample_observation(self.decode(self.sample_latent(x_label, n, rng), y, library))
+        return self.sample_observation(self.decode(self.sample_latent(label, n, rng), y, library))
 
     def conditioning(self, y: torch.Tensor) -> torch.Tensor | None:
         """The label codes a conditional model's networks take; None when unconditional."""
@@ -138,6 +138,23 @@ class TrainingPlan(L.LightningModule):
         batches
             Iterable of ``(x, y)``: float32 ``(n, n_vars)`` training rows and their int64 label codes.
         """
+
+    def finish(self, data) -> dict:
+        """Fit what the model derives from its trained networks and the training data, after training
+        (nothing by default; AE and VAE: :meth:`LikelihoodPlan.finish`). Called on the restored best
+        model, whose checkpoint is then rewritten.
+
+        Parameters
+        ----------
+        data
+            The run's :class:`~omicsgen.data.AnnDataModule` (rows on the CPU).
+
+        Returns
+        -------
+        dict
+            What was fitted, for ``training.json`` (empty: nothing).
+        """
+        return {}
 
     def extra_logged(self) -> dict[str, float]:
         """Values logged once per training epoch beside the loss means (none by default)."""
@@ -190,17 +207,46 @@ class LossPlan(TrainingPlan):
 
 
 class LikelihoodPlan(LossPlan):
-    """Base of the encoder-decoder plans (AE, VAE): the observation model of the decoder.
+    """Base of the encoder-decoder plans (AE, VAE): the decoder's observation model and the latent prior.
 
-    Holds the per-feature NB inverse dispersion (or Gaussian scale) as ``log_dispersion``.
+    Holds the per-feature NB inverse dispersion (or Gaussian scale) as ``log_dispersion``, and
+    the prior that synthesis samples codes from: a Gaussian per label (``prior_mean``
+    ``(n_groups, n_latent)``, ``prior_cov`` ``(n_groups, n_latent, n_latent)``; one group when
+    unconditional), fitted to the training codes after training (:meth:`finish`), so that
+    generation never reads or re-encodes a training cell.
+
+    Subclasses define :meth:`codes` and :meth:`posterior_draw`.
     """
 
     has_encoder = True
+    latent_sampler = (
+        "Gaussian prior per label, fitted after training to the label's training codes "
+        "(mean; covariance shrunk towards the pooled within-label covariance)"
+    )
+    max_fit_rows = 10_000  # training rows the dispersion fit reads at most (a seeded random subset)
+    dispersion_grid_points = 64  # log-spaced candidate values over the likelihood's dispersion_range
 
-    def __init__(self, n_input: int, likelihood: str, labels: list[str]):
+    def __init__(self, n_input: int, likelihood: str, labels: list[str], n_latent: int):
         super().__init__(likelihood, labels)
         self.log_dispersion = nn.Parameter(torch.zeros(n_input))
         self.decoder_output = self.likelihood.decoder_activation
+        groups = max(1, self.n_labels)
+        self.register_buffer("prior_mean", torch.zeros(groups, n_latent))
+        self.register_buffer("prior_cov", torch.eye(n_latent).repeat(groups, 1, 1))
+
+    def conditioning(self, y: torch.Tensor) -> torch.Tensor | None:
+        """The label codes the decoder takes: None when unconditional or ``conditional_decoder`` is false."""
+        return y if self.n_labels and self.hparams.get("conditional_decoder", True) else None
+
+    def codes(self, x: torch.Tensor) -> torch.Tensor:
+        """The latent point of each row of ``x`` ``(batch, n_input)`` that the prior is fitted to
+        (AE: its code; VAE: the posterior mean), ``(batch, n_latent)``."""
+        raise NotImplementedError
+
+    def posterior_draw(self, x: torch.Tensor) -> torch.Tensor:
+        """A latent draw ``(batch, n_latent)`` for each row of ``x`` as the training loss scores it
+        (AE: the code; VAE: ``z ~ q(z | x)``)."""
+        raise NotImplementedError
 
     def sample_observation(self, mean: torch.Tensor) -> torch.Tensor:
         """Draw ``x ~ p(x | z)`` given the decoded mean ``(batch, n_input)``; torch's global RNG."""
@@ -209,3 +255,117 @@ class LikelihoodPlan(LossPlan):
     def log_likelihood(self, x: torch.Tensor, z: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
         """Per-cell ``log p(x | z, y)`` ``(batch,)`` in nats, summed over features."""
         return self.likelihood.log_prob(x, self.decoder(z, y), self.log_dispersion).sum(dim=1)
+
+    def sample_latent(self, label: int, n: int, rng: np.random.Generator) -> torch.Tensor:
+        """Draws from the label's fitted Gaussian prior (:attr:`latent_sampler`; :meth:`fit_latent_prior`)."""
+        mean = self.prior_mean[label].double().cpu().numpy()
+        cov = self.prior_cov[label].double().cpu().numpy()
+        return torch.from_numpy(rng.multivariate_normal(mean, cov, size=n, method="eigh").astype(np.float32))
+
+    def finish(self, data) -> dict:
+        """Fit the latent prior (:meth:`fit_latent_prior`) and refit the dispersion (:meth:`fit_dispersion`)."""
+        return {"latent_prior": self.fit_latent_prior(data.train_batches()), "dispersion": self.fit_dispersion(data)}
+
+    @torch.no_grad()
+    def fit_latent_prior(self, batches) -> dict:
+        """Fit the per-label Gaussian prior to the training codes (:meth:`codes`), in one pass over ``batches``.
+
+        The mean is the label's mean code. The covariance is the label's sample covariance
+        ``S_l`` of its ``n_l`` codes shrunk towards the pooled within-label covariance ``S``
+        with the weight of ``n_latent`` pseudo-observations,
+        ``((n_l - 1) S_l + n_latent S) / (n_l - 1 + n_latent)`` (the posterior mean of a
+        normal-inverse-Wishart prior centred on ``S``), so that a label with few cells gets a
+        spread like the others' rather than collapsing onto its cells' codes. This is the
+        ex-post density estimate of the regularised autoencoders of Ghosh et al. (ICLR 2020)
+        with one Gaussian per label.
+
+        Parameters
+        ----------
+        batches
+            Iterable of ``(x, y)`` training rows and label codes.
+
+        Returns
+        -------
+        dict
+            ``n_per_group`` training codes per label (or ``"all"``).
+        """
+        groups, n_latent = self.prior_mean.shape
+        count = torch.zeros(groups, dtype=torch.float64)
+        total = torch.zeros(groups, n_latent, dtype=torch.float64)
+        outer = torch.zeros(groups, n_latent, n_latent, dtype=torch.float64)
+        for x, y in batches:
+            z = self.codes(x).double()
+            g = y if self.n_labels else torch.zeros_like(y)
+            count.index_add_(0, g, torch.ones_like(g, dtype=torch.float64))
+            total.index_add_(0, g, z)
+            outer.index_add_(0, g, z[:, :, None] * z[:, None, :])
+        seen = count > 0
+        mean = total / count.clamp_min(1.0)[:, None]
+        scatter = outer - count[:, None, None] * mean[:, :, None] * mean[:, None, :]  # (n_l - 1) S_l
+        dof = (count - 1.0).clamp_min(0.0)
+        pooled = scatter[seen].sum(dim=0) / max(1.0, float(dof[seen].sum()))
+        cov = (scatter + n_latent * pooled) / (dof + n_latent)[:, None, None]
+        self.prior_mean.copy_(torch.where(seen[:, None], mean, 0.0).float())
+        self.prior_cov.copy_(torch.where(seen[:, None, None], cov, pooled).float())
+        names = self.labels if self.n_labels else ["all"]
+        return {"n_per_group": {name: int(n) for name, n in zip(names, count.tolist())}}
+
+    @torch.no_grad()
+    def fit_dispersion(self, data) -> dict:
+        """Refit the per-feature dispersion by maximum likelihood with the networks held fixed, kept only
+        if it lowers the validation loss.
+
+        During training the dispersion moves with the learning rate while early stopping picks
+        the epoch of the networks, and on small data it stops far from its optimum (on
+        pbmc68k: median NB theta 1.8 at the best epoch against about 9 at the maximum, and the
+        synthetic cells had too many zeros). This is one coordinate-ascent step on the
+        training objective: for each feature, the value among :attr:`dispersion_grid_points`
+        log-spaced candidates over the likelihood's ``dispersion_range`` that maximises
+        ``sum_i log p(x_i | z_i)``, ``z_i`` from :meth:`posterior_draw`, over at most
+        :attr:`max_fit_rows` training rows. The validation loss is computed before and after
+        with the same draws; the refit is undone if it is higher.
+
+        Returns
+        -------
+        dict
+            ``refit`` (kept or not), ``val_loss_before``, ``val_loss_after`` (nats per cell) and
+            quantiles (0, 0.1, 0.5, 0.9, 1) of the dispersion before and after; ``{"refit": False}``
+            for a likelihood without one.
+        """
+        if self.likelihood.dispersion_range is None:
+            return {"refit": False}
+        low, high = self.likelihood.dispersion_range
+        grid = torch.linspace(np.log(low), np.log(high), self.dispersion_grid_points)
+        before = self.log_dispersion.detach().clone()
+        scores = torch.zeros(len(grid), before.shape[0], dtype=torch.float64)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            for x, y in data.train_batches(max_rows=self.max_fit_rows):
+                out = self.decoder(self.posterior_draw(x), self.conditioning(y))
+                for k, value in enumerate(grid):
+                    scores[k] += self.likelihood.log_prob(x, out, value.expand_as(before)).sum(dim=0).double()
+        loss_before = self._validation_loss(data)
+        self.log_dispersion.copy_(grid[scores.argmax(dim=0)])
+        loss_after = self._validation_loss(data)
+        kept = loss_after <= loss_before
+        if not kept:
+            self.log_dispersion.copy_(before)
+        quantiles = torch.tensor([0.0, 0.1, 0.5, 0.9, 1.0])
+        return {
+            "refit": bool(kept),
+            "val_loss_before": loss_before,
+            "val_loss_after": loss_after,
+            "dispersion_quantiles_before": torch.quantile(before.exp(), quantiles).tolist(),
+            "dispersion_quantiles_after": torch.quantile(grid[scores.argmax(dim=0)].exp(), quantiles).tolist(),
+        }
+
+    def _validation_loss(self, data) -> float:
+        """Mean validation loss per cell (nats), with fixed draws."""
+        total, n = 0.0, 0
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            for x, y in data.val_batches():
+                total += float(self.loss_terms(x, self.conditioning(y), "finish").sum())
+                n += x.shape[0]
+        self.epoch_means.means("finish")
+        return total / n

@@ -91,8 +91,8 @@ class GAN(TrainingPlan):
         """Generator input ``(n, n_noise)`` from N(0, I), torch's global generator."""
         return torch.randn(n, self.hparams.n_noise, device=self.device)
 
-    def sample_latent(self, x_label, n: int, rng) -> torch.Tensor:
-        """Generator inputs from N(0, I) (the training rows are not used)."""
+    def sample_latent(self, label: int, n: int, rng) -> torch.Tensor:
+        """Generator inputs from N(0, I) (the label enters through the generator's conditioning)."""
         return self.noise(n)
 
     def real_view(self, x: torch.Tensor) -> torch.Tensor:

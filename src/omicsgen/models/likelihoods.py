@@ -95,6 +95,9 @@ class Likelihood:
     decoder_activation = "linear"  # see omicsgen.models.modules.OUTPUT_ACTIVATIONS
     generator_activation = "linear"
     needs_library = False  # decoding needs each cell's total counts (library size)
+    # range of the per-feature dispersion (NB inverse dispersion theta, Gaussian scale) that
+    # LikelihoodPlan.fit_dispersion searches after training; None: the model has none
+    dispersion_range: tuple[float, float] | None = None
 
     def encoder_input(self, x: torch.Tensor) -> torch.Tensor:
         """What an encoder sees of ``x`` ``(batch, n_vars)``."""
@@ -146,6 +149,7 @@ class NegativeBinomial(Likelihood):
     decoder_activation = "softmax"
     generator_activation = "relu"
     needs_library = True
+    dispersion_range = (1e-2, 1e4)  # theta: from far above Poisson variance to Poisson
     target_sum = 1e4  # counts per cell of the normalised scale the critic sees
 
     def encoder_input(self, x: torch.Tensor) -> torch.Tensor:
@@ -179,6 +183,7 @@ class Gaussian(Likelihood):
     """Continuous values (log-normalised expression): Normal with per-feature scale."""
 
     name = "gaussian"
+    dispersion_range = (1e-3, 1e2)  # scale, in the data's units
 
     def log_prob(self, x: torch.Tensor, out: torch.Tensor, log_dispersion: torch.Tensor) -> torch.Tensor:
         return gaussian_log_prob(x, out, log_dispersion)
