@@ -64,6 +64,7 @@ def cell_stages(path: Path, out: Path, epochs: int, threads: int) -> dict[str, l
         "weight_decay": 1e-6,
         "kl_warmup_epochs": 1,
         "lr_plateau_patience": 10,
+        "conditional_decoder": False,
         "batch_size": 128,
         "max_epochs": epochs,
         "patience": 30,

@@ -30,6 +30,7 @@ FAST_VAE = {
     "max_epochs": 6,
     "patience": 3,
 }
+FAST_AE = {key: value for key, value in FAST_VAE.items() if key != "kl_warmup_epochs"}
 
 
 @pytest.fixture(scope="session")

@@ -13,9 +13,7 @@ from omicsgen.models import VAE
 from omicsgen.models.likelihoods import LIKELIHOODS, Likelihood
 from omicsgen.synthesize import synthesize
 from omicsgen.train import load_model, train_model
-from tests.conftest import FAST_VAE
-
-FAST_AE = {key: value for key, value in FAST_VAE.items() if key != "kl_warmup_epochs"}
+from tests.conftest import FAST_AE, FAST_VAE
 
 
 class Poisson(Likelihood):

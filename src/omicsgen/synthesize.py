@@ -38,7 +38,21 @@ def rows_per_label(adata: ad.AnnData, n_per_label: int) -> int:
     return contract.rows_per_sample(adata) * n_per_label
 
 
-def _synthetic_anndata(adata: ad.AnnData, X: np.ndarray, labels: list[str], method: str) -> ad.AnnData:
+def synthetic_anndata(adata: ad.AnnData, X: np.ndarray, labels: list[str], method: str) -> ad.AnnData:
+    """Synthetic observations in the data contract of ``adata``: its ``var``, the label column, names
+    ``synthetic-<i>``, ``obs["synthetic"] = True`` and ``uns["omicsgen"]["synthetic_method"]``.
+
+    Parameters
+    ----------
+    adata
+        The model-ready AnnData the generator was trained on.
+    X
+        ``(n, n_vars)`` values on the data's scale (counts, or allele counts, rounded to int8).
+    labels
+        ``n`` label names (``"all"`` when unlabelled).
+    method
+        What generated them, as the provenance states it.
+    """
     key = contract.info(adata)["label_key"]
     if contract.rows_per_sample(adata) == 2:  # haplotypes: two rows form one sample
         samples = [f"synthetic-{i // 2}" for i in range(len(labels))]
@@ -157,7 +171,7 @@ def synthesize(
                 library = torch.from_numpy(draws.astype(np.float32))
             blocks.append(model.generate(code, n_rows, y, library, rng).numpy())
             labels += [label] * n_rows
-    return _synthetic_anndata(adata, np.concatenate(blocks), labels, f"{family}: {model.latent_sampler}")
+    return synthetic_anndata(adata, np.concatenate(blocks), labels, f"{family}: {model.latent_sampler}")
 
 
 def synthesize_marginals(adata: ad.AnnData, n_per_label: int, seed: int, per_label: str = "fixed") -> ad.AnnData:
@@ -196,4 +210,4 @@ def synthesize_marginals(adata: ad.AnnData, n_per_label: int, seed: int, per_lab
         rows = rng.integers(0, values.shape[0], size=(n_rows, values.shape[1]))
         blocks.append(np.take_along_axis(values, rows, axis=0))
         labels += [label] * n_rows
-    return _synthetic_anndata(adata, np.concatenate(blocks), labels, "marginals: independent marginals per label")
+    return synthetic_anndata(adata, np.concatenate(blocks), labels, "marginals: independent marginals per label")

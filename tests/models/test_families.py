@@ -25,10 +25,10 @@ from omicsgen.preprocess import prepare_alignments, prepare_genotypes
 from omicsgen.simulate import simulate_ooa_panel
 from omicsgen.synthesize import synthesize, synthesize_marginals, synthetic_counts, training_groups
 from omicsgen.train import train_model
-from tests.conftest import FAST_VAE, REPO
+from tests.conftest import FAST_AE, FAST_VAE, REPO
 
 FAST = {
-    "ae": {key: FAST_VAE[key] for key in FAST_VAE if key != "kl_warmup_epochs"},
+    "ae": FAST_AE,
     "vae": FAST_VAE,
     "gan": {
         "n_noise": 16,
