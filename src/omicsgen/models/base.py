@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from omicsgen.models.likelihoods import get_likelihood
+from omicsgen.models.modules import Decoder
 
 
 class EpochMeans:
@@ -234,6 +235,21 @@ class LikelihoodPlan(LossPlan):
         groups = max(1, self.n_labels)
         self.register_buffer("prior_mean", torch.zeros(groups, n_latent))
         self.register_buffer("prior_cov", torch.eye(n_latent).repeat(groups, 1, 1))
+
+    def build_decoder(
+        self, n_latent: int, n_input: int, n_hidden: int, n_layers: int, dropout: float, conditional: bool
+    ) -> Decoder:
+        """The decoder from the latent to the likelihood's parameters, given the one-hot label when
+        ``conditional`` and the data are labelled."""
+        return Decoder(
+            n_latent,
+            n_input,
+            self.decoder_output,
+            n_hidden,
+            n_layers,
+            dropout,
+            n_labels=self.n_labels if conditional else 0,
+        )
 
     def conditioning(self, y: torch.Tensor) -> torch.Tensor | None:
         """The label codes the decoder takes: None when unconditional or ``conditional_decoder`` is false."""

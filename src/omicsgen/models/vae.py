@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from omicsgen.models.base import LikelihoodPlan
-from omicsgen.models.modules import Decoder, GaussianEncoder
+from omicsgen.models.modules import GaussianEncoder
 
 
 class VAE(LikelihoodPlan):
@@ -68,15 +68,7 @@ class VAE(LikelihoodPlan):
         super().__init__(n_input, likelihood, list(labels), n_latent)
         self.save_hyperparameters()
         self.encoder = GaussianEncoder(n_input, n_latent, n_hidden, n_layers, dropout)
-        self.decoder = Decoder(
-            n_latent,
-            n_input,
-            self.decoder_output,
-            n_hidden,
-            n_layers,
-            dropout,
-            n_labels=self.n_labels if conditional_decoder else 0,
-        )
+        self.decoder = self.build_decoder(n_latent, n_input, n_hidden, n_layers, dropout, conditional_decoder)
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Posterior mean and log-variance ``(batch, n_latent)`` of ``x`` ``(batch, n_input)``."""
