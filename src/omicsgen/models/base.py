@@ -253,7 +253,7 @@ class LikelihoodPlan(LossPlan):
 
     def conditioning(self, y: torch.Tensor) -> torch.Tensor | None:
         """The label codes the decoder takes: None when unconditional or ``conditional_decoder`` is false."""
-        return y if self.n_labels and self.hparams.get("conditional_decoder", True) else None
+        return y if self.decoder.n_labels else None  # as the decoder was built (build_decoder)
 
     def codes(self, x: torch.Tensor) -> torch.Tensor:
         """The latent point of each row of ``x`` ``(batch, n_input)`` that the prior is fitted to
