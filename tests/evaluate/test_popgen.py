@@ -13,6 +13,7 @@ from omicsgen.evaluate.popgen import (
     af_correlation,
     ld_correlation,
     ld_decay,
+    ld_decay_comparison,
     ld_pairs,
     ld_r2,
     pairwise_distance_wasserstein,
@@ -73,6 +74,24 @@ def test_real_halves_agree_and_marginals_lose_ld(halves):
     assert decay["mean_r2"].iloc[0] > 2 * decay["mean_r2"].iloc[-1] and decay["n_pairs"].sum() == len(i)
     flat = ld_decay(independent, var["pos"].to_numpy(), i, j)
     assert flat["mean_r2"].max() < 0.02
+
+
+def test_ld_decay_comparison_band_holds_real_not_independent(halves):
+    a, b, independent, var = halves
+    pos = var["pos"].to_numpy()
+    i, j = ld_pairs(var["chrom"].to_numpy(), pos, window_sites=50, window_bp=1_000_000)
+    table = ld_decay_comparison(a, {"other half": b, "independent": independent}, pos, i, j, seed=0, n_draws=20)
+    assert table.attrs["genomes_per_curve"] == len(a) // 2
+    assert list(table.columns[:4]) == ["distance_bp", "band_low", "band_high", "real (test)"]
+    assert (table["band_low"] <= table["band_high"]).all()
+    # the band is the spread of real subsets: another real half lies close to it, LD-free data far
+    # below it wherever real LD stands above the 1/m background of unlinked sites (below 100 kb)
+    assert (table["other half"] > table["band_low"] - 0.02).all()
+    linked = table["distance_bp"] < 100_000
+    assert linked.sum() >= 3 and (table.loc[linked, "independent"] < table.loc[linked, "band_low"] / 2).all()
+    # seeded: the same seed gives the same table
+    again = ld_decay_comparison(a, {"other half": b, "independent": independent}, pos, i, j, seed=0, n_draws=20)
+    pd.testing.assert_frame_equal(table, again)
 
 
 def test_pca_and_pairwise_distances(halves):

@@ -13,7 +13,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from omicsgen.evaluate.popgen import allele_frequencies, ld_decay, ld_r2, pairwise_distances  # noqa: E402
+from omicsgen.evaluate.popgen import (  # noqa: E402
+    allele_frequencies,
+    ld_decay_comparison,
+    ld_r2,
+    pairwise_distances,
+)
 from omicsgen.report.plots import to_base64_png  # noqa: E402
 
 
@@ -50,35 +55,20 @@ def ld_decay_curves(
     i: np.ndarray,
     j: np.ndarray,
     seed: int = 0,
-    n_draws: int = 50,
 ) -> str:
-    """Mean LD r2 against distance between sites (bp), real (held-out) and each generator, with the real band.
-
-    Every curve is computed on the same number ``m`` of genomes, half the held-out ones, drawn
-    without replacement (seeded): sample r2 is biased upwards by about ``1 / m``, so curves
-    of sets of different sizes would not compare. The grey band holds 95% of the curves of
-    ``n_draws`` random sets of ``m`` held-out genomes (the real-vs-real control's spread): where a
-    generator's curve leaves it, its LD differs from the real data's by more than sampling noise.
-    """
-    rng = np.random.default_rng(seed)
-    m = max(2, len(real) // 2)
-
-    def curve(genotypes: np.ndarray) -> pd.DataFrame:
-        rows = rng.choice(len(genotypes), size=min(m, len(genotypes)), replace=False)
-        return ld_decay(genotypes[rows], pos, i, j)
-
+    """Mean LD r2 against distance between sites (bp), real (held-out) and each generator, at one sample
+    size, with the real data's 95% band (:func:`~omicsgen.evaluate.popgen.ld_decay_comparison`)."""
+    table = ld_decay_comparison(real, synthetic, pos, i, j, seed)
     fig, ax = plt.subplots(figsize=(6, 4))
-    draws = pd.concat([curve(real) for _ in range(n_draws)])
-    band = draws.groupby("distance_bp")["mean_r2"].quantile([0.025, 0.975]).unstack()
-    ax.fill_between(band.index, band[0.025], band[0.975], color="grey", alpha=0.3, label="real (test): 95% band")
-    for name, genotypes in {"real (test)": real, **synthetic}.items():
-        values = curve(genotypes)
-        ax.plot(values["distance_bp"], values["mean_r2"], marker="o", label=name)
+    x = table["distance_bp"]
+    ax.fill_between(x, table["band_low"], table["band_high"], color="grey", alpha=0.3, label="real (test): 95% band")
+    for name in table.columns[3:]:
+        ax.plot(x, table[name], marker="o", label=name)
     ax.set(
         xscale="log",
         xlabel="distance between sites (bp)",
         ylabel="mean LD r2",
-        title=f"LD decay ({m} genomes per curve)",
+        title=f"LD decay ({table.attrs['genomes_per_curve']} genomes per curve)",
     )
     ax.legend()
     return to_base64_png(fig)
