@@ -105,6 +105,10 @@ def test_every_format_gives_the_same_matrix(cohort, tmp_path):
             adata.var[SITE_COLUMNS].astype(str), reference.var[SITE_COLUMNS].astype(str), obj=fmt
         )
         np.testing.assert_allclose(adata.var["af"], reference.var["af"], err_msg=fmt)
+        # the cohort is unphased (0/1): encoding auto reads dosages from every format, a .bed included
+        auto = read_genotypes(cohort[fmt], encoding="auto", **options)
+        assert auto.uns["vcf"]["encoding"] == "dosage", fmt
+        np.testing.assert_array_equal(auto.X, reference.X, err_msg=fmt)
 
 
 @needs_plink
@@ -125,7 +129,8 @@ def test_phased_pgen_round_trip_keeps_haplotypes(panel, tmp_path):
     haplotypes = read_genotypes(panel, encoding="haplotype")
     haplotypes.uns["omicsgen"] = {"encoding": "haplotype"}
     write_plink(haplotypes, tmp_path / "syn.pgen")
-    back = read_genotypes(tmp_path / "syn.pgen", encoding="haplotype", min_maf=0, min_call_rate=0)
+    back = read_genotypes(tmp_path / "syn.pgen", encoding="auto", min_maf=0, min_call_rate=0)
+    assert back.uns["vcf"]["encoding"] == "haplotype"  # the .pgen's phase is found
     np.testing.assert_array_equal(back.X, haplotypes.X)
     assert back.uns["vcf"]["contigs"] == haplotypes.uns["vcf"]["contigs"]
     assert list(back.obs["sample"].unique()) == list(haplotypes.obs["sample"].unique())

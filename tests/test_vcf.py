@@ -15,6 +15,7 @@ import pytest
 
 from omicsgen import steps
 from omicsgen.errors import InputError
+from omicsgen.genotypes import read_genotypes
 from omicsgen.genotypes.vcf import read_vcf, write_vcf
 from omicsgen.preprocess import prepare_genotypes
 from omicsgen.simulate import simulate_ooa_panel
@@ -120,6 +121,43 @@ def test_haplotypes_of_phased_panel(panel):
     pairs = hap.obs["split"].to_numpy().reshape(-1, 2)
     assert (pairs[:, 0] == pairs[:, 1]).all()
     assert dos.obs.groupby(["population", "split"], observed=False).size().min() >= 2
+
+
+def test_auto_encoding_reads_phase_where_the_file_has_it(panel, eur, tmp_path):
+    path, sheet = panel
+    # a phased file: haplotypes, exactly as asked for by name
+    auto = prepare_genotypes(path, sample_sheet=sheet, label_key="population")
+    hap = prepare_genotypes(path, sample_sheet=sheet, label_key="population", encoding="haplotype")
+    assert auto.uns["omicsgen"]["encoding"] == "haplotype" and auto.uns["omicsgen"]["likelihood"] == "bernoulli"
+    np.testing.assert_array_equal(auto.X, hap.X)
+    assert auto.uns["vcf"]["heterozygous_calls"] > 0
+    # an unphased file (EUR, 0/1): dosages, as read_vcf gives them
+    unphased = read_genotypes(EUR, encoding="auto")
+    assert unphased.uns["vcf"]["encoding"] == "dosage"
+    np.testing.assert_array_equal(unphased.X, eur.X)
+    # one unphased heterozygous call late in a phased file makes the whole file dosages
+    records = [line for line in gzip.open(path, "rt") if not line.startswith("#")]
+    last_het = max(i for i, line in enumerate(records) if "0|1" in line)
+
+    def unphase_one(lines):
+        body = [i for i, line in enumerate(lines) if not line.startswith("#")]
+        k = body[last_het]
+        lines[k] = lines[k].replace("0|1", "0/1", 1)
+        return lines
+
+    lines = gzip.open(path, "rt").read().splitlines(keepends=True)
+    text = tmp_path / "mixed.vcf"
+    text.write_text("".join(unphase_one(lines)))
+    mixed = tmp_path / "mixed.vcf.gz"
+    pysam.tabix_compress(str(text), str(mixed), force=True)
+    read = read_genotypes(mixed, encoding="auto")
+    assert read.uns["vcf"]["encoding"] == "dosage"
+    np.testing.assert_array_equal(read.X, read_vcf(path).X)
+    # homozygous calls alone (inbred lines) carry no phase: dosages 0/2, not two copies of each line
+    homozygous = _edited_copy(tmp_path, lambda lines: [line.replace("0/1", "1/1") for line in lines], "inbred.vcf.gz")
+    inbred = read_genotypes(homozygous, encoding="auto")
+    assert inbred.uns["vcf"]["encoding"] == "dosage" and inbred.n_obs == eur.n_obs
+    assert set(np.unique(inbred.X)) <= {0, 2}
 
 
 def test_missing_genotype_policies(tmp_path):

@@ -193,14 +193,19 @@ def test_genotype_outputs(run_dir, tmp_path):
     eur = read_h5ad(results / "eur_1kg" / "preprocessed.h5ad")
     assert eur.shape == (379, 2000) and eur.X.dtype == np.int8 and eur.uns["omicsgen"]["likelihood"] == "binomial"
     panel = read_h5ad(results / "simulated_ooa3" / "preprocessed.h5ad")
-    assert panel.n_obs == 90 and set(panel.obs["population"]) == {"YRI", "CEU", "CHB"}
+    # the panel is phased and its encoding left at auto: two rows (haplotypes) per sample
+    assert panel.n_obs == 2 * 90 and panel.uns["omicsgen"]["encoding"] == "haplotype"
+    assert set(panel.obs["population"]) == {"YRI", "CEU", "CHB"}
     assert all(name.startswith("sim-") for name in panel.obs_names)  # named as simulated
     for dataset, n in (("eur_1kg", 20), ("simulated_ooa3", 60)):
         for model in (*GENERATORS, "ar"):
             vcf = results / dataset / model / "synthetic.vcf.gz"
             with pysam.VariantFile(str(vcf)) as handle:
                 samples = list(handle.header.samples)
-                n_records = sum(1 for _ in handle.fetch())
+                records = list(handle.fetch())
+                n_records = len(records)
+                phased = {rec.samples[s].phased for rec in records[:50] for s in samples}
+            assert phased == {dataset == "simulated_ooa3"}  # phased where the input was
             assert len(samples) == n and all(s.startswith("synthetic-") for s in samples)
             assert n_records == read_h5ad(results / dataset / "preprocessed.h5ad").n_vars
             if shutil.which("bcftools"):  # installed by make test (tests/tools/install_debian_tools.sh)

@@ -3,14 +3,21 @@
 :func:`read_genotypes` picks the reader from the path (:func:`genotype_format`); every reader
 applies the same filters and missing-genotype policies (:mod:`omicsgen.genotypes.blocks`) and
 returns the same AnnData, so one cohort gives the same matrix from any of its formats.
+``encoding="auto"`` reads phased inputs as haplotypes and the others as dosages
+(:func:`read_genotypes`).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
-from omicsgen.errors import InputError
+from omicsgen.errors import InputError, UnphasedError
+
+log = logging.getLogger(__name__)
+
+AUTO_ENCODING = "auto"  # haplotypes where the input is phased, else dosages
 
 FORMATS = ("vcf", "bed", "pgen", "vcz")
 SAMPLE_LISTERS = {
@@ -75,7 +82,13 @@ def read_genotypes(path: str | os.PathLike, *, threads: int = 1, **options):
         VCF Zarr readers decode blocks fast enough in one.
     **options
         ``samples``, ``regions``, ``encoding``, ``min_maf``, ``min_call_rate``, ``missing``,
-        ``seed``, ``tmp_dir``: see :func:`~omicsgen.genotypes.vcf.read_vcf`.
+        ``seed``, ``tmp_dir``: see :func:`~omicsgen.genotypes.vcf.read_vcf`. ``encoding`` may
+        also be ``"auto"``: ``"haplotype"`` when every heterozygous call at the kept sites is
+        phased (``0|1``) and there is at least one, else ``"dosage"`` (a ``.bed`` holds no
+        phase; a file of homozygous calls alone, such as inbred lines, has no phase to keep).
+        It is decided by reading: the input is read as haplotypes, and read again as dosages
+        at the first unphased heterozygous call (an unphased file stops at its first one, so
+        the second read is the only full one) or when no heterozygous call was read.
 
     Returns
     -------
@@ -88,9 +101,25 @@ def read_genotypes(path: str | os.PathLike, *, threads: int = 1, **options):
     InputError
         Whatever the format's reader raises for bad input.
     """
-    fmt = genotype_format(path)
     if not Path(path).exists():
         raise InputError(f"{path}: file not found; check the dataset's 'path' in the config")
+    if options.get("encoding") != AUTO_ENCODING:
+        return _read(path, threads, options)
+    try:
+        adata = _read(path, threads, {**options, "encoding": "haplotype"})
+        if adata.uns["vcf"]["heterozygous_calls"] > 0:
+            log.info("%s: encoding auto: every heterozygous call is phased, read as haplotypes", path)
+            return adata
+        why = "no heterozygous call, so no phase to keep"
+    except UnphasedError as error:
+        why = str(error).split(": ", 1)[-1].split(";")[0]
+    log.info("%s: encoding auto: %s; read as dosages", path, why)
+    return _read(path, threads, {**options, "encoding": "dosage"})
+
+
+def _read(path: str | os.PathLike, threads: int, options: dict):
+    """Read with the format's reader, ``options`` (a concrete encoding) as :func:`read_genotypes`."""
+    fmt = genotype_format(path)
     if fmt == "vcf":
         from omicsgen.genotypes.vcf import read_vcf
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from omicsgen.errors import InputError
+from omicsgen.errors import InputError, UnphasedError
 from omicsgen.genotypes import sample_lister
 from omicsgen.regions import Region
 
@@ -177,6 +177,7 @@ class ScanResult:
     rows_path: str
     n_rows: int = 0
     sites: dict[str, list] = field(default_factory=lambda: {k: [] for k in SITE_KEYS})
+    n_heterozygous: int = 0  # heterozygous calls at the kept sites
     dropped: dict[str, int] = field(default_factory=lambda: dict.fromkeys(DROP_REASONS, 0))
 
 
@@ -257,8 +258,8 @@ def keep_block(filt: SiteFilter, calls: np.ndarray, sites: list[tuple], result: 
 
     Raises
     ------
-    InputError
-        An unphased call with ``encoding="haplotype"``.
+    UnphasedError
+        An unphased heterozygous call with ``encoding="haplotype"``.
     """
     dropped = result.dropped
     first, second = calls[:, :, 0].astype(np.int8), calls[:, :, 1].astype(np.int8)
@@ -279,12 +280,13 @@ def keep_block(filt: SiteFilter, calls: np.ndarray, sites: list[tuple], result: 
     if not keep.any():
         return
     kept = np.flatnonzero(keep)
+    result.n_heterozygous += int(((first[kept] != second[kept]) & ~missing[kept]).sum())
     if filt.encoding == "haplotype":
         phased = calls[kept, :, 2].astype(bool) | missing[kept] | (first[kept] == second[kept])
         if not phased.all():
             site, sample = np.argwhere(~phased)[0]
             chrom, pos = sites[kept[site]][:2]
-            raise InputError(
+            raise UnphasedError(
                 f"{filt.path}: record {chrom}:{pos}, sample {filt.samples[sample]!r} has an unphased genotype "
                 "but encoding 'haplotype' needs phased data; phase the file (Eagle, SHAPEIT, Beagle) or set "
                 "encoding: dosage"
@@ -380,9 +382,11 @@ def assemble(
         adata = adata[np.argsort([rank[s] for s in adata.obs["sample"]], kind="stable")].copy()
     adata.uns["vcf"] = {
         "format": file_format,
+        "encoding": encoding,
         "contigs": {k: int(v) for k, v in contigs.items()},
         "sites_dropped": dropped,
         "genotypes_imputed": int(n_imputed),
+        "heterozygous_calls": sum(r.n_heterozygous for r in results),
         "missing_policy": missing,
     }
     log.info(

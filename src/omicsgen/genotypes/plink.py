@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from omicsgen import contract
-from omicsgen.errors import InputError
+from omicsgen.errors import InputError, UnphasedError
 from omicsgen.genotypes.blocks import (
     BLOCK_SITES,
     ScanResult,
@@ -254,7 +254,7 @@ def read_plink(
     files = fileset(path)
     file_format = files["genotypes"].suffix.lstrip(".")
     if encoding == "haplotype" and file_format == "bed":
-        raise InputError(
+        raise UnphasedError(
             f"{path}: a PLINK 1 .bed holds no phase, but encoding 'haplotype' needs phased genotypes; "
             "use a phased VCF or .pgen, or set encoding: dosage"
         )

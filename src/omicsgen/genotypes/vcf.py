@@ -312,8 +312,8 @@ def read_vcf(
     anndata.AnnData
         ``X`` int8 ``(n_samples or 2 * n_samples, n_sites)``; ``var``: ``chrom``, ``pos``
         (1-based, bp), ``id``, ``ref``, ``alt``, ``af`` (alt-allele frequency), ``call_rate``;
-        ``obs``: ``sample`` (and ``haplotype`` 1/2). ``uns["vcf"]`` holds the contigs, the
-        counts of sites dropped per reason and of genotypes imputed.
+        ``obs``: ``sample`` (and ``haplotype`` 1/2). ``uns["vcf"]`` holds the encoding, the
+        contigs, the counts of sites dropped per reason, of genotypes imputed and of heterozygous calls.
 
     Raises
     ------

@@ -72,7 +72,7 @@ def prepare_genotypes(
     sample_sheet: str | os.PathLike | None = None,
     label_key: str | None = None,
     regions: list[str] | None = None,
-    encoding: str = "dosage",
+    encoding: str = "auto",
     min_maf: float = 0.01,
     min_call_rate: float = 0.9,
     missing: str = "sample_af",
@@ -98,8 +98,11 @@ def prepare_genotypes(
         TSV (see :func:`read_sample_sheet`); its samples are the ones analysed.
     label_key
         Sample-sheet column with labels (population), or ``None`` for unlabelled data.
-    regions, encoding, min_maf, min_call_rate, missing, threads
+    regions, min_maf, min_call_rate, missing, threads
         See :func:`omicsgen.genotypes.vcf.read_vcf`.
+    encoding
+        ``"dosage"``, ``"haplotype"`` or ``"auto"`` (haplotypes when the input is phased, see
+        :func:`omicsgen.genotypes.read_genotypes`); the one read is ``uns["omicsgen"]["encoding"]``.
     val_fraction, test_fraction
         Fractions of samples per label for validation and test.
     seed
@@ -151,8 +154,8 @@ def prepare_genotypes(
         adata,
         [per_sample[s] for s in adata.obs["sample"]],
         modality="vcf",
-        encoding=encoding,
-        likelihood=LIKELIHOOD_OF_ENCODING[encoding],
+        encoding=adata.uns["vcf"]["encoding"],
+        likelihood=LIKELIHOOD_OF_ENCODING[adata.uns["vcf"]["encoding"]],
         label_key=label_key,
     )
     return adata
