@@ -68,3 +68,28 @@ def test_scorecard_and_recommendations():
 def test_no_intervals_no_verdict():
     metrics = _metrics().assign(low=np.nan, high=np.nan)
     assert {v["verdict"] for v in verdicts(metrics)} == {"untested", "indistinguishable"}
+
+
+def test_recommendation_weighs_how_far_a_model_leads():
+    # ae beats marginals on all three metrics by a little; ar beats it on two, one by far (LD), and
+    # is indistinguishable from ae on the others: ar leads on every metric, ae on two
+    metrics = pd.DataFrame(
+        [
+            ("g", "ae", "ld_correlation", 0.14, 0.10, 0.17),
+            ("g", "ar", "ld_correlation", 0.79, 0.75, 0.83),
+            ("g", "marginals", "ld_correlation", 0.0, -0.03, 0.03),
+            ("g", "ae", "detection_auroc", 0.575, 0.55, 0.60),
+            ("g", "ar", "detection_auroc", 0.62, 0.46, 0.72),
+            ("g", "marginals", "detection_auroc", 0.75, 0.62, 0.85),
+            ("g", "ae", "pca_wasserstein", 1.25, 1.0, 1.5),
+            ("g", "ar", "pca_wasserstein", 1.27, 0.8, 1.97),
+            ("g", "marginals", "pca_wasserstein", 2.65, 2.2, 3.38),
+        ],
+        columns=["dataset", "model", "metric", "value", "low", "high"],
+    )
+    verdict_list = verdicts(metrics)
+    assert sum(v["beats"] for v in verdict_list if v["model"] == "ae") == 3
+    assert sum(v["beats"] for v in verdict_list if v["model"] == "ar") == 2
+    (fidelity,) = [t for t in recommendations(verdict_list, "g") if t.startswith("For synthetic data that look")]
+    assert fidelity.startswith("For synthetic data that look like the real ones (fidelity): ar (beats marginals on 2")
+    assert fidelity.endswith("best of the 2 models, or indistinguishable from the best, on 3).")
