@@ -6,9 +6,10 @@ Usage: python benchmarks/ar_scale.py [--samples 2000] [--sites 10000 50000 10000
 A cohort of ``samples`` diploid genomes is simulated with the workflow's own simulator
 (stdpopsim ``HomSap/OutOfAfrica_3G09`` via msprime, three labelled populations; long enough to
 hold the largest ``sites`` after preprocessing) and preprocessed as the workflow does
-(``prepare_genotypes``: biallelic SNPs, MAF >= 0.01, dosage). For each ``sites`` count the first
-that many sites are kept, and in a child process the ``ar`` model with the default config
-(``context`` 16, batch 64) trains for ``epochs`` epochs on the CPU (``train_model``, the
+(``prepare_genotypes``: biallelic SNPs, MAF >= 0.01, read as dosages). For each ``sites`` count
+the first that many sites are kept, and in a child process the ``ar`` model with the default
+config (``config/config.yaml``'s ``ar`` section: ``context`` 16, batch 16; the README's table
+was measured at batch 64) trains for ``epochs`` epochs on the CPU (``train_model``, the
 workflow's trainer: int8 matrix in memory, float32 batches only), then draws 100 genomes per
 label. Printed per run: seconds per epoch, seconds to draw the genomes, peak resident memory
 above the memory after imports, and both per 10,000 sites.
@@ -75,7 +76,7 @@ def main() -> None:
         # about 4,000 common SNPs per Mb in 2,000 simulated genomes of the three populations
         length = max(1_000_000, int(max(args.sites) / 3500 * 1e6))
         simulate_ooa_panel(vcf, sheet, n_per_population=args.samples // 3, length_bp=length, seed=1)
-        adata = prepare_genotypes(vcf, sample_sheet=sheet, label_key="population", seed=0)
+        adata = prepare_genotypes(vcf, sample_sheet=sheet, label_key="population", encoding="dosage", seed=0)
         write_h5ad(adata, prepared)
     for n_sites in args.sites:
         run = subprocess.run(
