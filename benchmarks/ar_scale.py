@@ -8,11 +8,11 @@ A cohort of ``samples`` diploid genomes is simulated with the workflow's own sim
 hold the largest ``sites`` after preprocessing) and preprocessed as the workflow does
 (``prepare_genotypes``: biallelic SNPs, MAF >= 0.01, read as dosages). For each ``sites`` count
 the first that many sites are kept, and in a child process the ``ar`` model with the default
-config (``config/config.yaml``'s ``ar`` section: ``context`` 16, batch 16; the README's table
-was measured at batch 64) trains for ``epochs`` epochs on the CPU (``train_model``, the
-workflow's trainer: int8 matrix in memory, float32 batches only), then draws 100 genomes per
-label. Printed per run: seconds per epoch, seconds to draw the genomes, peak resident memory
-above the memory after imports, and both per 10,000 sites.
+config (``config/config.yaml``'s ``ar`` section: ``context`` 16, batch 16) trains for
+``epochs`` epochs on the CPU (``train_model``, the workflow's trainer: int8 matrix in memory,
+float32 batches only), then draws 100 genomes per label. Printed per run: seconds per epoch,
+seconds to draw the genomes, peak resident memory above the memory after imports, and both
+per 10,000 sites.
 """
 
 from __future__ import annotations
