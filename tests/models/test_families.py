@@ -24,7 +24,7 @@ from omicsgen.latent import embed, encoder_latent
 from omicsgen.preprocess import prepare_alignments, prepare_genotypes
 from omicsgen.simulate import simulate_ooa_panel
 from omicsgen.synthesize import synthesize, synthesize_marginals, synthetic_counts, training_groups
-from omicsgen.train import train_model
+from omicsgen.train import load_model, train_model
 from tests.conftest import FAST_AE, FAST_VAE, REPO
 
 FAST = {
@@ -205,6 +205,24 @@ def test_autoregressive_windows_give_the_whole_chromosome_likelihood(datasets, m
         torch.testing.assert_close(value, results[0][0], rtol=1e-5, atol=1e-3)
         torch.testing.assert_close(lag_grad, results[0][1], rtol=1e-4, atol=1e-4)
         torch.testing.assert_close(site_grad, results[0][2], rtol=1e-4, atol=1e-4)
+
+
+def test_autoregressive_context_auto_gives_each_encoding_the_same_lag_weights(datasets, tmp_path):
+    """``context: auto`` is 16 sites on dosages and 64 on haplotypes (64 lag weights per site either
+    way), kept in the checkpoint; anything but ``auto`` or a positive integer is an error."""
+    from omicsgen.models import ar
+
+    for kind, likelihood, sites in (("dosage", "binomial", 16), ("haplotype_labelled", "bernoulli", 64)):
+        model = ar.Autoregressive(datasets[kind].n_vars, likelihood, context="auto")
+        assert model.hparams.context == sites
+        assert model.lag_weights[:, 0].numel() == ar.LAG_WEIGHTS_PER_SITE
+    data = datasets["haplotype_labelled"]
+    params = {**FAST["ar"], "context": "auto", "max_epochs": 1}
+    train_model(data, "ar", tmp_path / "m.ckpt", tmp_path / "h.csv", params=params, seed=0, threads=2)
+    assert load_model(tmp_path / "m.ckpt", "ar").hparams.context == 64
+    for bad in (0, "16", True):
+        with pytest.raises(ValueError, match="ar.context must be 'auto' or at least 1 site"):
+            ar.Autoregressive(data.n_vars, "bernoulli", context=bad)
 
 
 def test_autoregressive_model_needs_genotypes(prepared, tmp_path):

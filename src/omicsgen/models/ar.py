@@ -20,6 +20,9 @@ from torch.utils.checkpoint import checkpoint
 from omicsgen.models.base import LossPlan
 
 WINDOW_SITES = 4096  # sites scored at a time (memory per training batch: one window's lagged features)
+# context "auto": this many lag weights per site, whatever the encoding (a lag's weights are an
+# (n_trials, n_trials) matrix): 16 sites on dosages (2 x 2 each), 64 on haplotypes (1 x 1)
+LAG_WEIGHTS_PER_SITE = 64
 
 
 class Autoregressive(LossPlan):
@@ -51,7 +54,11 @@ class Autoregressive(LossPlan):
     labels
         Label categories; empty for none.
     context
-        Sites before each site that its genotype depends on (the order ``k``).
+        Sites before each site that its genotype depends on (the order ``k``), or ``"auto"``:
+        :data:`LAG_WEIGHTS_PER_SITE` weights per site, ``64 // n_trials ** 2`` sites (16 on
+        dosages, 64 on haplotypes). Chosen on eur_1kg (dosages: 32 sites overfit, validation NLL
+        748.5 vs 673.3 at 16) and the simulated three-population haplotypes (64 sites: 128.5 vs
+        193.3 at 16); ``benchmarks/README.md``.
     lr, weight_decay, lr_plateau_patience
         Adam learning rate, L2 weight decay, and epochs of validation plateau before the learning
         rate is halved (0: constant).
@@ -60,7 +67,7 @@ class Autoregressive(LossPlan):
     ------
     ValueError
         A likelihood without allele counts (the model has no site order to follow on
-        expression or read counts); ``context < 1``.
+        expression or read counts); ``context`` neither ``"auto"`` nor an integer >= 1.
     """
 
     latent_sampler = "none: every site drawn in position order given the sites before it and the label"
@@ -71,7 +78,7 @@ class Autoregressive(LossPlan):
         n_input: int,
         likelihood: str = "binomial",
         labels: list[str] = (),
-        context: int = 16,
+        context: int | str = "auto",
         lr: float = 1e-2,
         weight_decay: float = 1e-4,
         lr_plateau_patience: int = 10,
@@ -83,9 +90,12 @@ class Autoregressive(LossPlan):
                 f"the autoregressive model draws genotypes along the sites; likelihood {likelihood!r} "
                 "is not a genotype likelihood (binomial, bernoulli): use it on VCF, BCF, PLINK or VCF Zarr data"
             )
-        if context < 1:
-            raise ValueError(f"ar.context must be at least 1 site, got {context}")
+        if context == "auto":
+            context = max(1, LAG_WEIGHTS_PER_SITE // n_trials**2)
+        if isinstance(context, bool) or not isinstance(context, int) or context < 1:
+            raise ValueError(f"ar.context must be 'auto' or at least 1 site, got {context!r}")
         self.save_hyperparameters()
+        self.hparams.context = context  # the sites used, also in the checkpoint
         self.n_classes = n_trials + 1
         k = self.n_classes - 1  # logits and one-hot features leave out allele count 0
         self.site_logits = nn.Parameter(torch.zeros(n_input, k))
