@@ -1,14 +1,16 @@
 """The autoregressive genotype model at chromosome scale: training time and memory per 10,000 sites.
 
 Usage: python benchmarks/ar_scale.py [--samples 2000] [--sites 10000 50000 100000] [--epochs 2]
-                                     [--threads 2] [--workdir DIR]
+                                     [--threads 2] [--workdir DIR] [--encoding dosage|haplotype]
 
 A cohort of ``samples`` diploid genomes is simulated with the workflow's own simulator
 (stdpopsim ``HomSap/OutOfAfrica_3G09`` via msprime, three labelled populations; long enough to
 hold the largest ``sites`` after preprocessing) and preprocessed as the workflow does
-(``prepare_genotypes``: biallelic SNPs, MAF >= 0.01, read as dosages). For each ``sites`` count
-the first that many sites are kept, and in a child process the ``ar`` model with the default
-config (``config/config.yaml``'s ``ar`` section: ``context`` 16, batch 16) trains for
+(``prepare_genotypes``: biallelic SNPs, MAF >= 0.01, read as ``encoding``: dosages, or the
+simulated phase as haplotypes, two rows a genome). For each ``sites`` count the first that many
+sites are kept, and in a child process the ``ar`` model with the default config
+(``config/config.yaml``'s ``ar`` section: ``context`` auto, i.e. 16 sites on dosages and 64 on
+haplotypes, batch 16) trains for
 ``epochs`` epochs on the CPU (``train_model``, the workflow's trainer: int8 matrix in memory,
 float32 batches only), then draws 100 genomes per label. Printed per run: seconds per epoch,
 seconds to draw the genomes, peak resident memory above the memory after imports, and both
@@ -63,20 +65,22 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--encoding", choices=["dosage", "haplotype"], default="dosage")
     args = parser.parse_args()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="ar_scale_"))
     workdir.mkdir(parents=True, exist_ok=True)
-    prepared = workdir / f"cohort_{args.samples}.h5ad"
+    prepared = workdir / f"cohort_{args.samples}_{args.encoding}.h5ad"
     if not prepared.exists():
         from omicsgen.io import write_h5ad
         from omicsgen.preprocess import prepare_genotypes
         from omicsgen.simulate import simulate_ooa_panel
 
         vcf, sheet = workdir / "cohort.vcf.gz", workdir / "cohort.tsv"
-        # about 4,000 common SNPs per Mb in 2,000 simulated genomes of the three populations
-        length = max(1_000_000, int(max(args.sites) / 3500 * 1e6))
-        simulate_ooa_panel(vcf, sheet, n_per_population=args.samples // 3, length_bp=length, seed=1)
-        adata = prepare_genotypes(vcf, sample_sheet=sheet, label_key="population", encoding="dosage", seed=0)
+        if not vcf.exists():  # one simulated cohort (phased) serves both encodings
+            # about 4,000 common SNPs per Mb in 2,000 simulated genomes of the three populations
+            length = max(1_000_000, int(max(args.sites) / 3500 * 1e6))
+            simulate_ooa_panel(vcf, sheet, n_per_population=args.samples // 3, length_bp=length, seed=1)
+        adata = prepare_genotypes(vcf, sample_sheet=sheet, label_key="population", encoding=args.encoding, seed=0)
         write_h5ad(adata, prepared)
     for n_sites in args.sites:
         run = subprocess.run(
