@@ -91,7 +91,7 @@ class Autoregressive(LossPlan):
                 "is not a genotype likelihood (binomial, bernoulli): use it on VCF, BCF, PLINK or VCF Zarr data"
             )
         if context == "auto":
-            context = max(1, LAG_WEIGHTS_PER_SITE // n_trials**2)
+            context = LAG_WEIGHTS_PER_SITE // n_trials**2
         if isinstance(context, bool) or not isinstance(context, int) or context < 1:
             raise ValueError(f"ar.context must be 'auto' or at least 1 site, got {context!r}")
         self.save_hyperparameters()
