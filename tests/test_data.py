@@ -139,6 +139,7 @@ def test_streamed_training_step_matches_the_run_in_memory(prepared, tmp_path):
                 "gp_weight": 10,
                 "batch_size": 64,
                 "max_steps": 6,
+                "space": "data",
             },
             seed=0,
             threads=1,
@@ -159,7 +160,7 @@ def test_gan_starts_at_the_same_mean_sample_streamed_or_not(genotypes, tmp_path)
     biases = []
     for adata in (genotypes, backed):
         torch.manual_seed(0)
-        gan = GAN(n_input=genotypes.n_vars, likelihood="binomial", labels=[], n_noise=4, n_hidden=8, n_layers=1)
+        gan = GAN(genotypes.n_vars, "binomial", [], n_noise=4, n_hidden=8, n_layers=1, space="data")
         gan.prepare(AnnDataModule(adata, batch_size=64).train_batches(100))
         biases.append(gan.generator.out.bias.detach().clone())
     torch.testing.assert_close(biases[0], biases[1])

@@ -138,9 +138,10 @@ def train(
     gpus: int,
     stream: bool | str = "auto",
     mem_mb: int | None = None,
+    autoencoder: str | None = None,
 ) -> None:
-    """Train an AE, VAE or GAN (:func:`omicsgen.train.train_model`); writes the checkpoint, the history CSV
-    and the run's budget and outcome (JSON).
+    """Train a model family (:func:`omicsgen.train.train_model`); writes the checkpoint, the history CSV
+    and the run's budget and outcome (JSON). ``autoencoder``: the AE checkpoint of a latent-space GAN.
 
     The matrix is loaded into memory, or left on disk and streamed in blocks when ``stream`` is
     true or, with ``"auto"``, when it would take more than half the memory the job has (its
@@ -165,7 +166,16 @@ def train(
     adata = backed if streamed else read_h5ad(input)
     try:
         train_model(
-            adata, family, checkpoint, history, params=model, seed=seed, threads=threads, gpus=gpus, training=training
+            adata,
+            family,
+            checkpoint,
+            history,
+            params=model,
+            seed=seed,
+            threads=threads,
+            gpus=gpus,
+            training=training,
+            autoencoder=autoencoder,
         )
     finally:
         if streamed:

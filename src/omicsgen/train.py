@@ -24,6 +24,7 @@ from omicsgen.contract import label_categories
 from omicsgen.data import AnnDataModule
 from omicsgen.io import write_text
 from omicsgen.models.base import TrainingPlan
+from omicsgen.provenance import sha256
 from omicsgen.registry import training_plan
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,7 @@ RESUME_CHECKPOINTS = 20  # resumable checkpoints written in a run's epoch budget
 def model_keys(family: str) -> tuple[str, ...]:
     """The config keys a family's training plan takes (its constructor's, less the data's)."""
     parameters = inspect.signature(training_plan(family)).parameters
-    return tuple(name for name in parameters if name not in ("n_input", "likelihood", "labels"))
+    return tuple(name for name in parameters if name not in ("n_input", "likelihood", "labels", "autoencoder"))
 
 
 def device_settings(gpus: int) -> dict:
@@ -137,6 +138,7 @@ def train_model(
     threads: int = 1,
     gpus: int = 0,
     training: str | Path | None = None,
+    autoencoder: str | Path | None = None,
 ) -> TrainingPlan:
     """Fit a model of ``family`` on the training split (AE and VAE early-stopped on validation).
 
@@ -176,6 +178,9 @@ def train_model(
         ``epochs_run``, ``stopped_by``, ``device``, ``threads``, ``streamed`` (batches read from
         disk), ``curves`` (the history columns the report draws, and their y label); ``best_val_loss`` (AE, VAE)
         or ``generator_steps_run`` (GAN).
+    autoencoder
+        The checkpoint of the trained AE whose code space a GAN with ``space: latent`` plays in
+        (its weights are copied into the GAN's checkpoint, frozen).
 
     Returns
     -------
@@ -186,6 +191,8 @@ def train_model(
     ------
     KeyError
         Unknown family.
+    ValueError
+        ``space: latent`` without an ``autoencoder`` checkpoint, or one trained on other data.
 
     Notes
     -----
@@ -208,14 +215,19 @@ def train_model(
     data = AnnDataModule(adata, batch_size=params["batch_size"], seed=seed)
     budget = training_budget(family, len(data.train_set), params)
     log.info("budget for %d training observations: %s", len(data.train_set), budget)
+    latent_of = _latent_space_model(params, autoencoder)
     model = training_plan(family)(
         n_input=adata.n_vars,
         likelihood=contract.info(adata)["likelihood"],
         labels=label_categories(adata),
         **{key: budget.get(key, params[key]) for key in model_keys(family)},
+        **({"autoencoder": dict(latent_of.hparams)} if latent_of is not None else {}),
     )
+    if latent_of is not None:
+        model.autoencoder.load_state_dict(latent_of.state_dict())
     workdir = checkpoint.parent / f".{checkpoint.stem}_training"
-    resume_from = _resumable_checkpoint(workdir, _fingerprint(adata, params, seed))
+    depends_on = {**params, "autoencoder": sha256(autoencoder)} if latent_of is not None else params
+    resume_from = _resumable_checkpoint(workdir, _fingerprint(adata, depends_on, seed))
     if resume_from is None:
         model.prepare(data.train_batches())
     early_stopped = model.monitor is not None  # the GAN has no validation likelihood to stop on
@@ -292,6 +304,21 @@ def train_model(
     shutil.move(final, checkpoint)
     shutil.rmtree(workdir)
     return load_model(checkpoint, family)
+
+
+def _latent_space_model(params: dict, autoencoder: str | Path | None) -> TrainingPlan | None:
+    """The trained AE a plan with ``space: latent`` plays in, loaded from ``autoencoder``; None otherwise.
+
+    Raises
+    ------
+    ValueError
+        ``space: latent`` and no checkpoint given.
+    """
+    if params.get("space") != "latent":
+        return None
+    if autoencoder is None:
+        raise ValueError("space: latent needs the checkpoint of the trained autoencoder (the 'ae' model)")
+    return load_model(autoencoder, "ae")
 
 
 def _finish(checkpoint: Path, family: str, data: AnnDataModule, seed: int) -> dict:

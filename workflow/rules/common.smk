@@ -171,6 +171,14 @@ def trained_model_params(wildcards):
     return dict(sorted(config[wildcards.model].items()))
 
 
+def train_inputs(wildcards):
+    """The preprocessed data, and the AE's checkpoint for a model that plays in its code space (``space: latent``)."""
+    files = {"input": f"results/{wildcards.dataset}/preprocessed.h5ad"}
+    if config[wildcards.model].get("space") == "latent":
+        files["autoencoder"] = f"results/{wildcards.dataset}/ae/model.ckpt"
+    return files
+
+
 def pca_components():
     """PCA baseline dimensions: the latent size of the encoder models it is compared with."""
     sizes = {config[m]["n_latent"] for m in TRAINED_ENCODERS}

@@ -1,7 +1,8 @@
-# One training rule for every model family in config `models` (ae, vae, gan).
+# One training rule for every model family in config `models` (ae, vae, gan, ar). A GAN with
+# `space: latent` plays in the code space of the dataset's AE, so its job also needs the AE's checkpoint.
 rule train:
     input:
-        input="results/{dataset}/preprocessed.h5ad",
+        unpack(train_inputs),
     output:
         checkpoint="results/{dataset}/{model}/model.ckpt",
         history=report(

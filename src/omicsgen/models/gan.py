@@ -1,20 +1,31 @@
 """Wasserstein GAN with gradient penalty (WGAN-GP; Gulrajani et al. 2017), conditional on labels.
 
-Manual optimisation with two optimisers, as Lightning's own GAN example. The generator's
-output activation follows the data, and the critic compares real and generated data on one
-continuous scale: counts as library-size-normalised ``log1p`` (counts per 10,000), which the
-generator emits through a ReLU so that it can produce the exact zeros of sparse counts (as
-cscGAN; Marouf et al. 2020); genotypes as allele counts drawn from the alt-allele
-probabilities the generator emits (as the artificial-genome GAN of Yelmen et al. 2021), with a
-straight-through gradient; continuous values as they are.
+Manual optimisation with two optimisers, as Lightning's own GAN example. The GAN plays in one
+of two spaces (``space``):
+
+- ``"latent"`` (the default): in the code space of a trained autoencoder (the run's AE). The
+  critic compares the AE's codes of real observations with the generator's codes, and a
+  generated code is decoded by the AE's decoder and drawn from its observation model (NB
+  counts, binomial dosages, Bernoulli alleles). This is the LatentGAN of Prykhodko et al.
+  (J. Cheminform. 2019): the GAN gets a low-dimensional, dense target, and the observation
+  model is the AE's, fitted by likelihood. The AE is frozen (eval mode) while the GAN trains.
+- ``"data"``: on the data themselves. The critic compares real and generated data on one
+  continuous scale: counts as library-size-normalised ``log1p`` (counts per 10,000), which the
+  generator emits through a ReLU so that it can produce the exact zeros of sparse counts (as
+  cscGAN; Marouf et al. 2020); genotypes as allele counts drawn from the alt-allele
+  probabilities the generator emits (as the artificial-genome GAN of Yelmen et al. 2021), with
+  a straight-through gradient; continuous values as they are.
 """
 
 from __future__ import annotations
 
 import torch
 
+from omicsgen.models.ae import AE
 from omicsgen.models.base import TrainingPlan
 from omicsgen.models.modules import Critic, Decoder
+
+SPACES = ("latent", "data")
 
 
 class GAN(TrainingPlan):
@@ -35,11 +46,12 @@ class GAN(TrainingPlan):
     n_input
         Number of features.
     likelihood
-        The data's kind (see :class:`~omicsgen.models.base.TrainingPlan`): ``"nb"`` counts
-        (generator: ReLU ``log1p`` counts per 10,000, rescaled to a library size and rounded),
-        ``"binomial"``/``"bernoulli"`` genotypes (sigmoid allele probability; observations
-        drawn binomially), ``"gaussian"`` (linear output, used as is); the
-        :class:`~omicsgen.models.likelihoods.Likelihood` object says each.
+        The data's kind (see :class:`~omicsgen.models.base.TrainingPlan`). With ``space="data"``:
+        ``"nb"`` counts (generator: ReLU ``log1p`` counts per 10,000, rescaled to a library size
+        and rounded), ``"binomial"``/``"bernoulli"`` genotypes (sigmoid allele probability;
+        observations drawn binomially), ``"gaussian"`` (linear output, used as is); the
+        :class:`~omicsgen.models.likelihoods.Likelihood` object says each. With
+        ``space="latent"`` the autoencoder's observation model is used.
     labels
         Label categories of the conditional generator and critic; empty for none.
     n_noise
@@ -52,11 +64,19 @@ class GAN(TrainingPlan):
         Critic steps per generator step.
     gp_weight
         Weight of the gradient penalty (10 in the paper).
+    space
+        ``"latent"``: the GAN generates the codes of ``autoencoder``; ``"data"``: the data.
+    autoencoder
+        With ``space="latent"``: the hyperparameters of the trained
+        :class:`~omicsgen.models.ae.AE` (its ``hparams``) whose code space the GAN plays in.
+        The AE is rebuilt from them as the submodule ``autoencoder``; its weights come with
+        the checkpoint (:func:`omicsgen.train.train_model` copies them in before training).
 
     Raises
     ------
     ValueError
-        Unknown likelihood.
+        Unknown likelihood or space; ``space="latent"`` without an autoencoder, or one
+        trained on other features or labels.
     """
 
     def __init__(
@@ -70,22 +90,43 @@ class GAN(TrainingPlan):
         lr: float = 2e-4,
         n_critic: int = 5,
         gp_weight: float = 10.0,
+        space: str = "latent",
+        autoencoder: dict | None = None,
     ):
         super().__init__(likelihood, list(labels))
         self.save_hyperparameters()
         self.automatic_optimization = False
-        self.generator = Decoder(
-            n_noise, n_input, self.likelihood.generator_activation, n_hidden, n_layers, 0.0, n_labels=self.n_labels
-        )
-        self.critic = Critic(n_input, n_hidden, n_layers, n_labels=self.n_labels)
+        if space not in SPACES:
+            raise ValueError(f"GAN space {space!r} is not one of {SPACES}")
+        self.autoencoder = None
+        if space == "latent":
+            self.autoencoder = _frozen_autoencoder(autoencoder, n_input, likelihood, self.labels)
+            n_output, activation = self.autoencoder.hparams.n_latent, "linear"
+        else:
+            n_output, activation = n_input, self.likelihood.generator_activation
+        self.generator = Decoder(n_noise, n_output, activation, n_hidden, n_layers, 0.0, n_labels=self.n_labels)
+        self.critic = Critic(n_output, n_hidden, n_layers, n_labels=self.n_labels)
 
     @property
     def decoder(self) -> Decoder:
         """The generator, under the name the shared decoding code uses."""
         return self.generator
 
-    latent_sampler = "z ~ N(0, I)"
     curves = (("train_critic_loss", "train_generator_loss", "val_wasserstein"), "WGAN-GP loss / Wasserstein estimate")
+
+    @property
+    def latent_sampler(self) -> str:
+        """How synthetic observations are drawn, as their provenance states it."""
+        if self.autoencoder is None:
+            return "z ~ N(0, I) -> generator (data space)"
+        return "z ~ N(0, I) -> generator -> code of the AE -> AE decoder and observation model (latent GAN)"
+
+    def train(self, mode: bool = True) -> GAN:
+        """Set training mode, keeping the frozen autoencoder in eval mode (no dropout in its codes)."""
+        super().train(mode)
+        if self.autoencoder is not None:
+            self.autoencoder.eval()
+        return self
 
     def noise(self, n: int) -> torch.Tensor:
         """Generator input ``(n, n_noise)`` from N(0, I), torch's global generator."""
@@ -96,43 +137,58 @@ class GAN(TrainingPlan):
         return self.noise(n)
 
     def real_view(self, x: torch.Tensor) -> torch.Tensor:
-        """Real data ``(batch, n_input)`` on the critic's scale (:meth:`Likelihood.critic_view
-        <omicsgen.models.likelihoods.Likelihood.critic_view>`)."""
+        """Real data ``(batch, n_input)`` on the critic's scale: the AE's codes ``(batch, n_latent)`` in
+        latent space, else :meth:`Likelihood.critic_view <omicsgen.models.likelihoods.Likelihood.critic_view>`."""
+        if self.autoencoder is not None:
+            with torch.no_grad():
+                return self.autoencoder.codes(x)
         return self.likelihood.critic_view(x)
 
     def generated_view(self, z: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
-        """Generated data ``(batch, n_input)`` on the critic's scale, differentiable in the generator."""
-        return self.likelihood.generated_view(self.generator(z, y))
+        """Generated data on the critic's scale (as :meth:`real_view`), differentiable in the generator."""
+        out = self.generator(z, y)
+        return out if self.autoencoder is not None else self.likelihood.generated_view(out)
 
     def decode(
         self, z: torch.Tensor, y: torch.Tensor | None = None, library: torch.Tensor | None = None
     ) -> torch.Tensor:
         """Generated values on the data's scale ``(batch, n_input)``.
 
-        Counts: ``expm1`` of the generated log1p counts per 10,000, rescaled so that each row
-        sums to ``library`` ``(batch, 1)`` total counts; genotypes: expected allele counts;
-        otherwise the output.
+        Latent space: the AE's decoded mean of the generated code (:meth:`TrainingPlan.decode
+        <omicsgen.models.base.TrainingPlan.decode>`). Data space: counts are ``expm1`` of the
+        generated log1p counts per 10,000, rescaled so that each row sums to ``library``
+        ``(batch, 1)`` total counts; genotypes expected allele counts; otherwise the output.
 
         Raises
         ------
         ValueError
             No library size for counts; no labels for a conditional model.
         """
-        return self.likelihood.generated_mean(self.generator(z, y), library)
+        out = self.generator(z, y)
+        if self.autoencoder is not None:
+            codes = self.autoencoder.conditioning(y) if y is not None else None
+            return self.autoencoder.decode(out, codes, library)
+        return self.likelihood.generated_mean(out, library)
 
     def sample_observation(self, mean: torch.Tensor) -> torch.Tensor:
-        """Observations from generated values: counts rounded, allele counts drawn binomially, else as they are."""
+        """Observations from generated values: latent space, the AE's observation model; data space,
+        counts rounded, allele counts drawn binomially, else as they are."""
+        if self.autoencoder is not None:
+            return self.autoencoder.sample_observation(mean)
         return self.likelihood.sample_generated(mean)
 
     def prepare(self, batches) -> None:
         """Start the generator at the mean training sample: its output bias is set to the per-feature mean
-        of the training data on the critic's scale (allele-frequency logits for genotypes)."""
+        of the training data on the critic's scale (the mean code in latent space; allele-frequency
+        logits for genotypes in data space)."""
         total, n = 0.0, 0
         for x, _ in batches:
             total = total + self.real_view(x).sum(dim=0)
             n += x.shape[0]
+        mean = total / n
+        bias = mean if self.autoencoder is not None else self.likelihood.generator_bias(mean)
         with torch.no_grad():
-            self.generator.out.bias.copy_(self.likelihood.generator_bias(total / n))
+            self.generator.out.bias.copy_(bias)
 
     def gradient_penalty(self, real: torch.Tensor, fake: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
         """Per-sample ``(||grad_x D(x_hat)||_2 - 1)^2`` ``(batch,)`` at random interpolates ``x_hat``."""
@@ -181,3 +237,24 @@ class GAN(TrainingPlan):
             torch.optim.Adam(self.generator.parameters(), lr=self.hparams.lr, betas=betas),
             torch.optim.Adam(self.critic.parameters(), lr=self.hparams.lr, betas=betas),
         )
+
+
+def _frozen_autoencoder(hparams: dict | None, n_input: int, likelihood: str, labels: list[str]) -> AE:
+    """The AE of a latent GAN rebuilt from its ``hparams``, its parameters frozen.
+
+    Raises
+    ------
+    ValueError
+        No hyperparameters, or an AE of other features, likelihood or labels.
+    """
+    if not hparams:
+        raise ValueError("a GAN with space='latent' needs the trained autoencoder (train the 'ae' model first)")
+    autoencoder = AE(**dict(hparams))
+    seen = (autoencoder.hparams.n_input, autoencoder.hparams.likelihood, list(autoencoder.hparams.labels))
+    if seen != (n_input, likelihood, labels):
+        raise ValueError(
+            f"the autoencoder was trained on (n_input, likelihood, labels) = {seen}, "
+            f"not on this data's {(n_input, likelihood, labels)}: retrain it on the same preprocessed data"
+        )
+    autoencoder.requires_grad_(False)
+    return autoencoder.eval()
