@@ -131,8 +131,9 @@ def test_stored_reference_values():
 
 
 def test_controls_take_the_generators_sizes_and_every_row_the_same_reference_cells(prepared):
-    """With 5 synthetic cells per label, a control is capped at 5 per label too; the real-trained classifier,
-    tested on the reference cells, then scores the same for every row."""
+    """With 5 synthetic cells per label, a control is capped at 5 per label too; the real-trained classifier
+    (trained on as many training cells per label), tested on the reference cells, then scores the same for
+    every row."""
     small = synthesize_marginals(prepared, 5, seed=0)
     rows = {
         name: evaluate_model(prepared, dataset="p", model=name, synthetic=small, control=control, **FAST)
@@ -140,6 +141,8 @@ def test_controls_take_the_generators_sizes_and_every_row_the_same_reference_cel
     }
     trtr = {name: _rows(table)["trtr_accuracy"] for name, (table, _) in rows.items()}
     assert trtr["marginals"] == trtr["real"] == trtr["copy"]
+    # TRTR trains on training cells matched to the synthetic set: the copy control's TSTR set is those cells
+    assert _rows(rows["copy"][0])["tstr_accuracy"] == trtr["copy"]
     for _, per_label in rows.values():
         assert (per_label["n_test"] <= 5).all()
     uncapped = _rows(evaluate_model(prepared, dataset="p", model="real", control="real", **FAST)[0])

@@ -170,13 +170,14 @@ def test_utility_tstr_and_augmentation(prepared, expression, rng):
     # "synthetic" cells that are real training cells: TSTR equals the real-trained score
     X, y = expression[train], labels[train]
     rare_rows = np.isin(y, rare)
-    same = utility_predictions(X, y, expression[test], X, y, X[rare_rows], y[rare_rows])
+    same = utility_predictions(X, y, expression[test], X, y, X[rare_rows], y[rare_rows], X, y)
     scores = utility_scores(labels[test], same, rare)
     assert scores["tstr_accuracy"] == scores["trtr_accuracy"] > 0.6
     np.testing.assert_array_equal(same["synthetic"], same["real"])
     # synthetic cells with scrambled labels: TSTR near chance
     scrambled = rng.permutation(y)
-    noise = utility_scores(labels[test], utility_predictions(X, y, expression[test], X, scrambled, X[:0], y[:0]), rare)
+    scrambled_run = utility_predictions(X, y, expression[test], X, scrambled, X[:0], y[:0], X, y)
+    noise = utility_scores(labels[test], scrambled_run, rare)
     assert noise["tstr_accuracy"] < scores["tstr_accuracy"] - 0.3
     assert noise["augmented_macro_f1"] == noise["real_macro_f1"]  # nothing added: the real classifier
     assert np.isnan(utility_scores(labels[test], same, [])["augmentation_recall_gain"])

@@ -356,6 +356,7 @@ def _comparison_sets(
         "candidate": pool[candidate],
         "candidate_labels": pool_labels[candidate],
         "train_matched": expression[train_rows][draw["train"]],
+        "train_matched_labels": labels[train_rows][draw["train"]],
         "pool": pool,
         "pool_labels": pool_labels,
         "train": expression[train_rows],
@@ -508,6 +509,8 @@ def _utility_rows(sets: dict, rare: list[str], min_label_test: int, boot: dict) 
         sets["candidate_labels"],
         sets["pool"][augment],
         sets["pool_labels"][augment],
+        sets["train_matched"],
+        sets["train_matched_labels"],
         seed=boot["seed"],
     )
     per_label = per_label_recalls(

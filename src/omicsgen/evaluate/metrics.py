@@ -146,7 +146,8 @@ METRICS: dict[str, Metric] = {
         None,
         None,
         "generators",
-        "accuracy on held-out real cells of a logistic regression trained on real training cells (reference for TSTR)",
+        "accuracy on held-out real cells of a logistic regression trained on real training cells, as many of each "
+        "label as TSTR's synthetic set (reference for TSTR)",
         "Esteban et al. 2017",
     ),
     "tstr_accuracy": Metric(

@@ -49,6 +49,8 @@ def utility_predictions(
     synthetic_labels: np.ndarray,
     augmentation: np.ndarray,
     augmentation_labels: np.ndarray,
+    matched_train: np.ndarray,
+    matched_labels: np.ndarray,
     *,
     seed: int = 0,
 ) -> dict[str, np.ndarray]:
@@ -56,12 +58,14 @@ def utility_predictions(
 
     Parameters
     ----------
-    real_train, real_test, synthetic, augmentation
+    real_train, real_test, synthetic, augmentation, matched_train
         ``(n, n_genes)`` log1p-normalised expression (allele counts for genotypes).
         ``augmentation``: the cells added to ``real_train`` for the augmented classifier, only
         those of rare labels (ACTIVA augments the rare class; adding every label would measure
-        class rebalancing instead).
-    train_labels, synthetic_labels, augmentation_labels
+        class rebalancing instead). ``matched_train``: training cells with the size and label
+        composition of ``synthetic``, the real-trained reference of TSTR (a classifier trained
+        on more cells, or on other label proportions, would win on that alone).
+    train_labels, synthetic_labels, augmentation_labels, matched_labels
         Labels of each set.
     seed
         ``random_state`` of the classifier.
@@ -69,10 +73,12 @@ def utility_predictions(
     Returns
     -------
     dict
-        ``"real"``, ``"synthetic"``, ``"augmented"`` -> ``(n_test,)`` predicted labels.
+        ``"real"`` (all training cells), ``"real_matched"``, ``"synthetic"``, ``"augmented"``
+        -> ``(n_test,)`` predicted labels.
     """
     return {
         "real": _fit_predict(real_train, train_labels, real_test, seed),
+        "real_matched": _fit_predict(matched_train, matched_labels, real_test, seed),
         "synthetic": _fit_predict(synthetic, synthetic_labels, real_test, seed),
         "augmented": _fit_predict(
             np.vstack([real_train, augmentation]), np.concatenate([train_labels, augmentation_labels]), real_test, seed
@@ -95,8 +101,8 @@ def utility_scores(test_labels: np.ndarray, predictions: dict[str, np.ndarray], 
     Returns
     -------
     dict
-        ``trtr_accuracy`` (trained on real), ``tstr_accuracy`` (trained on synthetic),
-        ``real_macro_f1`` and ``augmented_macro_f1`` (trained on real, and on real + rare
+        ``trtr_accuracy`` (trained on the matched real cells), ``tstr_accuracy`` (trained on
+        synthetic), ``real_macro_f1`` and ``augmented_macro_f1`` (trained on real, and on real + rare
         synthetic), ``augmentation_recall_gain``: mean over ``judged_rare`` of
         recall(augmented) - recall(real); NaN when there is none.
     """
@@ -109,7 +115,7 @@ def utility_scores(test_labels: np.ndarray, predictions: dict[str, np.ndarray], 
         }
         gain = float(np.mean(recall["augmented"] - recall["real"]))
     return {
-        "trtr_accuracy": float(accuracy_score(test_labels, predictions["real"])),
+        "trtr_accuracy": float(accuracy_score(test_labels, predictions["real_matched"])),
         "tstr_accuracy": float(accuracy_score(test_labels, predictions["synthetic"])),
         "real_macro_f1": float(
             f1_score(test_labels, predictions["real"], labels=labels, average="macro", zero_division=0)
