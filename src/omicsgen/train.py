@@ -7,6 +7,7 @@ import inspect
 import json
 import logging
 import shutil
+import warnings
 from pathlib import Path
 
 import anndata as ad
@@ -270,7 +271,10 @@ def train_model(
     metrics_csv = workdir / "csv" / "version_0" / "metrics.csv"
     if resume_from is not None and metrics_csv.exists():  # Lightning's CSVLogger would overwrite it
         metrics_csv.rename(workdir / f"metrics_before_resume_{len(list(workdir.glob('metrics_before_resume_*')))}.csv")
-    trainer.fit(model, datamodule=data, ckpt_path=resume_from)
+    with warnings.catch_warnings():
+        if latent_of is not None:  # the frozen AE is in eval mode on purpose (no dropout in its codes)
+            warnings.filterwarnings("ignore", message=r"Found \d+ module\(s\) in eval mode")
+        trainer.fit(model, datamodule=data, ckpt_path=resume_from)
     parts = sorted(workdir.glob("metrics_before_resume_*.csv"), key=lambda p: int(p.stem.rsplit("_", 1)[1]))
     epochs = epoch_history([*parts, metrics_csv])
     write_text(epochs.to_csv(index=False), history)
