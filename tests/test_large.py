@@ -61,6 +61,19 @@ def test_plain_run_is_the_demo_and_a_user_config_only_its_datasets(tmp_path):
     assert _datasets_in_plan(own.stdout) == {"big"}
 
 
+def test_a_latent_gan_alone_has_its_autoencoder_trained(tmp_path):
+    """``models: [gan]`` with the default ``gan.space: latent``: the plan trains the AE the GAN plays in, and
+    neither evaluates nor reports it."""
+    workdir = _user_workdir(tmp_path)
+    plan = snakemake(workdir, "-n", "--config", "models=[gan]")
+    assert plan.returncode == 0, plan.stderr[-2000:]
+    assert "results/pbmc68k/ae/model.ckpt" in plan.stdout and "results/pbmc68k/gan/model.ckpt" in plan.stdout
+    assert "results/pbmc68k/ae/metrics.tsv" not in plan.stdout and "results/pbmc68k/vae/" not in plan.stdout
+    data_space = snakemake(workdir, "-n", "--config", "models=[gan]", "gan={'space': 'data'}")
+    assert data_space.returncode == 0, data_space.stderr[-2000:]
+    assert "results/pbmc68k/ae/" not in data_space.stdout
+
+
 @pytest.mark.e2e
 def test_every_stage_above_10000_cells(tmp_path):
     workdir = _user_workdir(tmp_path)

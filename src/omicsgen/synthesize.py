@@ -125,8 +125,8 @@ def synthesize(
     from a log-normal fitted to the label's training library sizes (scVI's library prior); then
     the family's ``generate``: by default a latent ``z`` from its ``sample_latent``
     (:attr:`~omicsgen.models.base.TrainingPlan.latent_sampler` says how) and ``x ~ p(x | z, l,
-    library)`` with the model's observation model (the GAN: its counts rounded, binomial
-    alleles); the autoregressive model draws sites in order, without a latent. A
+    library)`` with the model's observation model (the latent GAN: its AE's; the data-space GAN:
+    its counts rounded, binomial alleles); the autoregressive model draws sites in order, without a latent. A
     conditional model's decoder or generator is given the label ``l``; an unconditional one
     (unlabelled data) draws ``n_per_label`` cells in total.
 

@@ -109,6 +109,11 @@ def _alternatives(names):
 
 ALL_MODELS = list(config["models"]) + list(config["baselines"])
 TRAINED_MODELS = list(config["models"])
+# checkpoints trained because a listed model needs them as input: the latent GAN plays in
+# the AE's code space (the AE is then trained, not evaluated or reported unless listed)
+TRAINED_AS_INPUT = (
+    ["ae"] if "gan" in TRAINED_MODELS and config["gan"]["space"] == "latent" and "ae" not in TRAINED_MODELS else []
+)
 TRAINED_ENCODERS = [m for m in TRAINED_MODELS if m in ENCODERS]
 # the evaluation's real and copy controls, wherever a generator is evaluated
 CONTROLS = list(registry.CONTROLS) if any(m in GENERATORS for m in ALL_MODELS) else []

@@ -1,5 +1,6 @@
 # One training rule for every model family in config `models` (ae, vae, gan, ar). A GAN with
-# `space: latent` plays in the code space of the dataset's AE, so its job also needs the AE's checkpoint.
+# `space: latent` plays in the code space of the dataset's AE, so its job also needs the AE's
+# checkpoint (trained here even when `ae` is not listed).
 rule train:
     input:
         unpack(train_inputs),
@@ -16,7 +17,7 @@ rule train:
     benchmark:
         "results/benchmarks/train/{dataset}_{model}.tsv"
     wildcard_constraints:
-        model=_alternatives(TRAINED_MODELS),
+        model=_alternatives(TRAINED_MODELS + TRAINED_AS_INPUT),
     conda:
         "../../envs/torch.yaml"
     threads: dataset_threads

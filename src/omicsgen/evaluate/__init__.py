@@ -226,10 +226,11 @@ def evaluate_model(
         closest candidate cell; ``dcr`` and ``dcr_holdout``, median distance of synthetic and of
         reference cells to their closest training cell; ``n_identical_to_train``) and, with
         labels, the classifier utility of :mod:`omicsgen.evaluate.utility` (TSTR on the
-        candidate set; augmentation with every synthetic cell of the labels with fewer than
-        ``rare_fraction`` of the training cells, its gain averaged over those with at least
-        ``min_label_test`` reference cells). Distances are Euclidean on the log1p-normalised
-        scale; for genotypes cityblock on allele counts (Yelmen et al. 2021).
+        candidate set, TRTR on the training cells matched to it; augmentation with every
+        synthetic cell of the labels with fewer than ``rare_fraction`` of the training cells,
+        its gain averaged over those with at least ``min_label_test`` reference cells).
+        Distances are Euclidean on the log1p-normalised scale; for genotypes cityblock on
+        allele counts (Yelmen et al. 2021).
     control
         ``"real"`` or ``"copy"`` (:data:`CONTROLS`) in place of synthetic cells. ``synthetic``,
         when given with a control, only sets the sizes: the control's sets are capped at its

@@ -136,8 +136,9 @@ def per_label_recalls(
     min_test: int,
 ) -> pd.DataFrame:
     """One row per test label (:data:`PER_LABEL_COLUMNS`): training, synthetic and test counts, the recall
-    of the three classifiers of :func:`utility_predictions`, whether the label is rare, and whether it has
-    at least ``min_test`` test cells (``judged``; a recall on fewer cells is too noisy to call a gain)."""
+    of the classifiers of :func:`utility_predictions` trained on all real, synthetic and augmented cells,
+    whether the label is rare, and whether it has at least ``min_test`` test cells (``judged``; a recall on
+    fewer cells is too noisy to call a gain)."""
     labels = sorted(set(test_labels.tolist()))
     recall = {
         f"recall_{column}": recall_score(test_labels, predictions[name], labels=labels, average=None, zero_division=0)

@@ -37,8 +37,8 @@ class EpochMeans:
 class TrainingPlan(L.LightningModule):
     """Base of the training plans: the data's likelihood, labels, and per-epoch logging.
 
-    Subclasses build ``self.decoder`` (a :class:`~omicsgen.models.modules.Decoder`, the
-    GAN's generator) and add their loss terms to ``self.epoch_means`` under stage
+    Subclasses build ``self.decoder`` (a :class:`~omicsgen.models.modules.Decoder`) or override
+    :meth:`decode` (the GAN, the autoregressive model) and add their loss terms to ``self.epoch_means`` under stage
     ``"train"`` or ``"val"``.
 
     Parameters

@@ -106,20 +106,14 @@ class GAN(TrainingPlan):
             n_output, activation = n_input, self.likelihood.generator_activation
         self.generator = Decoder(n_noise, n_output, activation, n_hidden, n_layers, 0.0, n_labels=self.n_labels)
         self.critic = Critic(n_output, n_hidden, n_layers, n_labels=self.n_labels)
+        self.latent_sampler = (
+            "z ~ N(0, I) -> generator -> code of the AE -> AE decoder and observation model (latent GAN)"
+            if space == "latent"
+            else "z ~ N(0, I) -> generator (data space)"
+        )
 
-    @property
-    def decoder(self) -> Decoder:
-        """The generator, under the name the shared decoding code uses."""
-        return self.generator
-
+    latent_sampler = "z ~ N(0, I) -> generator"  # each model states its space (__init__)
     curves = (("train_critic_loss", "train_generator_loss", "val_wasserstein"), "WGAN-GP loss / Wasserstein estimate")
-
-    @property
-    def latent_sampler(self) -> str:
-        """How synthetic observations are drawn, as their provenance states it."""
-        if self.autoencoder is None:
-            return "z ~ N(0, I) -> generator (data space)"
-        return "z ~ N(0, I) -> generator -> code of the AE -> AE decoder and observation model (latent GAN)"
 
     def train(self, mode: bool = True) -> GAN:
         """Set training mode, keeping the frozen autoencoder in eval mode (no dropout in its codes)."""
@@ -166,8 +160,7 @@ class GAN(TrainingPlan):
         """
         out = self.generator(z, y)
         if self.autoencoder is not None:
-            codes = self.autoencoder.conditioning(y) if y is not None else None
-            return self.autoencoder.decode(out, codes, library)
+            return self.autoencoder.decode(out, self.autoencoder.conditioning(y), library)
         return self.likelihood.generated_mean(out, library)
 
     def sample_observation(self, mean: torch.Tensor) -> torch.Tensor:

@@ -142,8 +142,8 @@ class Likelihood:
 class NegativeBinomial(Likelihood):
     """Counts: NB with mean ``proportions x library`` and per-gene inverse dispersion (scVI;
     Lopez et al. 2018). The decoder emits softmax proportions of the library; encoders see
-    ``log1p`` counts. A GAN generator emits ReLU ``log1p`` counts per 10,000 (exact zeros, as
-    cscGAN; Marouf et al. 2020), its samples rounded."""
+    ``log1p`` counts. A data-space GAN generator emits ReLU ``log1p`` counts per 10,000 (exact
+    zeros, as cscGAN; Marouf et al. 2020), its samples rounded."""
 
     name = "nb"
     decoder_activation = "softmax"
