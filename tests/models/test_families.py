@@ -344,13 +344,4 @@ def test_latent_gan_plays_in_a_frozen_autoencoders_code_space(datasets, tmp_path
         train_model(data, "gan", tmp_path / "g.ckpt", tmp_path / "g.csv", **run)
     other = datasets["haplotype_labelled"]
     with pytest.raises(ValueError, match="retrain it on the same preprocessed data"):
-        train_model(
-            other,
-            "gan",
-            tmp_path / "g.ckpt",
-            tmp_path / "g.csv",
-            params=FAST["gan"],
-            seed=0,
-            threads=2,
-            autoencoder=ae_path,
-        )
+        train_model(other, "gan", tmp_path / "g.ckpt", tmp_path / "g.csv", autoencoder=ae_path, **run)
