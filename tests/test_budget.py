@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from omicsgen.budget import epoch_budget, gan_epochs, generator_step_budget
+from omicsgen.budget import MIN_GENERATOR_STEPS, epoch_budget, gan_epochs, generator_step_budget
 from omicsgen.evaluate import evaluation_cells
 from omicsgen.train import training_budget
 
@@ -24,9 +24,11 @@ def test_epoch_budget_follows_scvi_and_bounds_cells_seen():
 
 
 def test_gan_budget_in_generator_steps():
-    # 488 cells, batches of 64: 8 batches an epoch, 400 epochs, one generator step per 5 batches
-    assert generator_step_budget(488, 64, 5) == 640
-    assert gan_epochs(488, 64, 5, 640) == 400
+    # 2,000 cells, batches of 64: 32 batches an epoch, 400 epochs, one generator step per 5 batches
+    assert generator_step_budget(2000, 64, 5) == 2560 and gan_epochs(2000, 64, 5, 2560) == 400
+    # 488 cells would give 640 steps: small data get the floor of generator steps
+    assert generator_step_budget(488, 64, 5) == MIN_GENERATOR_STEPS == 1000
+    assert gan_epochs(488, 64, 5, 1000) == 625
     # large data: the same passes over the data as the VAE's budget, so steps grow sublinearly
     assert generator_step_budget(1_000_000, 64, 5) == 8 * 15625 // 5
     assert generator_step_budget(488, 64, 5, 100) == 100 and gan_epochs(488, 64, 5, 100) == 63
@@ -44,7 +46,7 @@ def test_training_budget_caps_kl_warmup_at_half_the_epochs():
     }
     assert training_budget("vae", 700, params)["kl_warmup_epochs"] == 50
     gan = training_budget("gan", 488, {"max_steps": "auto", "n_critic": 5, "batch_size": 64})
-    assert gan == {"rule": "auto", "generator_steps": 640, "max_epochs": 400}
+    assert gan == {"rule": "auto", "generator_steps": 1000, "max_epochs": 625}
 
 
 def test_evaluation_cells_subsample_both_splits_by_one_fraction_per_label():
