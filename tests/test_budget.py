@@ -26,9 +26,9 @@ def test_epoch_budget_follows_scvi_and_bounds_cells_seen():
 def test_gan_budget_in_generator_steps():
     # 2,000 cells, batches of 64: 32 batches an epoch, 400 epochs, one generator step per 5 batches
     assert generator_step_budget(2000, 64, 5) == 2560 and gan_epochs(2000, 64, 5, 2560) == 400
-    # 488 cells would give 640 steps: small data get the floor of generator steps
-    assert generator_step_budget(488, 64, 5) == MIN_GENERATOR_STEPS == 1000
-    assert gan_epochs(488, 64, 5, 1000) == 625
+    # 130 cells would give 3 batches x 400 epochs / 5 = 240 steps: small data get the floor of generator steps
+    assert generator_step_budget(130, 64, 5) == MIN_GENERATOR_STEPS == 600
+    assert gan_epochs(130, 64, 5, 600) == 1000
     # large data: the same passes over the data as the VAE's budget, so steps grow sublinearly
     assert generator_step_budget(1_000_000, 64, 5) == 8 * 15625 // 5
     assert generator_step_budget(488, 64, 5, 100) == 100 and gan_epochs(488, 64, 5, 100) == 63
@@ -46,7 +46,7 @@ def test_training_budget_caps_kl_warmup_at_half_the_epochs():
     }
     assert training_budget("vae", 700, params)["kl_warmup_epochs"] == 50
     gan = training_budget("gan", 488, {"max_steps": "auto", "n_critic": 5, "batch_size": 64})
-    assert gan == {"rule": "auto", "generator_steps": 1000, "max_epochs": 625}
+    assert gan == {"rule": "auto", "generator_steps": 640, "max_epochs": 400}
 
 
 def test_evaluation_cells_subsample_both_splits_by_one_fraction_per_label():
