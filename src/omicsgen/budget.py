@@ -17,8 +17,9 @@ AUTO = "auto"
 MAX_EPOCHS = 400  # scVI's cap
 CELLS_AT_CAP = 20_000  # scVI: the epoch budget falls as 1 / n_cells above this many cells
 # a generator needs some steps whatever the data's size: on 130 training cells (pbmc68k subsampled to
-# 184) the latent GAN's variance r was 0.456 after 240 steps, 0.685 after 640; 1,000 steps made it
-# easier to detect on pbmc68k, eur_1kg and simulated_ooa3 (benchmarks/README.md)
+# 184) the latent GAN's variance r was 0.456 after 240 steps, 0.685 after 640; at 1,000 steps its
+# detection AUROC was higher on pbmc68k, eur_1kg and simulated_ooa3 in two runs each, every difference
+# inside the intervals (benchmarks/README.md)
 MIN_GENERATOR_STEPS = 600
 
 
