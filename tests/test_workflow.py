@@ -241,6 +241,9 @@ def test_report_is_self_contained(run_dir):
         assert section.index("<h3>Scorecard</h3>") < section.index("<img") < section.index("<details>")
     assert "(control)" in html and "real control" in html
     assert "gan has no encoder" in html and "Augmentation experiment" in html
+    # eur_1kg is unphased (dosages): the report says that phase: beagle would phase it; ooa3 is phased
+    eur, ooa3 = (html[html.index(f"<h2>Dataset {d}</h2>") :][:3000] for d in ("eur_1kg", "simulated_ooa3"))
+    assert "The input is unphased" in eur and "<code>phase: beagle</code>" in eur and "unphased" not in ooa3
     assert "gan 30 of 30 generator steps in 19 epochs (config budget for 488 training observations)" in html
     # the few-epoch test models are worse than a baseline somewhere beyond the noise, and the report lists where
     assert "Where a model is worse than its baseline beyond the noise" in html
@@ -279,6 +282,8 @@ def test_rerun_is_noop(run_dir):
             "config key 'datasets.eur_1kg.label': a vcf dataset reads labels from its sample_sheet",
         ),
         ({"datasets.eur_1kg.missing": "zero"}, "config key 'datasets.eur_1kg.missing': 'zero' is not one of"),
+        ({"datasets.eur_1kg.phase": "shapeit"}, "config key 'datasets.eur_1kg.phase': 'shapeit' is not one of"),
+        ({"datasets.pbmc68k.phase": "beagle"}, "config key 'datasets.pbmc68k.phase': applies to modality 'vcf'"),
     ],
 )
 def test_bad_config_fails_fast(tmp_path, changes, message):

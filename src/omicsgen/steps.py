@@ -52,11 +52,34 @@ def simulate_ooa_panel(vcf: str, sample_sheet: str, **params) -> None:
     simulate_ooa_panel(vcf, sample_sheet, **params)
 
 
-def preprocess_vcf(input: str, output: str, *, sample_sheet: str | None = None, threads: int = 1, **params) -> None:
-    """VCF/BCF -> model-ready AnnData; ``params`` are :func:`~omicsgen.preprocess.prepare_genotypes`'s keywords."""
+def phase_vcf(input: str, output: str, summary: str, *, seed: int, threads: int = 1, mem_mb: int | None = None) -> None:
+    """Phase an unphased VCF/BCF with Beagle (:func:`omicsgen.genotypes.phasing.phase_vcf`); ``summary``: what
+    was done, as JSON, for the preprocessing step."""
+    from omicsgen.genotypes.phasing import phase_vcf as phase
+    from omicsgen.genotypes.phasing import write_summary
+
+    write_summary(phase(input, output, seed=seed, threads=threads, mem_mb=mem_mb), summary)
+
+
+def preprocess_vcf(
+    input: str,
+    output: str,
+    *,
+    sample_sheet: str | None = None,
+    phasing: str | None = None,
+    threads: int = 1,
+    **params,
+) -> None:
+    """VCF/BCF -> model-ready AnnData; ``params`` are :func:`~omicsgen.preprocess.prepare_genotypes`'s keywords.
+    ``phasing``: the summary JSON of :func:`phase_vcf` where ``input`` is its output, kept in
+    ``uns["omicsgen"]["phasing"]`` (the report says the haplotypes are Beagle's)."""
+    import json
+
     from omicsgen.preprocess.genotypes import prepare_genotypes
 
     adata = prepare_genotypes(input, sample_sheet=sample_sheet, threads=threads, **params)
+    if phasing is not None:
+        adata.uns["omicsgen"]["phasing"] = json.loads(Path(phasing).read_text())
     kind = "haplotypes" if contract.rows_per_sample(adata) == 2 else "samples"
     inputs = {"input": input, **({"sample_sheet": sample_sheet} if sample_sheet else {})}
     _write_preprocessed(adata, output, inputs, params, sample_sheet or input, kind, f"{adata.n_vars} sites")

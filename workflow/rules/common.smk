@@ -85,6 +85,11 @@ def _dataset_entries(datasets):
             raise WorkflowError(
                 f"config key 'datasets.{name}.label': a vcf dataset reads labels from its sample_sheet; set sample_sheet"
             )
+        if modality == "vcf" and entry["phase"] != "none" and genotype_format(entry["path"]) != "vcf":
+            raise WorkflowError(
+                f"config key 'datasets.{name}.phase': Beagle phases VCF or BCF files; convert "
+                f"'{entry['path']}' to VCF (plink2 --export vcf bgz) or set phase: none"
+            )
         if modality == "bam" and entry["label"] is not None and not entry["path"].endswith((".tsv", ".txt")):
             raise WorkflowError(
                 f"config key 'datasets.{name}.label': a bam dataset reads labels from a sample sheet; "
@@ -100,6 +105,7 @@ DATASETS = _dataset_entries(config["datasets"])
 VCF_DATASETS = [name for name, entry in DATASETS.items() if entry["modality"] == "vcf"]
 H5AD_DATASETS = [name for name, entry in DATASETS.items() if entry["modality"] == "h5ad"]
 BAM_DATASETS = [name for name, entry in DATASETS.items() if entry["modality"] == "bam"]
+PHASED_DATASETS = [name for name in VCF_DATASETS if DATASETS[name]["phase"] != "none"]  # phased by the workflow
 
 
 def _alternatives(names):
@@ -196,9 +202,25 @@ def dataset_input(wildcards):
 
 def vcf_input(wildcards):
     """The genotype input of a vcf dataset: VCF/BCF and its index, a PLINK fileset's three files or a
-    VCF Zarr store, and the sample sheet when there is one."""
+    VCF Zarr store, and the sample sheet when there is one; with ``phase: beagle``, the phased VCF,
+    its index and the phasing summary instead of the file."""
     entry = DATASETS[wildcards.dataset]
-    path = entry["path"]
+    files = {}
+    if entry["sample_sheet"] is not None:
+        files["sample_sheet"] = entry["sample_sheet"]
+    if wildcards.dataset in PHASED_DATASETS:
+        phased = f"results/{wildcards.dataset}/phased.vcf.gz"
+        return {
+            **files,
+            "input": phased,
+            "index": f"{phased}.tbi",
+            "phasing": f"results/{wildcards.dataset}/phasing.json",
+        }
+    return {**files, **genotype_files(entry["path"])}
+
+
+def genotype_files(path):
+    """A genotype file and what travels with it: a VCF/BCF's index, a PLINK fileset's other files."""
     files = {"input": path}
     fmt = genotype_format(path)
     if fmt == "vcf":
@@ -211,9 +233,12 @@ def vcf_input(wildcards):
         from omicsgen.genotypes.plink import fileset
 
         files.update({role: str(file) for role, file in fileset(path).items() if role != "genotypes"})
-    if entry["sample_sheet"] is not None:
-        files["sample_sheet"] = entry["sample_sheet"]
     return files
+
+
+def phase_input(wildcards):
+    """The unphased VCF/BCF of a dataset with ``phase: beagle``, and its index."""
+    return genotype_files(DATASETS[wildcards.dataset]["path"])
 
 
 def _split_params():

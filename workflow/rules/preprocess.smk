@@ -59,6 +59,31 @@ rule simulate_ooa_panel:
         "../../scripts/run_rule.py"
 
 
+rule phase_vcf:
+    input:
+        unpack(phase_input),
+    output:
+        output="results/{dataset}/phased.vcf.gz",
+        index="results/{dataset}/phased.vcf.gz.tbi",
+        summary="results/{dataset}/phasing.json",
+    log:
+        "results/logs/phase/{dataset}.log",
+    benchmark:
+        "results/benchmarks/phase/{dataset}.tsv"
+    wildcard_constraints:
+        dataset=_alternatives(PHASED_DATASETS),
+    conda:
+        "../../envs/preprocess.yaml"
+    threads: dataset_threads
+    resources:
+        mem_mb=mem_mb(4000, 20),
+        runtime=runtime(10, 120),
+    params:
+        seed=config["seed"],
+    script:
+        "../../scripts/run_rule.py"
+
+
 rule preprocess_vcf:
     input:
         unpack(vcf_input),

@@ -1,0 +1,183 @@
+"""Statistical phasing of an unphased VCF/BCF with Beagle 5 before preprocessing (``phase: beagle``).
+
+Unphased genotypes reach the models as dosages, and a model of dosages has to carry LD without
+knowing which alleles travel together. Phased, the same genomes are read as haplotypes, which
+the autoregressive model follows along the chromosome (``benchmarks/README.md``: on the EUR
+1000 Genomes panel and a 191-genome *Drosophila* panel the haplotype model's genomes carry
+more LD than the dosage model's). Beagle (Browning, Tian, Zhou & Browning 2021, AJHG) is the
+field's phasing tool; omicsgen runs it, it does not reimplement it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from omicsgen.errors import InputError
+from omicsgen.genotypes.blocks import SortCheck
+
+log = logging.getLogger(__name__)
+
+BEAGLE = "beagle"  # the command Debian's and bioconda's packages install
+HEAP_FRACTION = 0.8  # of the job's memory given to Java's heap (the rest: the JVM itself)
+
+
+@dataclass
+class GenotypeCounts:
+    """Counts from one pass over a VCF/BCF: ``sites`` and ``samples``; ``missing_calls``, genotype calls
+    with a missing allele (``./.``); ``heterozygous`` calls, of which ``phased_heterozygous`` are phased."""
+
+    sites: int = 0
+    samples: int = 0
+    missing_calls: int = 0
+    heterozygous: int = 0
+    phased_heterozygous: int = 0
+
+
+def count_genotypes(path: str | os.PathLike, copy_to: str | os.PathLike | None = None) -> GenotypeCounts:
+    """Read a VCF/BCF once: check that it is sorted and has genotypes, count its calls, and optionally
+    copy it to a bgzipped VCF (``copy_to``; Beagle reads VCF, not BCF).
+
+    Raises
+    ------
+    InputError
+        The file is not sorted by position (with the ``bcftools sort`` command that fixes it), or
+        a record has no GT field.
+    """
+    import numpy as np
+    from cyvcf2 import VCF, Writer
+
+    vcf = VCF(str(path), gts012=True)
+    counts = GenotypeCounts(samples=len(vcf.samples))
+    writer = Writer(str(copy_to), vcf, mode="wz") if copy_to is not None else None
+    order = SortCheck(str(path))
+    try:
+        for record in vcf:
+            order.check(record.CHROM, record.POS)
+            if record.genotype is None:
+                raise InputError(f"{path}: record {record.CHROM}:{record.POS} has no GT field; phasing needs genotypes")
+            types = record.gt_types  # 0 hom-ref, 1 het, 2 hom-alt, 3 unknown (gts012)
+            het = types == 1
+            counts.sites += 1
+            counts.missing_calls += int((types == 3).sum())
+            counts.heterozygous += int(het.sum())
+            counts.phased_heterozygous += int(np.asarray(record.gt_phases)[het].sum())
+            if writer is not None:
+                writer.write_record(record)
+    finally:
+        vcf.close()
+        if writer is not None:
+            writer.close()
+    return counts
+
+
+def phase_vcf(
+    input: str | os.PathLike,
+    output: str | os.PathLike,
+    *,
+    seed: int = 0,
+    threads: int = 1,
+    mem_mb: int | None = None,
+    command: str = BEAGLE,
+) -> dict:
+    """Phase the genotypes of ``input`` with Beagle 5 into a bgzipped, tabix-indexed VCF ``output``.
+
+    The input is read once first (:func:`count_genotypes`), so that an unsorted file or a record
+    without genotypes is reported here, naming the record, before Beagle starts. Beagle then
+    phases every sample against the others (no reference panel, Beagle's default genetic map of
+    1 cM per Mb) with ``seed`` and ``threads``; Java's heap is :data:`HEAP_FRACTION` of
+    ``mem_mb``. Beagle keeps every site, sample and observed genotype, and **imputes missing
+    calls**: their number is logged and returned. The output is checked against the input's
+    site and sample counts and written only when Beagle succeeded (no half-written file).
+
+    Parameters
+    ----------
+    input
+        VCF or BCF, sorted; never written to.
+    output
+        Phased ``.vcf.gz``; its ``.tbi`` index is written next to it.
+    seed, threads, mem_mb
+        Beagle's ``seed`` and ``nthreads``; the job's memory in MB (None: Java's default heap).
+    command
+        Beagle's command (``beagle`` from Debian or bioconda, which takes Beagle's arguments).
+
+    Returns
+    -------
+    dict
+        ``tool`` (Beagle's version line), ``seed``, and the input's :class:`GenotypeCounts`
+        (``missing_calls``: the calls Beagle imputed).
+
+    Raises
+    ------
+    InputError
+        Beagle is not on PATH; the input is unsorted or has a record without GT; Beagle failed
+        (the end of its log is in the message) or its output lost sites or samples.
+    """
+    import pysam
+
+    executable = shutil.which(command)
+    if executable is None:
+        raise InputError(
+            f"phase: beagle needs Beagle 5 on PATH as '{command}': install it (apt install beagle, or "
+            "conda install -c bioconda beagle; snakemake --sdm conda does this) or set the dataset's phase: none"
+        )
+    output = Path(output)
+    with tempfile.TemporaryDirectory(prefix=f".{output.name}.", dir=output.parent) as tmp:
+        is_bcf = str(input).endswith(".bcf")
+        genotypes = Path(tmp, "input.vcf.gz") if is_bcf else Path(input)
+        counts = count_genotypes(input, copy_to=genotypes if is_bcf else None)
+        if counts.heterozygous and counts.phased_heterozygous == counts.heterozygous:
+            log.info("%s: every heterozygous call is phased already; Beagle phases it again", input)
+        env = dict(os.environ)
+        if mem_mb:
+            env["JAVA_TOOL_OPTIONS"] = f"-Xmx{max(256, int(mem_mb * HEAP_FRACTION))}m"
+        prefix = Path(tmp, "phased")
+        arguments = [f"gt={genotypes}", f"out={prefix}", f"nthreads={threads}", f"seed={seed}"]
+        log.info("phasing %s: %s %s", input, command, " ".join(arguments))
+        run = subprocess.run([executable, *arguments], env=env, capture_output=True, text=True)
+        beagle_log = prefix.with_suffix(".log")
+        text = beagle_log.read_text() if beagle_log.exists() else ""
+        if run.returncode != 0 or not prefix.with_suffix(".vcf.gz").exists():
+            tail = tail_of(text or run.stderr or run.stdout)
+            raise InputError(f"{input}: Beagle could not phase it (exit status {run.returncode}): {tail}")
+        phased = count_genotypes(prefix.with_suffix(".vcf.gz"))
+        if (phased.sites, phased.samples) != (counts.sites, counts.samples):
+            raise InputError(
+                f"{input}: Beagle wrote {phased.sites} sites x {phased.samples} samples from "
+                f"{counts.sites} x {counts.samples}; check the input's records (Beagle's log: {tail_of(text)})"
+            )
+        version = re.search(r"^(beagle\S*\s*\(version [^)]*\))", text, flags=re.MULTILINE)
+        os.replace(prefix.with_suffix(".vcf.gz"), output)
+    pysam.tabix_index(str(output), preset="vcf", force=True)
+    summary = {"tool": version.group(1) if version else command, "seed": seed, **asdict(counts)}
+    log.info(
+        "%s: %d samples x %d sites phased by %s; %d missing calls imputed by Beagle; %d of %d heterozygous calls "
+        "were phased in the input",
+        input,
+        counts.samples,
+        counts.sites,
+        summary["tool"],
+        counts.missing_calls,
+        counts.phased_heterozygous,
+        counts.heterozygous,
+    )
+    return summary
+
+
+def tail_of(text: str, lines: int = 4) -> str:
+    """The last ``lines`` non-empty lines of ``text``, joined by `` | ``."""
+    return " | ".join([line for line in text.strip().splitlines() if line.strip()][-lines:])
+
+
+def write_summary(summary: dict, path: str | os.PathLike) -> None:
+    """Write :func:`phase_vcf`'s summary as JSON (the preprocessing step records it in ``uns``)."""
+    from omicsgen.io import write_text
+
+    write_text(json.dumps(summary, indent=1) + "\n", path)
