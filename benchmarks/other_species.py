@@ -13,7 +13,7 @@ them, every other key at its default:
   Stephan 2006), 30 kb of chromosome 3R, phased (``0|1``), labelled by population from a
   sample sheet.
 
-They span the issue's range of cohorts (191 to 2,000 samples, about 1,400 and 9,000 sites
+They span the range of cohorts the workflow is meant for (191 to 2,000 samples, about 1,400 and 9,000 sites
 after the default ``min_maf: 0.01``), phased and unphased, labelled and not.
 """
 

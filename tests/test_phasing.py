@@ -80,25 +80,61 @@ def test_beagle_phases_every_call_and_keeps_the_observed_genotypes(tmp_path, suf
     assert (~observed).sum() == 3
     np.testing.assert_array_equal(alleles.sum(axis=2)[observed], in_alleles.sum(axis=2)[observed])
     assert (out.parent / "phased.vcf.gz.tbi").exists()
+    with pysam.VariantFile(str(out)) as phased_vcf, pysam.VariantFile(str(source)) as input_vcf:
+        assert dict(phased_vcf.header.contigs).keys() == dict(input_vcf.header.contigs).keys()
+        assert phased_vcf.header.contigs["21"].length == input_vcf.header.contigs["21"].length > 0
+    assert summary["input"] == str(source) and len(summary["input_sha256"]) == 64
     assert not list(tmp_path.glob(".phased.vcf.gz.*"))  # Beagle's working directory is gone
     again = tmp_path / "again.vcf.gz"
     phase_vcf(source, again, seed=0, threads=1, mem_mb=1000)
     np.testing.assert_array_equal(_calls(again)[1], alleles)  # the same seed, the same haplotypes
 
 
-def test_unsorted_input_is_stopped_before_beagle_starts(tmp_path):
-    """The first step that reads the file names the record; Beagle (here a command that would fail
-    loudly) is never started and nothing is written."""
-    fake = tmp_path / "beagle"
-    fake.write_text("#!/bin/sh\necho 'Beagle was started' >&2\nexit 3\n")
+def _fake_beagle(tmp_path, script: str):
+    """An executable standing in for Beagle: ``script`` runs with Beagle's arguments (``gt=``, ``out=``, ...)."""
+    fake = tmp_path / "fake-beagle"
+    fake.write_text(
+        '#!/bin/bash\nfor a in "$@"; do case $a in gt=*) gt=${a#gt=};; out=*) out=${a#out=};; esac; done\n' + script
+    )
     fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
-    records = _subset(tmp_path, lambda r: [r[1], r[0], *r[2:]], name="unsorted.vcf.gz")
+    return str(fake)
+
+
+def test_bad_input_is_stopped_before_beagle_starts(tmp_path):
+    """The first step that reads the file names the record; Beagle (here a command that would leave a
+    file behind) is never started and nothing is written."""
+    fake = _fake_beagle(tmp_path, f"echo started > {tmp_path}/started.txt; exit 3\n")
+    unsorted = _subset(tmp_path, lambda r: [r[1], r[0], *r[2:]], name="unsorted.vcf.gz")
     with pytest.raises(InputError, match=r"unsorted\.vcf\.gz: not sorted by position: record 21:\d+ comes after"):
-        phase_vcf(records, tmp_path / "phased.vcf.gz", command=str(fake))
+        phase_vcf(unsorted, tmp_path / "phased.vcf.gz", command=fake)
+
+    def drop_gt(records):
+        fields = records[7].rstrip("\n").split("\t")
+        return [*records[:7], "\t".join(fields[:8]) + "\n", *records[8:]]  # no FORMAT, no genotypes
+
+    no_gt = _subset(tmp_path, drop_gt, name="no_gt.vcf.gz")
+    with pytest.raises(InputError, match=r"no_gt\.vcf\.gz: record 21:\d+ has no GT field"):
+        phase_vcf(no_gt, tmp_path / "phased.vcf.gz", command=fake)
+    assert not (tmp_path / "started.txt").exists()
     assert not list(tmp_path.glob("phased*")) and not list(tmp_path.glob(".phased*"))
-    with pytest.raises(InputError, match=r"Beagle could not phase it \(exit status 3\): Beagle was started"):
-        phase_vcf(_subset(tmp_path), tmp_path / "phased.vcf.gz", command=str(fake))
-    assert not list(tmp_path.glob("phased*"))
+
+
+def test_beagle_failing_or_losing_records_leaves_no_output(tmp_path):
+    source = _subset(tmp_path)
+    # Beagle writes part of its output, then fails
+    fake = _fake_beagle(
+        tmp_path, "echo partial | gzip > $out.vcf.gz; echo 'java.lang.OutOfMemoryError' > $out.log; exit 1\n"
+    )
+    with pytest.raises(InputError, match=r"exit status 1\): java.lang.OutOfMemoryError; .*resources.max_mem_mb"):
+        phase_vcf(source, tmp_path / "phased.vcf.gz", command=fake)
+    assert not list(tmp_path.glob("phased*")) and not list(tmp_path.glob(".phased*"))
+    # Beagle succeeds but drops the last record: its output is not used
+    fake = _fake_beagle(
+        tmp_path, "zcat $gt | head -n -1 | gzip > $out.vcf.gz; echo 'beagle.x (version 5.4)' > $out.log\n"
+    )
+    with pytest.raises(InputError, match=rf"wrote {SITES - 1} sites x 379 samples from {SITES} x 379"):
+        phase_vcf(source, tmp_path / "phased.vcf.gz", command=fake)
+    assert not list(tmp_path.glob("phased*")) and not list(tmp_path.glob(".phased*"))
 
 
 def test_missing_beagle_says_how_to_install_it(tmp_path):
@@ -125,3 +161,21 @@ def test_workflow_phases_then_reads_haplotypes(tmp_path):
     assert adata.n_obs == 2 * 379 and adata.uns["omicsgen"]["encoding"] == "haplotype"
     assert adata.uns["omicsgen"]["phasing"]["samples"] == 379
     assert "phased by beagle" in (tmp_path / "results" / "logs" / "phase" / "eur_1kg.log").read_text()
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"datasets.eur_1kg.path": "PLINK"}, "Beagle phases VCF or BCF files; convert"),
+        ({"datasets.eur_1kg.encoding": "dosage"}, "phasing makes haplotypes that encoding: dosage would sum again"),
+    ],
+)
+def test_phase_config_errors(tmp_path, changes, message):
+    if changes.get("datasets.eur_1kg.path") == "PLINK":
+        for ext in (".bed", ".bim", ".fam"):
+            (tmp_path / f"cohort{ext}").write_text("")
+        changes = {"datasets.eur_1kg.path": str(tmp_path / "cohort.bed")}
+    config = write_test_config(tmp_path, datasets=("eur_1kg",), **{"datasets.eur_1kg.phase": "beagle", **changes})
+    result = snakemake(tmp_path, "-n", "--configfile", str(config))
+    assert result.returncode != 0 and "config key 'datasets.eur_1kg.phase'" in result.stderr + result.stdout
+    assert message in result.stderr + result.stdout

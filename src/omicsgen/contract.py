@@ -10,7 +10,8 @@ A model-ready AnnData (``preprocessed.h5ad``) carries:
   ``label_key`` (categorical), when there is one;
 - ``uns["omicsgen"]``: ``modality`` (``"scrna"`` for ``.h5ad``, ``"vcf"``, ``"bam"``), ``encoding``,
   ``likelihood`` (a name in :data:`omicsgen.models.likelihoods.LIKELIHOODS`), ``label_key``
-  (or None), ``provenance``, and per modality more (``input_values`` for ``.h5ad``);
+  (or None), ``provenance``, and per modality more (``input_values`` for ``.h5ad``; ``phasing``,
+  the summary of :func:`omicsgen.genotypes.phasing.phase_vcf`, for a VCF phased by the workflow);
 - in a latent output also ``obs["reconstruction_mse"]`` and ``uns["omicsgen"]["latent_key"]``;
   in a synthetic one ``obs["synthetic"]`` and ``uns["omicsgen"]["synthetic_method"]``.
 

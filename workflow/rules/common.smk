@@ -90,6 +90,11 @@ def _dataset_entries(datasets):
                 f"config key 'datasets.{name}.phase': Beagle phases VCF or BCF files; convert "
                 f"'{entry['path']}' to VCF (plink2 --export vcf bgz) or set phase: none"
             )
+        if modality == "vcf" and entry["phase"] != "none" and entry["encoding"] == "dosage":
+            raise WorkflowError(
+                f"config key 'datasets.{name}.phase': phasing makes haplotypes that encoding: dosage would sum "
+                "again; set encoding: auto (or haplotype), or phase: none"
+            )
         if modality == "bam" and entry["label"] is not None and not entry["path"].endswith((".tsv", ".txt")):
             raise WorkflowError(
                 f"config key 'datasets.{name}.label': a bam dataset reads labels from a sample sheet; "
@@ -237,8 +242,8 @@ def genotype_files(path):
 
 
 def phase_input(wildcards):
-    """The unphased VCF/BCF of a dataset with ``phase: beagle``, and its index."""
-    return genotype_files(DATASETS[wildcards.dataset]["path"])
+    """The unphased VCF/BCF of a dataset with ``phase: beagle`` (Beagle reads it whole: no index)."""
+    return {"input": DATASETS[wildcards.dataset]["path"]}
 
 
 def _split_params():

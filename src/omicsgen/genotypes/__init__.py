@@ -94,7 +94,9 @@ def read_genotypes(path: str | os.PathLike, *, threads: int = 1, **options):
     -------
     anndata.AnnData
         int8 ``X`` ``(n_samples or 2 * n_samples, n_sites)``; ``var`` ``chrom``, ``pos``, ``id``,
-        ``ref``, ``alt``, ``af``, ``call_rate``; ``uns["vcf"]`` with the ``format`` read.
+        ``ref``, ``alt``, ``af``, ``call_rate``; ``uns["vcf"]`` with the ``format`` read (and,
+        where ``encoding="auto"`` read dosages, ``unphased``: whether an unphased heterozygous call
+        was the reason).
 
     Raises
     ------
@@ -113,8 +115,13 @@ def read_genotypes(path: str | os.PathLike, *, threads: int = 1, **options):
         why = "no heterozygous call, so no phase to keep"
     except UnphasedError as error:
         why = str(error).split(": ", 1)[-1].split(";")[0]
+        unphased = True
+    else:
+        unphased = False
     log.info("%s: encoding auto: %s; read as dosages", path, why)
-    return _read(path, threads, {**options, "encoding": "dosage"})
+    adata = _read(path, threads, {**options, "encoding": "dosage"})
+    adata.uns["vcf"]["unphased"] = unphased  # the report suggests phase: beagle
+    return adata
 
 
 def _read(path: str | os.PathLike, threads: int, options: dict):

@@ -288,8 +288,8 @@ def keep_block(filt: SiteFilter, calls: np.ndarray, sites: list[tuple], result: 
             chrom, pos = sites[kept[site]][:2]
             raise UnphasedError(
                 f"{filt.path}: record {chrom}:{pos}, sample {filt.samples[sample]!r} has an unphased genotype "
-                "but encoding 'haplotype' needs phased data; phase the file (Eagle, SHAPEIT, Beagle) or set "
-                "encoding: dosage"
+                "but encoding 'haplotype' needs phased data; set phase: beagle (a VCF/BCF), phase the file yourself "
+                "(Beagle, SHAPEIT, Eagle) or set encoding: dosage"
             )
         rows = np.stack([first[kept], second[kept]], axis=2).reshape(len(kept), -1)  # s0h1, s0h2, s1h1, ...
         rows[rows < 0] = MISSING

@@ -17,7 +17,7 @@ import re
 import shutil
 import subprocess
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from omicsgen.errors import InputError
@@ -32,18 +32,30 @@ HEAP_FRACTION = 0.8  # of the job's memory given to Java's heap (the rest: the J
 @dataclass
 class GenotypeCounts:
     """Counts from one pass over a VCF/BCF: ``sites`` and ``samples``; ``missing_calls``, genotype calls
-    with a missing allele (``./.``); ``heterozygous`` calls, of which ``phased_heterozygous`` are phased."""
+    with a missing allele (``./.``, ``./1``); ``heterozygous`` calls, of which ``phased_heterozygous``
+    are phased; and the header's ``##contig`` lines (``contig_lines``, Beagle's output has none)."""
 
     sites: int = 0
     samples: int = 0
     missing_calls: int = 0
     heterozygous: int = 0
     phased_heterozygous: int = 0
+    contig_lines: list[str] = field(default_factory=list)
 
 
 def count_genotypes(path: str | os.PathLike, copy_to: str | os.PathLike | None = None) -> GenotypeCounts:
-    """Read a VCF/BCF once: check that it is sorted and has genotypes, count its calls, and optionally
-    copy it to a bgzipped VCF (``copy_to``; Beagle reads VCF, not BCF).
+    """Read a VCF/BCF once: check that it is sorted and has genotypes, and count its calls.
+
+    Parameters
+    ----------
+    path
+        VCF (plain or bgzipped) or BCF; read with cyvcf2, record by record.
+    copy_to
+        Where to copy it as a bgzipped VCF in the same pass (Beagle reads VCF, not BCF); None: no copy.
+
+    Returns
+    -------
+    GenotypeCounts
 
     Raises
     ------
@@ -51,24 +63,28 @@ def count_genotypes(path: str | os.PathLike, copy_to: str | os.PathLike | None =
         The file is not sorted by position (with the ``bcftools sort`` command that fixes it), or
         a record has no GT field.
     """
-    import numpy as np
     from cyvcf2 import VCF, Writer
 
-    vcf = VCF(str(path), gts012=True)
-    counts = GenotypeCounts(samples=len(vcf.samples))
+    vcf = VCF(str(path))
+    contigs = [line for line in vcf.raw_header.splitlines() if line.startswith("##contig=")]
+    counts = GenotypeCounts(samples=len(vcf.samples), contig_lines=contigs)
     writer = Writer(str(copy_to), vcf, mode="wz") if copy_to is not None else None
     order = SortCheck(str(path))
     try:
         for record in vcf:
             order.check(record.CHROM, record.POS)
-            if record.genotype is None:
-                raise InputError(f"{path}: record {record.CHROM}:{record.POS} has no GT field; phasing needs genotypes")
-            types = record.gt_types  # 0 hom-ref, 1 het, 2 hom-alt, 3 unknown (gts012)
-            het = types == 1
+            if "GT" not in record.FORMAT:
+                raise InputError(
+                    f"{path}: record {record.CHROM}:{record.POS} has no GT field; phasing needs genotypes: "
+                    "remove such records (bcftools view -i 'GT!=\"\"') or set phase: none"
+                )
+            calls = record.genotype.array()  # (samples, 3): two alleles (-1 missing) and the phased flag
+            missing = (calls[:, :2] < 0).any(axis=1)
+            het = (calls[:, 0] != calls[:, 1]) & ~missing
             counts.sites += 1
-            counts.missing_calls += int((types == 3).sum())
+            counts.missing_calls += int(missing.sum())
             counts.heterozygous += int(het.sum())
-            counts.phased_heterozygous += int(np.asarray(record.gt_phases)[het].sum())
+            counts.phased_heterozygous += int(calls[het, 2].astype(bool).sum())
             if writer is not None:
                 writer.write_record(record)
     finally:
@@ -76,6 +92,23 @@ def count_genotypes(path: str | os.PathLike, copy_to: str | os.PathLike | None =
         if writer is not None:
             writer.close()
     return counts
+
+
+def _with_contigs(phased: Path, contig_lines: list[str], output: Path) -> None:
+    """Copy Beagle's bgzipped VCF to ``output`` with the input's ``##contig`` lines added after
+    ``##fileformat`` (contig lengths for the synthetic VCFs and the region checks)."""
+    import gzip
+
+    import pysam
+
+    text = output.with_suffix("")  # .vcf, next to it in the temporary folder
+    with gzip.open(phased, "rt") as source, open(text, "w") as target:
+        first = source.readline()
+        target.write(first)
+        target.writelines(line + "\n" for line in contig_lines)
+        shutil.copyfileobj(source, target)
+    pysam.tabix_compress(str(text), str(output), force=True)
+    text.unlink()
 
 
 def phase_vcf(
@@ -94,7 +127,8 @@ def phase_vcf(
     phases every sample against the others (no reference panel, Beagle's default genetic map of
     1 cM per Mb) with ``seed`` and ``threads``; Java's heap is :data:`HEAP_FRACTION` of
     ``mem_mb``. Beagle keeps every site, sample and observed genotype, and **imputes missing
-    calls**: their number is logged and returned. The output is checked against the input's
+    calls**: their number is logged and returned. The whole file is phased (every sample, every
+    contig): the dataset's ``regions`` and sample sheet apply after it. The output is checked against the input's
     site and sample counts and written only when Beagle succeeded (no half-written file).
 
     Parameters
@@ -111,8 +145,9 @@ def phase_vcf(
     Returns
     -------
     dict
-        ``tool`` (Beagle's version line), ``seed``, and the input's :class:`GenotypeCounts`
-        (``missing_calls``: the calls Beagle imputed).
+        ``tool`` (Beagle's version line), ``seed``, ``input`` and ``input_sha256``, and the
+        input's :class:`GenotypeCounts` but its contig lines (``missing_calls``: the calls
+        Beagle imputed). The output's header gets the input's ``##contig`` lines back.
 
     Raises
     ------
@@ -122,6 +157,8 @@ def phase_vcf(
     """
     import pysam
 
+    from omicsgen.provenance import sha256
+
     executable = shutil.which(command)
     if executable is None:
         raise InputError(
@@ -129,6 +166,7 @@ def phase_vcf(
             "conda install -c bioconda beagle; snakemake --sdm conda does this) or set the dataset's phase: none"
         )
     output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=f".{output.name}.", dir=output.parent) as tmp:
         is_bcf = str(input).endswith(".bcf")
         genotypes = Path(tmp, "input.vcf.gz") if is_bcf else Path(input)
@@ -145,18 +183,32 @@ def phase_vcf(
         beagle_log = prefix.with_suffix(".log")
         text = beagle_log.read_text() if beagle_log.exists() else ""
         if run.returncode != 0 or not prefix.with_suffix(".vcf.gz").exists():
-            tail = tail_of(text or run.stderr or run.stdout)
-            raise InputError(f"{input}: Beagle could not phase it (exit status {run.returncode}): {tail}")
+            raise InputError(
+                f"{input}: Beagle could not phase it (exit status {run.returncode}): "
+                f"{_tail(text or run.stderr or run.stdout)}; on a Java OutOfMemoryError raise "
+                "resources.max_mem_mb, otherwise fix the records Beagle names or set phase: none"
+            )
         phased = count_genotypes(prefix.with_suffix(".vcf.gz"))
         if (phased.sites, phased.samples) != (counts.sites, counts.samples):
             raise InputError(
                 f"{input}: Beagle wrote {phased.sites} sites x {phased.samples} samples from "
-                f"{counts.sites} x {counts.samples}; check the input's records (Beagle's log: {tail_of(text)})"
+                f"{counts.sites} x {counts.samples}, so its output is not used (Beagle's log: {_tail(text)}); "
+                "phase the file yourself and point 'path' at it, or set phase: none"
             )
         version = re.search(r"^(beagle\S*\s*\(version [^)]*\))", text, flags=re.MULTILINE)
-        os.replace(prefix.with_suffix(".vcf.gz"), output)
-    pysam.tabix_index(str(output), preset="vcf", force=True)
-    summary = {"tool": version.group(1) if version else command, "seed": seed, **asdict(counts)}
+        final = Path(tmp, "final.vcf.gz")
+        _with_contigs(prefix.with_suffix(".vcf.gz"), counts.contig_lines, final)
+        pysam.tabix_index(str(final), preset="vcf", force=True)
+        os.replace(f"{final}.tbi", f"{output}.tbi")
+        os.replace(final, output)
+    counts_out = {key: value for key, value in asdict(counts).items() if key != "contig_lines"}
+    summary = {
+        "tool": version.group(1) if version else command,
+        "seed": seed,
+        "input": str(input),
+        "input_sha256": sha256(input),
+        **counts_out,
+    }
     log.info(
         "%s: %d samples x %d sites phased by %s; %d missing calls imputed by Beagle; %d of %d heterozygous calls "
         "were phased in the input",
@@ -171,13 +223,21 @@ def phase_vcf(
     return summary
 
 
-def tail_of(text: str, lines: int = 4) -> str:
+def _tail(text: str, lines: int = 4) -> str:
     """The last ``lines`` non-empty lines of ``text``, joined by `` | ``."""
     return " | ".join([line for line in text.strip().splitlines() if line.strip()][-lines:])
 
 
 def write_summary(summary: dict, path: str | os.PathLike) -> None:
-    """Write :func:`phase_vcf`'s summary as JSON (the preprocessing step records it in ``uns``)."""
+    """Write :func:`phase_vcf`'s summary as JSON (the preprocessing step records it in ``uns``).
+
+    Parameters
+    ----------
+    summary
+        What :func:`phase_vcf` returned.
+    path
+        The ``.json`` file; written whole or not at all (:func:`omicsgen.io.write_text`).
+    """
     from omicsgen.io import write_text
 
     write_text(json.dumps(summary, indent=1) + "\n", path)

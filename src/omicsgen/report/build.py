@@ -334,6 +334,8 @@ def _dataset_section(
         curves = {m: (histories[m], runs[m]["curves"]["columns"], runs[m]["curves"]["ylabel"]) for m in histories}
         section["figures"].append(("Training curves", plots.training_curves(curves)))
         section["budgets"] = {m: budget_text(run) for m, run in runs.items()}
+    vcf = real.uns.get("vcf", {})
+    section["unphased_vcf"] = bool(vcf.get("unphased")) and vcf.get("format") == "vcf"  # phase: beagle would help
     section["no_encoder"] = sorted(set(files.get("synthetic", {})) - set(files.get("latent", {})) - BASELINES)
     if files.get("latent") and label_key:
         umaps, labels = {}, None
