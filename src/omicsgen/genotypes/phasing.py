@@ -128,8 +128,9 @@ def phase_vcf(
     1 cM per Mb) with ``seed`` and ``threads``; Java's heap is :data:`HEAP_FRACTION` of
     ``mem_mb``. Beagle keeps every site, sample and observed genotype, and **imputes missing
     calls**: their number is logged and returned. The whole file is phased (every sample, every
-    contig): the dataset's ``regions`` and sample sheet apply after it. The output is checked against the input's
-    site and sample counts and written only when Beagle succeeded (no half-written file).
+    contig): the dataset's ``regions`` and sample sheet apply after it. The output gets the
+    input's ``##contig`` lines (Beagle writes none), is checked against the input's site and
+    sample counts, and is written only when Beagle succeeded (no half-written file).
 
     Parameters
     ----------
@@ -147,7 +148,7 @@ def phase_vcf(
     dict
         ``tool`` (Beagle's version line), ``seed``, ``input`` and ``input_sha256``, and the
         input's :class:`GenotypeCounts` but its contig lines (``missing_calls``: the calls
-        Beagle imputed). The output's header gets the input's ``##contig`` lines back.
+        Beagle imputed).
 
     Raises
     ------
@@ -188,7 +189,9 @@ def phase_vcf(
                 f"{_tail(text or run.stderr or run.stdout)}; on a Java OutOfMemoryError raise "
                 "resources.max_mem_mb, otherwise fix the records Beagle names or set phase: none"
             )
-        phased = count_genotypes(prefix.with_suffix(".vcf.gz"))
+        final = Path(tmp, "final.vcf.gz")
+        _with_contigs(prefix.with_suffix(".vcf.gz"), counts.contig_lines, final)
+        phased = count_genotypes(final)
         if (phased.sites, phased.samples) != (counts.sites, counts.samples):
             raise InputError(
                 f"{input}: Beagle wrote {phased.sites} sites x {phased.samples} samples from "
@@ -196,8 +199,6 @@ def phase_vcf(
                 "phase the file yourself and point 'path' at it, or set phase: none"
             )
         version = re.search(r"^(beagle\S*\s*\(version [^)]*\))", text, flags=re.MULTILINE)
-        final = Path(tmp, "final.vcf.gz")
-        _with_contigs(prefix.with_suffix(".vcf.gz"), counts.contig_lines, final)
         pysam.tabix_index(str(final), preset="vcf", force=True)
         os.replace(f"{final}.tbi", f"{output}.tbi")
         os.replace(final, output)
