@@ -221,12 +221,8 @@ def vcf_input(wildcards):
             "index": f"{phased}.tbi",
             "phasing": f"results/{wildcards.dataset}/phasing.json",
         }
-    return {**files, **genotype_files(entry["path"])}
-
-
-def genotype_files(path):
-    """A genotype file and what travels with it: a VCF/BCF's index, a PLINK fileset's other files."""
-    files = {"input": path}
+    path = entry["path"]
+    files["input"] = path
     fmt = genotype_format(path)
     if fmt == "vcf":
         index = [f"{path}{ext}" for ext in (".tbi", ".csi") if Path(f"{path}{ext}").exists()]

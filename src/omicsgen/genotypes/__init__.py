@@ -107,6 +107,7 @@ def read_genotypes(path: str | os.PathLike, *, threads: int = 1, **options):
         raise InputError(f"{path}: file not found; check the dataset's 'path' in the config")
     if options.get("encoding") != AUTO_ENCODING:
         return _read(path, threads, options)
+    unphased = False
     try:
         adata = _read(path, threads, {**options, "encoding": "haplotype"})
         if adata.uns["vcf"]["heterozygous_calls"] > 0:
@@ -116,8 +117,6 @@ def read_genotypes(path: str | os.PathLike, *, threads: int = 1, **options):
     except UnphasedError as error:
         why = str(error).split(": ", 1)[-1].split(";")[0]
         unphased = True
-    else:
-        unphased = False
     log.info("%s: encoding auto: %s; read as dosages", path, why)
     adata = _read(path, threads, {**options, "encoding": "dosage"})
     adata.uns["vcf"]["unphased"] = unphased  # the report suggests phase: beagle
