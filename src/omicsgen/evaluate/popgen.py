@@ -126,8 +126,11 @@ def ld_decay_comparison(
     Sample r2 is biased upwards by about ``1 / m`` on ``m`` genomes, so curves of sets of
     different sizes do not compare: every curve is computed on ``m`` genomes, half the real
     ones (at least 2), drawn without replacement with ``seed``. The band holds 95% of the curves
-    of ``n_draws`` random sets of ``m`` real genomes (the real-vs-real control's spread); where a
-    generator's curve leaves it, its LD differs from the real data's by more than sampling noise.
+    of ``n_draws`` random sets of ``m`` real genomes (the real-vs-real control's spread). Each
+    set's curve (real and synthetic) is the median, bin by bin, of the curves of ``n_draws``
+    random sets of ``m`` of its genomes, so that which ``m`` genomes one draw picked does not
+    move a curve in or out of the band; where a generator's curve leaves it, its LD differs from
+    the real data's by more than sampling noise.
 
     Parameters
     ----------
@@ -146,21 +149,27 @@ def ld_decay_comparison(
     -------
     pandas.DataFrame
         One row per distance bin (:data:`LD_DECAY_BINS_BP`): ``distance_bp`` (bin midpoint, bp),
-        ``band_low`` and ``band_high`` (2.5% and 97.5% of the real draws' mean r2), then the mean
-        r2 of ``real_name`` and of each synthetic set; ``m`` in ``attrs["genomes_per_curve"]``.
+        ``band_low`` and ``band_high`` (2.5% and 97.5% of the real draws' mean r2), then the
+        median over draws of the mean r2 of ``real_name`` and of each synthetic set; ``m`` in
+        ``attrs["genomes_per_curve"]``.
     """
     rng = np.random.default_rng(seed)
     m = max(2, len(real) // 2)
 
-    def curve(genotypes: np.ndarray) -> pd.Series:
-        rows = rng.choice(len(genotypes), size=min(m, len(genotypes)), replace=False)
-        return ld_decay(genotypes[rows], pos, i, j).set_index("distance_bp")["mean_r2"]
+    def draws(genotypes: np.ndarray):
+        """The curves of ``n_draws`` random sets of ``m`` of the genomes, grouped by distance bin."""
+        size = min(m, len(genotypes))
+        curves = [
+            ld_decay(genotypes[rng.choice(len(genotypes), size=size, replace=False)], pos, i, j)
+            for _ in range(n_draws)
+        ]
+        return pd.concat(curve.set_index("distance_bp")["mean_r2"] for curve in curves).groupby(level=0)
 
-    draws = pd.concat([curve(real) for _ in range(n_draws)])
-    band = draws.groupby(level=0).quantile([0.025, 0.975]).unstack()
-    table = pd.DataFrame({"band_low": band[0.025], "band_high": band[0.975]})
-    for name, genotypes in {real_name: real, **synthetic}.items():
-        table[name] = curve(genotypes)
+    real_draws = draws(real)
+    band = real_draws.quantile([0.025, 0.975]).unstack()
+    table = pd.DataFrame({"band_low": band[0.025], "band_high": band[0.975], real_name: real_draws.median()})
+    for name, genotypes in synthetic.items():
+        table[name] = draws(genotypes).median()
     table = table.rename_axis("distance_bp").reset_index()
     table.attrs["genomes_per_curve"] = m
     return table
