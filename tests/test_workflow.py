@@ -26,7 +26,7 @@ PRIVACY = {"mmd", "detection_auroc", "aats", "aa_truth", "aa_syn", "privacy_loss
     "n_identical_to_train",
 }
 UTILITY = {"trtr_accuracy", "tstr_accuracy", "real_macro_f1", "augmented_macro_f1", "augmentation_recall_gain"}
-EXPRESSION = {"mean_correlation", "variance_correlation", "gene_correlation"}
+EXPRESSION = {"mean_correlation", "variance_correlation", "gene_correlation", "zero_fraction_correlation"}
 GENERATION = EXPRESSION | PRIVACY | UTILITY
 POPGEN = {"af_correlation", "ld_correlation", "pca_wasserstein", "pairwise_distance_wasserstein"}
 LATENT = {"reconstruction_error", "knn_accuracy", "silhouette"}
@@ -224,11 +224,11 @@ def test_genotype_outputs(run_dir, tmp_path):
 def test_report_is_self_contained(run_dir):
     html = (run_dir / "results" / "report.html").read_text()
     images = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', html)
-    # pbmc68k: training curves, latent UMAP, real vs synthetic PCA; eur_1kg (unlabelled, no UMAP):
-    # training curves, PCA, allele frequencies, LD heatmaps, LD decay, pairwise distances, privacy;
-    # simulated_ooa3: the same and its UMAP; na12878_chrM: training curves, PCA, depth profile
-    assert len(images) == 3 + 7 + 8 + 3
-    assert "Depth profile, real vs synthetic" in html
+    # pbmc68k: training curves, latent UMAP, real vs synthetic PCA, zeros per gene; eur_1kg (unlabelled,
+    # no UMAP): training curves, PCA, allele frequencies, LD heatmaps, LD decay, pairwise distances,
+    # privacy; simulated_ooa3: the same and its UMAP; na12878_chrM: training curves, PCA, depth profile
+    assert len(images) == 4 + 7 + 8 + 3
+    assert "Depth profile, real vs synthetic" in html and "Zeros per gene, synthetic vs real" in html
     assert "LD decay" in html and "Allele frequencies, synthetic vs real" in html
     assert all(base64.b64decode(img)[:8] == b"\x89PNG\r\n\x1a\n" for img in images)
     assert "knn_accuracy" in html and "detection_auroc" in html

@@ -10,7 +10,9 @@ from omicsgen.evaluate import (
     mmd,
     silhouette,
     variance_correlation,
+    zero_fraction_correlation,
 )
+from omicsgen.evaluate.fidelity import matched_zero_fractions, zero_fractions
 from omicsgen.evaluate.metrics import GROUPS
 from omicsgen.evaluate.sampling import matched
 from omicsgen.latent import embed, pca_latent
@@ -49,6 +51,34 @@ def test_fidelity_real_vs_real_and_vs_noise(prepared, expression, rng):
     assert variance_correlation(real_a, real_b) > 0.9
     assert mean_correlation(real_a, noise) < 0.3
     assert mmd(real_a, real_b) < 0.05 < mmd(real_a, noise)
+
+
+def test_zero_fractions_real_halves_agree_and_extra_zeros_show(prepared, expression, rng):
+    split = prepared.obs["split"].to_numpy()
+    real_a, real_b = expression[split == "test"], expression[split == "train"]
+    assert zero_fractions(real_a).shape == (real_a.shape[1],) and 0.5 < zero_fractions(real_a).mean() < 0.9
+    same = zero_fraction_correlation(real_a, real_b)
+    assert same > 0.97
+    # 60 genes with half of their values set to 0: the zero inflation a misfit model would add
+    inflated = real_b.copy()
+    genes = rng.choice(real_b.shape[1], 60, replace=False)
+    inflated[:, genes] *= rng.random((len(real_b), 60)) > 0.5
+    assert zero_fraction_correlation(real_a, inflated) < same - 0.03
+    # every gene the same fraction of zeros (values shuffled across genes): no agreement left
+    shuffled = rng.permutation(real_b.ravel()).reshape(real_b.shape)
+    assert abs(zero_fraction_correlation(real_a, shuffled)) < 0.3
+    assert np.isnan(zero_fraction_correlation(real_a, real_b + 1.0))  # no zeros on one side
+
+
+def test_matched_zero_fractions_weigh_labels_as_the_real_cells():
+    # label a: gene 0 always zero; label b: never. Real 3 a : 1 b, synthetic 1 a : 3 b, same cells per label
+    a, b = np.array([[0.0, 1.0]]), np.array([[2.0, 1.0]])
+    real, real_labels = np.vstack([a, a, a, b]), np.array(["a", "a", "a", "b"])
+    synthetic, synthetic_labels = np.vstack([a, b, b, b, b]), np.array(["a", "b", "b", "b", "c"])
+    np.testing.assert_allclose([zero_fractions(real)[0], zero_fractions(synthetic)[0]], [0.75, 0.2])  # composition
+    matched_real, matched_synthetic = matched_zero_fractions(real, synthetic, real_labels, synthetic_labels)
+    np.testing.assert_allclose(matched_real, [0.75, 0.0])
+    np.testing.assert_allclose(matched_synthetic, [0.75, 0.0])  # label c, absent from the real cells, left out
 
 
 def test_detection_auroc_real_vs_real_near_half(prepared, expression):

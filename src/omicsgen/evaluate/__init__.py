@@ -27,6 +27,7 @@ from omicsgen.evaluate.fidelity import (
     most_variable,
     reconstruction_error,
     variance_correlation,
+    zero_fraction_correlation,
 )
 from omicsgen.evaluate.latent import knn_accuracy, knn_correct, silhouette, silhouette_widths
 from omicsgen.evaluate.metrics import METRICS, better, clipped, direction, shortfall
@@ -124,6 +125,7 @@ __all__ = [
     "silhouette",
     "tidy_metrics",
     "variance_correlation",
+    "zero_fraction_correlation",
 ]
 
 
@@ -217,7 +219,8 @@ def evaluate_model(
     synthetic
         Synthetic AnnData: gives the fidelity metrics (``mean_correlation``,
         ``variance_correlation``, ``gene_correlation`` (over the :data:`CORRELATION_GENES` most
-        variable genes of the training cells), ``mmd``, ``detection_auroc``; for genotypes
+        variable genes of the training cells), ``zero_fraction_correlation``, ``mmd``,
+        ``detection_auroc``; for genotypes
         ``af_correlation``, ``ld_correlation``, ``pca_wasserstein`` (mean over PC1 and PC2) and
         ``pairwise_distance_wasserstein`` of :mod:`omicsgen.evaluate.popgen` in place of the
         per-feature correlations), the privacy metrics (``aats``, ``aa_truth``, ``aa_syn``,
@@ -401,6 +404,7 @@ def _fidelity_rows(sets: dict, genotype: bool, detection_trees: int, threads: in
                 "mean_correlation": mean_correlation(reference[i], candidate[j]),
                 "variance_correlation": variance_correlation(reference[i], candidate[j]),
                 "gene_correlation": gene_correlation(reference_genes[i], candidate_genes[j], pair[0][i], pair[1][j]),
+                "zero_fraction_correlation": zero_fraction_correlation(reference[i], candidate[j]),
             }
         )
         out["mmd"] = mmd_from_kernel(kernel, len(reference), i, j)

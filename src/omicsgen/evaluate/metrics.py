@@ -72,6 +72,14 @@ METRICS: dict[str, Metric] = {
         "synthetic vs held-out real (about 0: genes drawn independently within labels)",
         "scDesign2 (Sun et al. 2021), scDesign3",
     ),
+    "zero_fraction_correlation": Metric(
+        HIGHER,
+        "marginals",
+        "generators",
+        "Pearson r of per-gene fractions of zeros, synthetic vs held-out real (a gene whose dispersion, or "
+        "zero inflation, the model gets wrong leaves the diagonal)",
+        "Splatter (Zappia et al. 2017)",
+    ),
     "mmd": Metric(
         0.0,
         "marginals",
@@ -217,6 +225,7 @@ RANGES: dict[str, tuple[float, float]] = {
     ),
     **dict.fromkeys(["trtr_accuracy", "tstr_accuracy", "real_macro_f1", "augmented_macro_f1"], UNIT),
     **dict.fromkeys(["mean_correlation", "variance_correlation", "gene_correlation"], CORRELATION),
+    "zero_fraction_correlation": CORRELATION,
     **dict.fromkeys(["af_correlation", "ld_correlation", "silhouette", "augmentation_recall_gain"], CORRELATION),
     "privacy_loss": CORRELATION,
 }
@@ -237,6 +246,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
         "mean_correlation",
         "variance_correlation",
         "gene_correlation",
+        "zero_fraction_correlation",
         "af_correlation",
         "ld_correlation",
         "pca_wasserstein",

@@ -160,8 +160,7 @@ def ld_decay_comparison(
         """The curves of ``n_draws`` random sets of ``m`` of the genomes, grouped by distance bin."""
         size = min(m, len(genotypes))
         curves = [
-            ld_decay(genotypes[rng.choice(len(genotypes), size=size, replace=False)], pos, i, j)
-            for _ in range(n_draws)
+            ld_decay(genotypes[rng.choice(len(genotypes), size=size, replace=False)], pos, i, j) for _ in range(n_draws)
         ]
         return pd.concat(curve.set_index("distance_bp")["mean_r2"] for curve in curves).groupby(level=0)
 

@@ -11,6 +11,7 @@ import pandas as pd
 from sklearn.decomposition import PCA
 
 from omicsgen import __version__, contract
+from omicsgen.evaluate.fidelity import matched_zero_fractions
 from omicsgen.evaluate.metrics import (
     BASELINES,
     GROUPS,
@@ -364,6 +365,24 @@ def _dataset_section(
                 ),
             )
         )
+        if info["modality"] == "h5ad":
+            section["figures"].append(
+                (
+                    "Zeros per gene, synthetic vs real (held-out): the genes named are furthest from the diagonal",
+                    plots.zero_fraction_scatter(
+                        {
+                            m: matched_zero_fractions(
+                                expression[test],
+                                x,
+                                contract.obs_labels(real)[test],
+                                contract.obs_labels(synthetic_data[m]),
+                            )
+                            for m, x in scaled.items()
+                        },
+                        real.var_names.to_numpy(),
+                    ),
+                )
+            )
         if info["modality"] == "bam":
             section["figures"].append(
                 (

@@ -57,3 +57,21 @@ def real_vs_synthetic_pca(real_pcs: np.ndarray, synthetic_pcs: dict[str, np.ndar
         ax.set(title=name, xlabel="PC1", ylabel="PC2")
         ax.legend()
     return to_base64_png(fig)
+
+
+def zero_fraction_scatter(zeros: dict[str, tuple[np.ndarray, np.ndarray]], genes: np.ndarray, n_named: int = 3) -> str:
+    """Per-gene fraction of zeros, synthetic (y) against held-out real (x), one panel per generator:
+    ``name -> (real, synthetic)``, ``(n_genes,)`` float each at one label mix
+    (:func:`omicsgen.evaluate.fidelity.matched_zero_fractions`). The ``n_named`` genes furthest
+    from the diagonal are named with both fractions: the genes whose dispersion or zero inflation
+    the model gets wrong (Splatter's zeros-per-gene check)."""
+    fig, axes = plt.subplots(1, len(zeros), figsize=(4.5 * len(zeros), 4.2), squeeze=False)
+    for ax, (name, (real, synthetic)) in zip(axes[0], zeros.items()):
+        ax.scatter(real, synthetic, s=5, alpha=0.5, color="tab:blue")
+        ax.plot([0, 1], [0, 1], color="grey", linewidth=0.8)
+        for g in np.argsort(-np.abs(synthetic - real))[:n_named]:
+            ax.annotate(
+                f"{genes[g]} ({real[g]:.0%} / {synthetic[g]:.0%})", (real[g], synthetic[g]), fontsize=7, color="tab:red"
+            )
+        ax.set(title=name, xlabel="zeros, real (test)", ylabel="zeros, synthetic", xlim=(0, 1), ylim=(0, 1))
+    return to_base64_png(fig)
