@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 
 from omicsgen.report import verdicts
-from omicsgen.report.build import recommendations, scorecard
+from omicsgen.report.build import recommendations, scorecard, unresolved
 
 
 def _metrics():
@@ -63,6 +63,16 @@ def test_scorecard_and_recommendations():
     text = recommendations(verdict_list, "d")
     assert any(t.startswith("For an embedding of real data (latent metrics): vae (beats pca on 1 of 1") for t in text)
     assert any("no model beats marginals beyond the noise on any of the 2 metrics: use marginals" in t for t in text)
+
+
+def test_unresolved_where_the_real_control_ties_the_baseline():
+    # detection AUROC: real 0.42-0.58 and marginals 0.55-0.65 overlap on the distance to 0.5, so no model
+    # could be shown to beat marginals; MMD: real is better than marginals; aats is a privacy metric
+    assert unresolved(_metrics(), "d") == {"marginals": ["detection_auroc"]}
+    tighter = _metrics()
+    tighter.loc[(tighter["model"] == "real") & (tighter["metric"] == "detection_auroc"), ["low", "high"]] = [0.48, 0.52]
+    assert unresolved(tighter, "d") == {}
+    assert unresolved(_metrics(), "other") == {}
 
 
 def test_no_intervals_no_verdict():

@@ -255,6 +255,30 @@ def _table(metrics: pd.DataFrame) -> dict:
     return {"columns": list(wide.columns), "rows": rows}
 
 
+def unresolved(metrics: pd.DataFrame, dataset: str) -> dict[str, list[str]]:
+    """Baseline -> the fidelity and utility metrics on which the ``real`` control itself is indistinguishable
+    from that baseline in one dataset.
+
+    The real control is what a perfect generator would score at these sizes; where even it
+    cannot be told from the baseline, no model can be shown to beat the baseline there, and a
+    model's "indistinguishable" says nothing about it: the held-out set is too small for that
+    metric. Privacy metrics are left out (the baselines are meant to be private, the
+    comparison there is with the real control).
+    """
+    data = metrics[metrics["dataset"] == dataset].set_index(["model", "metric"])[["value", "low", "high"]]
+    out: dict[str, list[str]] = {}
+    for metric in dict.fromkeys(data.index.get_level_values("metric")):
+        baseline = METRICS[metric].baseline if ranked(metric) else None
+        if baseline is None or group_of(metric) not in ("fidelity", "utility"):
+            continue
+        if ("real", metric) not in data.index or (baseline, metric) not in data.index:
+            continue
+        real, reference = tuple(data.loc[("real", metric)]), tuple(data.loc[(baseline, metric)])
+        if not (pd.isna(real[0]) or pd.isna(reference[0])) and compare(metric, real, reference) == "indistinguishable":
+            out.setdefault(baseline, []).append(metric)
+    return out
+
+
 def shortfalls(verdict_list: list[dict], dataset: str) -> dict[str, list[str]]:
     """Model -> the metrics (with their baseline) on which it is worse than its baseline beyond the noise."""
     out: dict[str, list[str]] = {}
@@ -399,6 +423,7 @@ def _dataset_section(
     section["recommendations"] = recommendations(verdict_list, name)
     section["verdicts"] = [v for v in verdict_list if v["dataset"] == name]
     section["shortfalls"] = shortfalls(verdict_list, name)
+    section["unresolved"] = unresolved(metrics, name)
     section["augmentation"] = augmentation_table(per_label[per_label["dataset"] == name])
     return section
 
