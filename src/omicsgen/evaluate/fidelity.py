@@ -64,8 +64,15 @@ def matched_zero_fractions(
     of cells per label: each side's fraction is the mean of its per-label fractions weighted by
     the real cells' label proportions, over the labels both sides hold. Inputs as
     :func:`zero_fractions`, labels ``(n_cells,)`` each.
+
+    Raises
+    ------
+    ValueError
+        No label is held by both sides.
     """
     shared, counts = np.unique(real_labels[np.isin(real_labels, synthetic_labels)], return_counts=True)
+    if len(shared) == 0:
+        raise ValueError("the real and synthetic cells share no label: their zero fractions cannot be matched")
     weights = counts / counts.sum()
 
     def mixed(cells, labels):
