@@ -389,7 +389,7 @@ def _dataset_section(
                 ),
             )
         )
-        if info["modality"] == "h5ad":
+        if info["modality"] == "scrna":
             section["figures"].append(
                 (
                     "Zeros per gene, synthetic vs real (held-out): the genes named are furthest from the diagonal",
