@@ -87,6 +87,13 @@ def is_genotype(adata: ad.AnnData) -> bool:
     return encoding(adata) in GENOTYPE_ENCODINGS
 
 
+def is_cell_counts(adata: ad.AnnData) -> bool:
+    """True for single-cell count matrices (modality ``"scrna"``, encoding ``"counts"``), where a 0 is a
+    cell in which a gene has no count and every model generates counts (the fraction of zeros per
+    gene is theirs to match)."""
+    return info(adata)["modality"] == "scrna" and encoding(adata) == "counts"
+
+
 def alleles_per_row(adata: ad.AnnData) -> int:
     """Alleles one row of genotypes carries: 1 for a haplotype, 2 for a diploid dosage (the
     ``ploidy`` of allele frequencies and of the binomial likelihood).

@@ -1,6 +1,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import sparse
 
 from omicsgen.evaluate import (
     detection_auroc,
@@ -79,6 +80,9 @@ def test_matched_zero_fractions_weigh_labels_as_the_real_cells():
     matched_real, matched_synthetic = matched_zero_fractions(real, synthetic, real_labels, synthetic_labels)
     np.testing.assert_allclose(matched_real, [0.75, 0.0])
     np.testing.assert_allclose(matched_synthetic, [0.75, 0.0])  # label c, absent from the real cells, left out
+    np.testing.assert_allclose(zero_fractions(sparse.csr_matrix(synthetic)), zero_fractions(synthetic))  # no dense copy
+    with pytest.raises(ValueError, match="share no label"):
+        matched_zero_fractions(real, synthetic, real_labels, np.full(len(synthetic), "z"))
 
 
 def test_detection_auroc_real_vs_real_near_half(prepared, expression):

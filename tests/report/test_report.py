@@ -66,13 +66,36 @@ def test_scorecard_and_recommendations():
 
 
 def test_unresolved_where_the_real_control_ties_the_baseline():
-    # detection AUROC: real 0.42-0.58 and marginals 0.55-0.65 overlap on the distance to 0.5, so no model
-    # could be shown to beat marginals; MMD: real is better than marginals; aats is a privacy metric
-    assert unresolved(_metrics(), "d") == {"marginals": ["detection_auroc"]}
-    tighter = _metrics()
+    # detection AUROC: real 0.42-0.58 and marginals 0.55-0.65 overlap on the distance to 0.5, and no model
+    # beats marginals there; MMD: real is better than marginals; aats is a privacy metric
+    metrics = _metrics()
+    assert unresolved(metrics, verdicts(metrics), "d") == {"marginals": ["detection_auroc"]}
+    tighter = metrics.copy()
     tighter.loc[(tighter["model"] == "real") & (tighter["metric"] == "detection_auroc"), ["low", "high"]] = [0.48, 0.52]
-    assert unresolved(tighter, "d") == {}
-    assert unresolved(_metrics(), "other") == {}
+    assert unresolved(tighter, verdicts(tighter), "d") == {}
+    # a model that beats marginals anyway: the metric is resolved
+    beaten = metrics.copy()
+    beaten.loc[(beaten["model"] == "vae") & (beaten["metric"] == "detection_auroc"), ["value", "low", "high"]] = [
+        0.5,
+        0.49,
+        0.51,
+    ]
+    assert unresolved(beaten, verdicts(beaten), "d") == {}
+    # a metric marginals keep by construction (per-gene means) ties the real control at any size: not listed
+    kept = pd.concat(
+        [
+            metrics,
+            pd.DataFrame(
+                [
+                    ("d", "marginals", "mean_correlation", 0.9, 0.85, 0.95),
+                    ("d", "real", "mean_correlation", 0.9, 0.86, 0.94),
+                ],
+                columns=metrics.columns,
+            ),
+        ]
+    )
+    assert unresolved(kept, verdicts(kept), "d") == {"marginals": ["detection_auroc"]}
+    assert unresolved(metrics, verdicts(metrics), "other") == {}
 
 
 def test_no_intervals_no_verdict():

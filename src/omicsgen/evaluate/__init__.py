@@ -219,8 +219,8 @@ def evaluate_model(
     synthetic
         Synthetic AnnData: gives the fidelity metrics (``mean_correlation``,
         ``variance_correlation``, ``gene_correlation`` (over the :data:`CORRELATION_GENES` most
-        variable genes of the training cells), ``zero_fraction_correlation``, ``mmd``,
-        ``detection_auroc``; for genotypes
+        variable genes of the training cells), ``zero_fraction_correlation`` (single-cell counts
+        only), ``mmd``, ``detection_auroc``; for genotypes
         ``af_correlation``, ``ld_correlation``, ``pca_wasserstein`` (mean over PC1 and PC2) and
         ``pairwise_distance_wasserstein`` of :mod:`omicsgen.evaluate.popgen` in place of the
         per-feature correlations), the privacy metrics (``aats``, ``aa_truth``, ``aa_syn``,
@@ -284,7 +284,7 @@ def evaluate_model(
         genotype = contract.is_genotype(real)
         if genotype:
             rows += _popgen_rows(real, sets, ld_window_sites, ld_window_kb, boot)
-        rows += _fidelity_rows(sets, genotype, detection_trees, threads, boot)
+        rows += _fidelity_rows(sets, genotype, contract.is_cell_counts(real), detection_trees, threads, boot)
         rows += _privacy_rows(sets, "cityblock" if genotype else "euclidean", boot)
         if labelled:
             utility, per_label = _utility_rows(
@@ -387,9 +387,9 @@ def _latent_rows(
     return _estimates(statistic, [labels[test]], boot)
 
 
-def _fidelity_rows(sets: dict, genotype: bool, detection_trees: int, threads: int, boot: dict) -> list:
-    """Mean, variance and gene-gene correlation (not for genotypes: LD instead), MMD and detection AUROC,
-    reference vs candidate."""
+def _fidelity_rows(sets: dict, genotype: bool, counts: bool, detection_trees: int, threads: int, boot: dict) -> list:
+    """Mean, variance and gene-gene correlation (not for genotypes: LD instead), zeros per gene (single-cell
+    counts only, ``counts``), MMD and detection AUROC, reference vs candidate."""
     reference, candidate = sets["reference"], sets["candidate"]
     pair = [sets["reference_labels"], sets["candidate_labels"]]
     kernel = mmd_kernel(reference, candidate, fit=sets["train"], seed=boot["seed"])
@@ -404,9 +404,10 @@ def _fidelity_rows(sets: dict, genotype: bool, detection_trees: int, threads: in
                 "mean_correlation": mean_correlation(reference[i], candidate[j]),
                 "variance_correlation": variance_correlation(reference[i], candidate[j]),
                 "gene_correlation": gene_correlation(reference_genes[i], candidate_genes[j], pair[0][i], pair[1][j]),
-                "zero_fraction_correlation": zero_fraction_correlation(reference[i], candidate[j]),
             }
         )
+        if counts:
+            out["zero_fraction_correlation"] = zero_fraction_correlation(reference[i], candidate[j])
         out["mmd"] = mmd_from_kernel(kernel, len(reference), i, j)
         return out
 

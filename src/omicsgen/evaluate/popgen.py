@@ -141,7 +141,8 @@ def ld_decay_comparison(
     pos, i, j
         Site positions (bp) and the site pairs (:func:`ld_pairs`).
     seed, n_draws
-        Seed of the draws and number of real draws in the band.
+        Seed of the draws, and the number of random sets of ``m`` genomes drawn from each set
+        (real: the band and its median curve; each synthetic set: its median curve).
     real_name
         Column name of the real curve.
 

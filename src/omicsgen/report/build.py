@@ -255,21 +255,25 @@ def _table(metrics: pd.DataFrame) -> dict:
     return {"columns": list(wide.columns), "rows": rows}
 
 
-def unresolved(metrics: pd.DataFrame, dataset: str) -> dict[str, list[str]]:
-    """Baseline -> the fidelity and utility metrics on which the ``real`` control itself is indistinguishable
-    from that baseline in one dataset.
+def unresolved(metrics: pd.DataFrame, verdict_list: list[dict], dataset: str) -> dict[str, list[str]]:
+    """Baseline -> the fidelity and utility metrics of one dataset on which the ``real`` control itself is
+    indistinguishable from that baseline, and no model beats it.
 
-    The real control is what a perfect generator would score at these sizes; where even it
-    cannot be told from the baseline, no model can be shown to beat the baseline there, and a
-    model's "indistinguishable" says nothing about it: the held-out set is too small for that
-    metric. Privacy metrics are left out (the baselines are meant to be private, the
-    comparison there is with the real control).
+    The real control is what a perfect generator would score at these sizes. Where even it
+    cannot be told from the baseline, a model's "indistinguishable" verdict there says little:
+    the intervals are too wide at this many held-out samples. Left out: privacy metrics (the
+    baselines are meant to be private), metrics the baseline keeps by construction
+    (:attr:`~omicsgen.evaluate.metrics.Metric.baseline_keeps`: it ties the real control at any
+    size), and metrics on which some model beats the baseline anyway.
     """
     data = metrics[metrics["dataset"] == dataset].set_index(["model", "metric"])[["value", "low", "high"]]
+    beaten = {v["metric"] for v in verdict_list if v["dataset"] == dataset and v["verdict"] == "better"}
     out: dict[str, list[str]] = {}
     for metric in dict.fromkeys(data.index.get_level_values("metric")):
-        baseline = METRICS[metric].baseline if ranked(metric) else None
-        if baseline is None or group_of(metric) not in ("fidelity", "utility"):
+        if not ranked(metric) or metric in beaten or group_of(metric) not in ("fidelity", "utility"):
+            continue
+        baseline = METRICS[metric].baseline
+        if baseline is None or METRICS[metric].baseline_keeps:
             continue
         if ("real", metric) not in data.index or (baseline, metric) not in data.index:
             continue
@@ -389,7 +393,7 @@ def _dataset_section(
                 ),
             )
         )
-        if info["modality"] == "scrna":
+        if contract.is_cell_counts(real):
             section["figures"].append(
                 (
                     "Zeros per gene, synthetic vs real (held-out): the genes named are furthest from the diagonal",
@@ -423,7 +427,7 @@ def _dataset_section(
     section["recommendations"] = recommendations(verdict_list, name)
     section["verdicts"] = [v for v in verdict_list if v["dataset"] == name]
     section["shortfalls"] = shortfalls(verdict_list, name)
-    section["unresolved"] = unresolved(metrics, name)
+    section["unresolved"] = unresolved(metrics, verdict_list, name)
     section["augmentation"] = augmentation_table(per_label[per_label["dataset"] == name])
     return section
 
