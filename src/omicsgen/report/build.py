@@ -394,16 +394,14 @@ def _dataset_section(
             )
         )
         if contract.is_cell_counts(real):
+            test_labels = contract.obs_labels(real)[test]
             section["figures"].append(
                 (
                     "Zeros per gene, synthetic vs real (held-out): the genes named are furthest from the diagonal",
                     plots.zero_fraction_scatter(
                         {
                             m: matched_zero_fractions(
-                                expression[test],
-                                x,
-                                contract.obs_labels(real)[test],
-                                contract.obs_labels(synthetic_data[m]),
+                                expression[test], x, test_labels, contract.obs_labels(synthetic_data[m])
                             )
                             for m, x in scaled.items()
                         },
