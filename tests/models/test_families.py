@@ -231,6 +231,33 @@ def test_autoregressive_windows_give_the_whole_chromosome_likelihood(datasets, m
         torch.testing.assert_close(site_grad, results[0][2], rtol=1e-4, atol=1e-4)
 
 
+def test_autoregressive_model_starts_at_the_first_order_markov_chain(datasets):
+    """Before training, the model's likelihood is the training genomes' adjacent-site Markov chain
+    (counted here independently, pseudo-count 1 toward the site frequencies), which scores the
+    genomes better than independent sites at their genotype frequencies."""
+    from omicsgen.models import ar
+
+    data = datasets["dosage"]
+    train = np.asarray(data.X[(data.obs["split"] == "train").to_numpy()]).round().astype(int)
+    model = ar.Autoregressive(data.n_vars, "binomial", context=4)
+    x = torch.from_numpy(train.astype(np.float32))
+    model.prepare([(x[:50], None), (x[50:], None)])  # batches are summed, in any split
+    with torch.no_grad():
+        markov = model.log_likelihood(x, None).numpy()
+
+    single = np.stack([(train == c).sum(0) for c in range(3)], axis=1) + 1.0
+    frequency = single / single.sum(1, keepdims=True)
+    expected = np.log(frequency[0, train[:, 0]])
+    for j in range(1, data.n_vars):
+        pair = np.zeros((3, 3))
+        np.add.at(pair, (train[:, j - 1], train[:, j]), 1)
+        conditional = (pair + frequency[j]) / (pair.sum(1, keepdims=True) + 1)
+        expected = expected + np.log(conditional[train[:, j - 1], train[:, j]])
+    np.testing.assert_allclose(markov, expected, rtol=1e-4)
+    independent = np.log(frequency[np.arange(data.n_vars), train]).sum(1)
+    assert markov.mean() > independent.mean() + 0.05 * abs(independent.mean()), (markov.mean(), independent.mean())
+
+
 def test_autoregressive_context_auto_gives_each_encoding_the_same_lag_weights(datasets, tmp_path):
     """``context: auto`` is 16 sites on dosages and 64 on haplotypes (64 lag weights per site either
     way), kept in the checkpoint; anything but ``auto`` or a positive integer is an error."""
