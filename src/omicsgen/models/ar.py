@@ -106,33 +106,38 @@ class Autoregressive(LossPlan):
     def prepare(self, batches) -> None:
         """Start the model at the first-order Markov chain of the training genotypes.
 
-        From the counts of each site's allele count (``n_j(c)``) and of each pair of adjacent
-        sites (``n_j(a, c)``: count ``a`` at site ``j - 1``, ``c`` at ``j``), the conditional
-        ``p(c | a) = (n_j(a, c) + f_j(c)) / (n_j(a) + 1)`` is shrunk toward the site's frequency
-        ``f_j`` (add-one smoothed) by one pseudo-genotype; ``b_j`` starts at its log-odds against
-        allele count 0 given ``a = 0`` and the lag-1 weights ``W_{1, j}`` at the change in those
-        log-odds for each other ``a`` (the first site: its frequencies, no lag). Training so starts
-        where adjacent-site LD is already in the model: on eur_1kg dosages, validation NLL 671.5
-        vs 673.2 from independent sites (3 seeds), mean r2 below 1 kb 0.321 vs 0.305
-        (``benchmarks/README.md``).
+        From the counts of each site's allele count (``n_j(c)``) and the transition counts of
+        adjacent sites (``n_j(a, c)``: count ``a`` at site ``j - 1``, ``c`` at ``j``), the
+        conditional ``p(c | a) = (n_j(a, c) + f_j(c)) / (n_j(a) + 1)`` is shrunk toward the site's
+        frequency ``f_j`` (add-one smoothed) by one pseudo-genotype; ``b_j`` starts at its
+        log-odds against allele count 0 given ``a = 0`` and the lag-1 weights ``W_{1, j}`` at the
+        change in those log-odds for each other ``a`` (the first site: its frequencies, no lag).
+        With the other lags and the label offsets at their initial 0 (a fresh model; training
+        that resumes from a checkpoint does not call this), the model's ``p(x_j | x_<j)`` is then
+        exactly that chain. Allele counts are rounded and clamped to ``0..n_trials`` as
+        :meth:`_features` reads them. Training so starts where adjacent-site LD is already in the
+        model: on eur_1kg dosages, mean validation NLL 671.5 vs 673.2 from independent sites and
+        mean r2 below 1 kb 0.321 vs 0.305 (3 seeds, ``benchmarks/README.md``).
         """
         n_sites, n_classes = self.site_logits.shape[0], self.n_classes
         single = torch.zeros(n_sites, n_classes)
-        pair = torch.zeros(n_sites, n_classes, n_classes)  # pair[j, a, c]: site j - 1 at a, site j at c
+        transitions = torch.zeros(n_sites, n_classes * n_classes)  # [j, a * n_classes + c]: j - 1 at a, j at c
         for x, _ in batches:
-            rounded = x.round()
-            is_count = [rounded == c for c in range(n_classes)]  # bools per genotype, not one-hot int64 copies
+            # one byte per genotype, not one-hot copies
+            codes = torch.round(x).nan_to_num_(0.0).clamp_(0, n_classes - 1).to(torch.uint8)
             for c in range(n_classes):
-                single[:, c] += is_count[c].sum(dim=0)
-                for a in range(n_classes):
-                    pair[1:, a, c] += (is_count[a][:, :-1] & is_count[c][:, 1:]).sum(dim=0)
+                single[:, c] += (codes == c).sum(dim=0)
+            pairs = codes[:, :-1] * n_classes + codes[:, 1:]
+            for code in range(n_classes * n_classes):
+                transitions[1:, code] += (pairs == code).sum(dim=0)
         frequency = (single + 1) / (single + 1).sum(dim=1, keepdim=True)
-        conditional = (pair + frequency[:, None, :]) / (pair.sum(dim=2, keepdim=True) + 1)
-        log_odds = torch.log(conditional[..., 1:]) - torch.log(conditional[..., :1])  # (sites, a, c >= 1)
+        pair = transitions.view(n_sites, n_classes, n_classes)[1:]  # sites 1.., (a, c)
+        conditional = (pair + frequency[1:, None, :]) / (pair.sum(dim=2, keepdim=True) + 1)
+        log_odds = torch.log(conditional[..., 1:]) - torch.log(conditional[..., :1])  # (sites 1.., a, c >= 1)
         with torch.no_grad():
-            self.site_logits.copy_(torch.log(frequency[:, 1:]) - torch.log(frequency[:, :1]))
-            self.site_logits[1:] = log_odds[1:, 0]
-            self.lag_weights[0, 1:] = log_odds[1:, 1:] - log_odds[1:, :1]
+            self.site_logits[0] = torch.log(frequency[0, 1:]) - torch.log(frequency[0, :1])
+            self.site_logits[1:] = log_odds[:, 0]
+            self.lag_weights[0, 1:] = log_odds[:, 1:] - log_odds[:, :1]
 
     def _features(self, x: torch.Tensor) -> torch.Tensor:
         """One-hot allele counts ``(batch, n_sites, n_trials)`` float32, count 0 left out."""
