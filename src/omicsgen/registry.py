@@ -46,6 +46,7 @@ MODELS: dict[str, ModelSpec] = {
     "gan": ModelSpec("omicsgen.models.gan:GAN", encoder=False, generator=True),
     # genotypes only: it follows the order of the sites along the chromosome
     "ar": ModelSpec("omicsgen.models.ar:Autoregressive", encoder=False, generator=True, modalities=("vcf",)),
+    "hmm": ModelSpec("omicsgen.models.hmm:HaplotypeClusterHMM", encoder=False, generator=True, modalities=("vcf",)),
     "pca": ModelSpec(None, encoder=True, generator=False),
     "marginals": ModelSpec(None, encoder=False, generator=True),
 }

@@ -1,0 +1,250 @@
+"""Haplotype-cluster hidden Markov model of genotypes (fastPHASE; Scheet & Stephens 2006, AJHG).
+
+Each haplotype is a mosaic of ``K`` haplotype clusters: along the chromosome a hidden cluster
+follows a Markov chain that, between sites ``j - 1`` and ``j``, keeps its cluster or with
+probability ``r_j`` jumps to cluster ``k`` drawn from the site's cluster weights
+``alpha_{j, k}``; the allele at site ``j`` is 1 with the cluster's frequency ``theta_{j, k}``.
+An unphased genotype is the sum of two such haplotypes, independent given the parameters, so the
+model is fitted to unphased dosages with the phase summed out (the ``K**2`` ordered pairs of
+clusters as hidden states), and to phased data haplotype by haplotype. The same model generates
+the knockoff genotypes of Sesia, Sabatti & Candes (2019, Biometrika).
+
+The clusters are fuzzy centroids of many haplotypes, not training haplotypes (unlike the copying
+states of Li & Stephens 2003), so that generation, which draws every cluster path and allele from
+the fitted model, does not copy a training genome.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch.utils.checkpoint import checkpoint
+
+from omicsgen.models.base import TrainingPlan
+
+BLOCK_SITES = 64  # sites per checkpointed block of the forward pass (memory: one block's graph)
+
+
+class MaximisationStep(torch.optim.Optimizer):
+    """EM as Lightning's loop sees it: one optimiser step per epoch, whose closure is the M-step
+    (so that the global step, which checkpointing follows, counts EM iterations)."""
+
+    def __init__(self, tensors):
+        super().__init__(list(tensors), {})
+
+    def step(self, closure):
+        return closure()
+
+
+class HaplotypeClusterHMM(TrainingPlan):
+    """fastPHASE's haplotype-cluster HMM, fitted by expectation-maximisation, conditional on labels.
+
+    Parameters per site ``j`` and cluster ``k``: the allele-1 frequency ``theta_{j, k}``
+    (``allele_frequency``, ``(n_sites, K)``), the cluster weights ``alpha_{y, j, k}``
+    (``cluster_weights``, ``(n_labels or 1, n_sites, K)``: a label's own weights, as the
+    population-specific weights of fastPHASE's ``-u`` option) and the jump probability ``r_j``
+    into site ``j`` (``jump_probability``, ``(n_sites,)``; ``r_0 = 1``: the first site's cluster
+    is drawn from ``alpha_{y, 0}``). One EM iteration is one training epoch: the E-step sums,
+    over the training batches, the expected counts of each parameter's use, computed as the
+    parameter times the gradient of the log-likelihood with respect to it (the Fisher identity;
+    the forward pass is checkpointed in blocks of :data:`BLOCK_SITES` sites); the M-step after the
+    epoch's last batch sets each parameter to its posterior mode under a prior of
+    ``prior_weight`` pseudo-observations (allele frequencies shrunk toward the site's allele
+    frequency, cluster weights toward uniform, jump probabilities toward 0.05). The validation
+    negative log-likelihood (nats per genome or haplotype) is ``val_loss``, for early stopping;
+    the first iteration's clusters are the site frequencies perturbed at random (seeded).
+
+    Parameters
+    ----------
+    n_input
+        Sites, in position order (the data contract's ``var`` order).
+    likelihood
+        ``"binomial"`` (unphased dosage 0/1/2: two haplotypes, phase summed out) or
+        ``"bernoulli"`` (one haplotype, allele 0/1).
+    labels
+        Label categories; empty for none.
+    n_clusters
+        ``K``, haplotype clusters (fastPHASE's ``-K``; its authors use 10-20).
+    prior_weight
+        Pseudo-observations of each parameter's prior (> 0; keeps clusters used by few haplotypes
+        from fitting their alleles exactly).
+
+    Raises
+    ------
+    ValueError
+        A likelihood without allele counts; ``n_clusters < 2``; ``prior_weight <= 0``.
+    """
+
+    monitor = "val_loss"
+    latent_sampler = (
+        "none: each haplotype's cluster path drawn from the fitted Markov chain given the label, "
+        "its alleles from the clusters' allele frequencies"
+    )
+    curves = (("train_loss", "val_loss"), "negative log-likelihood (nats per genome)")
+    prior_jump = 0.05  # the jump probability the prior shrinks r_j toward
+
+    def __init__(
+        self,
+        n_input: int,
+        likelihood: str = "binomial",
+        labels: list[str] = (),
+        n_clusters: int = 16,
+        prior_weight: float = 0.1,
+    ):
+        super().__init__(likelihood, list(labels))
+        n_trials = getattr(self.likelihood, "n_trials", None)
+        if n_trials not in (1, 2):
+            raise ValueError(
+                f"the haplotype-cluster HMM models one or two haplotypes; likelihood {likelihood!r} is not "
+                "a genotype likelihood (binomial, bernoulli): use it on VCF, BCF, PLINK or VCF Zarr data"
+            )
+        if isinstance(n_clusters, bool) or not isinstance(n_clusters, int) or n_clusters < 2:
+            raise ValueError(f"hmm.n_clusters must be an integer >= 2, got {n_clusters!r}")
+        if not prior_weight > 0:
+            raise ValueError(f"hmm.prior_weight must be > 0, got {prior_weight!r}")
+        self.save_hyperparameters()
+        self.automatic_optimization = False  # EM: the M-step sets the parameters
+        self.ploidy = n_trials
+        groups = max(1, self.n_labels)
+        self.register_buffer("allele_frequency", torch.full((n_input, n_clusters), 0.5))
+        self.register_buffer("cluster_weights", torch.full((groups, n_input, n_clusters), 1.0 / n_clusters))
+        self.register_buffer("jump_probability", torch.full((n_input,), self.prior_jump))
+        self.register_buffer("site_frequency", torch.full((n_input,), 0.5))
+        self._counts: list[torch.Tensor] | None = None  # the E-step's expected counts, not checkpointed
+
+    def prepare(self, batches) -> None:
+        """Start EM: each cluster's allele frequencies at the training data's, perturbed on the
+        logit scale by a standard normal draw (torch's global generator, seeded)."""
+        total = torch.zeros(self.allele_frequency.shape[0], dtype=torch.float64)
+        n = 0
+        for x, _ in batches:
+            total += self._allele_counts(x).sum(dim=0).double()
+            n += x.shape[0] * self.ploidy
+        frequency = ((total + 0.5) / (n + 1)).float()
+        self.site_frequency.copy_(frequency)
+        noise = torch.randn(self.allele_frequency.shape)
+        self.allele_frequency.copy_(torch.sigmoid(torch.logit(frequency)[:, None] + noise))
+
+    def _allele_counts(self, x: torch.Tensor) -> torch.Tensor:
+        """Allele counts ``(batch, n_sites)`` int64, rounded and clamped to ``0..ploidy``."""
+        return x.round().nan_to_num(0.0).clamp(0, self.ploidy).long()
+
+    def _probabilities(self) -> list[torch.Tensor]:
+        """The HMM's probabilities as separate tensors, each used as its own variable: ``theta``,
+        ``1 - theta``, ``alpha``, ``r``, ``1 - r`` (their gradients give the expected counts)."""
+        theta, jump = self.allele_frequency, self.jump_probability
+        return [theta, 1 - theta, self.cluster_weights, jump, 1 - jump]
+
+    def _block(self, forward, g, label, theta1, theta0, alpha, jump, stay, start: int):
+        """Forward pass over one block of sites from the normalised forward probabilities of the
+        site before it (None at site 0); returns the block's last forward probabilities and
+        ``sum_j log p(x_j | x_<j)`` ``(batch,)``."""
+        weights = alpha[label]  # (batch or 1, block, K)
+        log_likelihood = torch.zeros(g.shape[0], dtype=theta1.dtype, device=g.device)
+        for i in range(g.shape[1]):
+            t1, t0, a = theta1[i], theta0[i], weights[:, i]
+            if self.ploidy == 1:
+                emission = torch.where(g[:, i, None] == 1, t1, t0)
+                if forward is None:
+                    forward = a * emission
+                else:
+                    forward = (stay[i] * forward + jump[i] * a) * emission
+                scale = forward.sum(dim=1)
+                forward = forward / scale[:, None]
+            else:
+                pairs = torch.stack(
+                    [t0[:, None] * t0[None, :], t1[:, None] * t0[None, :] + t0[:, None] * t1[None, :], t1[:, None] * t1[None, :]]
+                )
+                emission = pairs[g[:, i]]  # (batch, K, K)
+                both = a[:, :, None] * a[:, None, :]
+                if forward is None:
+                    forward = both * emission
+                else:
+                    r, s = jump[i], stay[i]
+                    first, second = forward.sum(dim=2), forward.sum(dim=1)  # each haplotype's cluster
+                    one_jumps = a[:, :, None] * second[:, None, :] + first[:, :, None] * a[:, None, :]
+                    forward = (s * s * forward + r * s * one_jumps + r * r * both) * emission
+                scale = forward.sum(dim=(1, 2))
+                forward = forward / scale[:, None, None]
+            log_likelihood = log_likelihood + torch.log(scale)
+        return forward, log_likelihood
+
+    def log_likelihood(self, x: torch.Tensor, y: torch.Tensor | None, parameters=None) -> torch.Tensor:
+        """``log p(x | y)`` ``(batch,)`` in nats, the phase and cluster paths summed out.
+
+        Parameters
+        ----------
+        x
+            ``(batch, n_sites)`` allele counts (dosage or haplotype alleles).
+        y
+            ``(batch,)`` label codes, or None when unconditional.
+        parameters
+            The five tensors of :meth:`_probabilities` to compute it with (default: the model's).
+        """
+        theta1, theta0, alpha, jump, stay = parameters if parameters is not None else self._probabilities()
+        g = self._allele_counts(x)
+        label = y.long() if self.n_labels else torch.zeros(1, dtype=torch.long, device=x.device)
+        forward, total = None, torch.zeros(x.shape[0], dtype=theta1.dtype, device=x.device)
+        n_sites = g.shape[1]
+        for start in range(0, n_sites, BLOCK_SITES):
+            stop = min(start + BLOCK_SITES, n_sites)
+            args = (g[:, start:stop], label, theta1[start:stop], theta0[start:stop], alpha[:, start:stop],
+                    jump[start:stop], stay[start:stop], start)
+            if torch.is_grad_enabled() and n_sites > BLOCK_SITES and forward is not None:
+                forward, block = checkpoint(self._block, forward, *args, use_reentrant=False)
+            else:
+                forward, block = self._block(forward, *args)
+            total = total + block
+        return total
+
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        """E-step on one batch; after the epoch's last batch, the M-step (the epoch's one optimiser step)."""
+        x, y = batch
+        parameters = [p.detach().clone().requires_grad_(True) for p in self._probabilities()]
+        with torch.enable_grad():
+            log_likelihood = self.log_likelihood(x, self.conditioning(y), parameters)
+            gradients = torch.autograd.grad(log_likelihood.sum(), parameters)
+        counts = [(p * grad).detach().double() for p, grad in zip(parameters, gradients)]
+        self._counts = counts if self._counts is None else [a + b for a, b in zip(self._counts, counts)]
+        self.epoch_means.add("train", loss=-log_likelihood.detach().float())
+        if batch_idx == self.trainer.num_training_batches - 1:
+            counts, self._counts = self._counts, None
+            self.optimizers().step(closure=lambda: self._maximise(counts))
+
+    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        x, y = batch
+        self.epoch_means.add("val", loss=-self.log_likelihood(x, self.conditioning(y)).float())
+
+    @torch.no_grad()
+    def _maximise(self, counts: list[torch.Tensor]) -> None:
+        """M-step: posterior modes given the expected counts of :meth:`_probabilities`' tensors."""
+        ones, zeros, weights, jumps, stays = counts
+        w, k = self.hparams.prior_weight, self.hparams.n_clusters
+        frequency = self.site_frequency.double()[:, None]
+        self.allele_frequency.copy_((ones + w * frequency) / (ones + zeros + w))
+        weights = weights + w / k
+        self.cluster_weights.copy_(weights / weights.sum(dim=2, keepdim=True))
+        jump = (jumps + w * self.prior_jump) / (jumps + stays + w)
+        jump[0] = 1.0  # the first site's cluster is drawn from its weights
+        self.jump_probability.copy_(jump)
+
+    def configure_optimizers(self):
+        return MaximisationStep(self.buffers())
+
+    def generate(
+        self, label: int, n: int, y: torch.Tensor | None, library: torch.Tensor | None, rng: np.random.Generator
+    ) -> torch.Tensor:
+        """Draw ``n`` genomes (or haplotypes): per haplotype a cluster path along the sites, then its
+        alleles; torch's global generator. Returns allele counts ``(n, n_sites)`` float32. The label
+        picks the cluster weights; ``library`` is not used."""
+        weights = self.cluster_weights[label if self.n_labels else 0]
+        n_sites = weights.shape[0]
+        counts = torch.zeros(n, n_sites, dtype=torch.int8)
+        for _ in range(self.ploidy):
+            cluster = torch.multinomial(weights[0], n, replacement=True)
+            for j in range(n_sites):
+                if j:
+                    jumps = torch.rand(n) < self.jump_probability[j]
+                    cluster = torch.where(jumps, torch.multinomial(weights[j], n, replacement=True), cluster)
+                counts[:, j] += (torch.rand(n) < self.allele_frequency[j, cluster]).to(torch.int8)
+        return counts.float()
