@@ -46,7 +46,9 @@ def path_probabilities(model, label: int) -> tuple[list[tuple[int, ...]], np.nda
     return paths, probability
 
 
-@pytest.mark.parametrize(("likelihood", "labels"), [("binomial", []), ("bernoulli", ["A", "B"]), ("binomial", ["A", "B"])])
+@pytest.mark.parametrize(
+    ("likelihood", "labels"), [("binomial", []), ("bernoulli", ["A", "B"]), ("binomial", ["A", "B"])]
+)
 def test_likelihood_sums_over_every_cluster_path_and_phase(likelihood, labels):
     """``log p(x | y)`` equals the sum over every cluster path of each haplotype (and so over phase),
     enumerated, for unphased dosages and for haplotypes, with and without labels."""
@@ -141,7 +143,11 @@ def test_labelled_haplotypes_get_their_populations_allele_frequencies(tmp_path):
     for label in np.unique(labels):
         drawn = np.asarray(synthetic.X[(synthetic.obs["population"] == label).to_numpy()], dtype=np.float64)
         own = af_correlation(np.asarray(data.X[labels == label]), drawn, 1)
-        others = [af_correlation(np.asarray(data.X[labels == other]), drawn, 1) for other in np.unique(labels) if other != label]
+        others = [
+            af_correlation(np.asarray(data.X[labels == other]), drawn, 1)
+            for other in np.unique(labels)
+            if other != label
+        ]
         assert own > max(others), (label, own, others)
 
 

@@ -41,16 +41,17 @@ class HaplotypeClusterHMM(TrainingPlan):
 
     Parameters per site ``j`` and cluster ``k``: the allele-1 frequency ``theta_{j, k}``
     (``allele_frequency``, ``(n_sites, K)``), the cluster weights ``alpha_{y, j, k}``
-    (``cluster_weights``, ``(n_labels or 1, n_sites, K)``: a label's own weights, as the
-    population-specific weights of fastPHASE's ``-u`` option) and the jump probability ``r_j``
+    (``cluster_weights``, ``(n_labels or 1, n_sites, K)``: a label's own weights, as
+    population-specific cluster weights) and the jump probability ``r_j``
     into site ``j`` (``jump_probability``, ``(n_sites,)``; ``r_0 = 1``: the first site's cluster
     is drawn from ``alpha_{y, 0}``). One EM iteration is one training epoch: the E-step sums,
     over the training batches, the expected counts of each parameter's use, computed as the
     parameter times the gradient of the log-likelihood with respect to it (the Fisher identity;
     the forward pass is checkpointed in blocks of :data:`BLOCK_SITES` sites); the M-step after the
-    epoch's last batch sets each parameter to its posterior mode under a prior of
-    ``prior_weight`` pseudo-observations (allele frequencies shrunk toward the site's allele
-    frequency, cluster weights toward uniform, jump probabilities toward 0.05). The validation
+    epoch's last batch sets each parameter to its expected counts plus ``prior_weight``
+    pseudo-observations, normalised (the posterior mean under a Beta or Dirichlet prior of that
+    weight: allele frequencies shrunk toward the site's allele frequency, cluster weights toward
+    uniform, jump probabilities toward 0.05). The validation
     negative log-likelihood (nats per genome or haplotype) is ``val_loss``, for early stopping;
     the first iteration's clusters are the site frequencies perturbed at random (seeded).
 
@@ -64,7 +65,7 @@ class HaplotypeClusterHMM(TrainingPlan):
     labels
         Label categories; empty for none.
     n_clusters
-        ``K``, haplotype clusters (fastPHASE's ``-K``; its authors use 10-20).
+        ``K``, haplotype clusters (fastPHASE's ``-K``).
     prior_weight
         Pseudo-observations of each parameter's prior (> 0; keeps clusters used by few haplotypes
         from fitting their alleles exactly).
@@ -153,7 +154,11 @@ class HaplotypeClusterHMM(TrainingPlan):
                 forward = forward / scale[:, None]
             else:
                 pairs = torch.stack(
-                    [t0[:, None] * t0[None, :], t1[:, None] * t0[None, :] + t0[:, None] * t1[None, :], t1[:, None] * t1[None, :]]
+                    [
+                        t0[:, None] * t0[None, :],
+                        t1[:, None] * t0[None, :] + t0[:, None] * t1[None, :],
+                        t1[:, None] * t1[None, :],
+                    ]
                 )
                 emission = pairs[g[:, i]]  # (batch, K, K)
                 both = a[:, :, None] * a[:, None, :]
@@ -188,8 +193,16 @@ class HaplotypeClusterHMM(TrainingPlan):
         n_sites = g.shape[1]
         for start in range(0, n_sites, BLOCK_SITES):
             stop = min(start + BLOCK_SITES, n_sites)
-            args = (g[:, start:stop], label, theta1[start:stop], theta0[start:stop], alpha[:, start:stop],
-                    jump[start:stop], stay[start:stop], start)
+            args = (
+                g[:, start:stop],
+                label,
+                theta1[start:stop],
+                theta0[start:stop],
+                alpha[:, start:stop],
+                jump[start:stop],
+                stay[start:stop],
+                start,
+            )
             if torch.is_grad_enabled() and n_sites > BLOCK_SITES and forward is not None:
                 forward, block = checkpoint(self._block, forward, *args, use_reentrant=False)
             else:
@@ -217,7 +230,7 @@ class HaplotypeClusterHMM(TrainingPlan):
 
     @torch.no_grad()
     def _maximise(self, counts: list[torch.Tensor]) -> None:
-        """M-step: posterior modes given the expected counts of :meth:`_probabilities`' tensors."""
+        """M-step: posterior means given the expected counts of :meth:`_probabilities`' tensors."""
         ones, zeros, weights, jumps, stays = counts
         w, k = self.hparams.prior_weight, self.hparams.n_clusters
         frequency = self.site_frequency.double()[:, None]
