@@ -204,7 +204,8 @@ class HaplotypeClusterHMM(TrainingPlan):
                 start,
             )
             if torch.is_grad_enabled() and n_sites > BLOCK_SITES and forward is not None:
-                forward, block = checkpoint(self._block, forward, *args, use_reentrant=False)
+                # reentrant: in torch 2.13 the non-reentrant checkpoint kept every block's graph here
+                forward, block = checkpoint(self._block, forward, *args, use_reentrant=True)
             else:
                 forward, block = self._block(forward, *args)
             total = total + block
@@ -216,8 +217,8 @@ class HaplotypeClusterHMM(TrainingPlan):
         parameters = [p.detach().clone().requires_grad_(True) for p in self._probabilities()]
         with torch.enable_grad():
             log_likelihood = self.log_likelihood(x, self.conditioning(y), parameters)
-            gradients = torch.autograd.grad(log_likelihood.sum(), parameters)
-        counts = [(p * grad).detach().double() for p, grad in zip(parameters, gradients)]
+            log_likelihood.sum().backward()  # the reentrant checkpoint needs backward, not autograd.grad
+        counts = [(p * p.grad).detach().double() for p in parameters]
         self._counts = counts if self._counts is None else [a + b for a, b in zip(self._counts, counts)]
         self.epoch_means.add("train", loss=-log_likelihood.detach().float())
         if batch_idx == self.trainer.num_training_batches - 1:
