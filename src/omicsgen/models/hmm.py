@@ -136,7 +136,7 @@ class HaplotypeClusterHMM(TrainingPlan):
         theta, jump = self.allele_frequency, self.jump_probability
         return [theta, 1 - theta, self.cluster_weights, jump, 1 - jump]
 
-    def _block(self, forward, g, label, theta1, theta0, alpha, jump, stay, start: int):
+    def _block(self, forward, g, label, theta1, theta0, alpha, jump, stay):
         """Forward pass over one block of sites from the normalised forward probabilities of the
         site before it (None at site 0); returns the block's last forward probabilities and
         ``sum_j log p(x_j | x_<j)`` ``(batch,)``."""
@@ -201,7 +201,6 @@ class HaplotypeClusterHMM(TrainingPlan):
                 alpha[:, start:stop],
                 jump[start:stop],
                 stay[start:stop],
-                start,
             )
             if torch.is_grad_enabled() and n_sites > BLOCK_SITES and forward is not None:
                 # reentrant: in torch 2.13 the non-reentrant checkpoint kept every block's graph here
