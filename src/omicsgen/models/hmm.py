@@ -141,36 +141,44 @@ class HaplotypeClusterHMM(TrainingPlan):
         site before it (None at site 0); returns the block's last forward probabilities and
         ``sum_j log p(x_j | x_<j)`` ``(batch,)``."""
         weights = alpha[label]  # (batch or 1, block, K)
+        if self.ploidy == 1:
+            emission = torch.where(g[:, :, None] == 1, theta1, theta0)  # (batch, block, K)
+        else:  # an unordered pair of clusters' genotype probabilities: (block, 3, K, K)
+            pairs = torch.stack(
+                [
+                    theta0[:, :, None] * theta0[:, None, :],
+                    theta1[:, :, None] * theta0[:, None, :] + theta0[:, :, None] * theta1[:, None, :],
+                    theta1[:, :, None] * theta1[:, None, :],
+                ],
+                dim=1,
+            )
+            emission = pairs[torch.arange(g.shape[1], device=g.device), g]  # (batch, block, K, K)
+        # unbind, not index, per site: each indexing's backward would fill a block-sized zero tensor
+        emission, weights = emission.unbind(dim=1), weights.unbind(dim=1)
         log_likelihood = torch.zeros(g.shape[0], dtype=theta1.dtype, device=g.device)
         for i in range(g.shape[1]):
-            t1, t0, a = theta1[i], theta0[i], weights[:, i]
+            a = weights[i]
             if self.ploidy == 1:
-                emission = torch.where(g[:, i, None] == 1, t1, t0)
                 if forward is None:
-                    forward = a * emission
+                    forward = a * emission[i]
                 else:
-                    forward = (stay[i] * forward + jump[i] * a) * emission
+                    forward = (stay[i] * forward + jump[i] * a) * emission[i]
                 scale = forward.sum(dim=1)
-                forward = forward / scale[:, None]
+                forward = forward * (1 / scale)[:, None]
             else:
-                pairs = torch.stack(
-                    [
-                        t0[:, None] * t0[None, :],
-                        t1[:, None] * t0[None, :] + t0[:, None] * t1[None, :],
-                        t1[:, None] * t1[None, :],
-                    ]
-                )
-                emission = pairs[g[:, i]]  # (batch, K, K)
-                both = a[:, :, None] * a[:, None, :]
                 if forward is None:
-                    forward = both * emission
+                    forward = a[:, :, None] * a[:, None, :] * emission[i]
                 else:
+                    # forward is symmetric in the two haplotypes, so each one's cluster marginal is
+                    # its row sum, f; the stay-or-jump sum over the previous pair of clusters is then
+                    # s**2 forward + u a' + a u' with u = r s f + (r**2 / 2) a
                     r, s = jump[i], stay[i]
-                    first, second = forward.sum(dim=2), forward.sum(dim=1)  # each haplotype's cluster
-                    one_jumps = a[:, :, None] * second[:, None, :] + first[:, :, None] * a[:, None, :]
-                    forward = (s * s * forward + r * s * one_jumps + r * r * both) * emission
+                    u = r * s * forward.sum(dim=2) + (r * r / 2) * a
+                    a = a.expand_as(u)
+                    forward = torch.baddbmm(s * s * forward, torch.stack([u, a], dim=2), torch.stack([a, u], dim=1))
+                    forward = forward * emission[i]
                 scale = forward.sum(dim=(1, 2))
-                forward = forward / scale[:, None, None]
+                forward = forward * (1 / scale)[:, None, None]
             log_likelihood = log_likelihood + torch.log(scale)
         return forward, log_likelihood
 
