@@ -62,3 +62,19 @@ def test_evaluation_cells_subsample_both_splits_by_one_fraction_per_label():
     assert not np.array_equal(kept, evaluation_cells(split, labels, 100, seed=1))
     every = evaluation_cells(split, labels, 300, seed=0)
     np.testing.assert_array_equal(every, np.arange(len(split)))  # at or under the cap: every row, validation too
+
+
+def test_cluster_requests_of_the_site_ordered_families_cover_their_measured_chromosome_scale_cost():
+    from omicsgen.registry import training_resources
+
+    # benchmarks/README.md, genotype_scale.py on 2 threads, 1,998 genomes: peak RSS above imports
+    # and the default budget's time (ar: 400 epochs of 80.6 s at 100k sites; hmm: 40 EM
+    # iterations of 365.5 s at 50k); the imports take under 1,000 MB
+    measured = {("ar", 100_000): (2_039, 400 * 80.6 / 60), ("hmm", 50_000): (1_229, 40 * 365.5 / 60)}
+    for (family, sites), (peak_mb, minutes) in measured.items():
+        mem_mb, runtime = training_resources(family, 1_998, sites)
+        assert mem_mb >= peak_mb + 1_000 and runtime >= minutes
+        assert runtime < 2 * minutes  # not a blanket 24 h
+    assert training_resources("hmm", 379, 2_000) == (2_080, 62)  # eur_1kg: the base request
+    assert training_resources("ar", 10**5, 10**6)[1] == 1_440  # at most 24 h
+    assert training_resources("vae", 1_998, 100_000) is None  # the file-size rule

@@ -18,6 +18,7 @@ import pytest
 from omicsgen.evaluate import tidy_metrics
 from omicsgen.evaluate.metrics import compare
 from omicsgen.io import read_h5ad
+from omicsgen.registry import training_resources
 from tests.conftest import REPO, TEST_CONFIG, snakemake, write_test_config
 
 PRIVACY = {"mmd", "detection_auroc", "aats", "aa_truth", "aa_syn", "privacy_loss", "membership_inference_auroc"} | {
@@ -185,6 +186,21 @@ def test_pileup_outputs(run_dir):
     assert real.uns["omicsgen"]["likelihood"] == "nb"
     synthetic = read_h5ad(run_dir / "results" / "na12878_chrM" / "vae" / "synthetic.h5ad")
     assert synthetic.n_vars == 900 and list(synthetic.uns["bam"]["tensor_shape"]) == [100, 9]
+
+
+@pytest.mark.e2e
+def test_site_ordered_families_ask_the_cluster_by_genotypes_not_file_size(run_dir):
+    """ar and hmm train jobs request memory and time from the preprocessed matrix's shape
+    (registry.training_resources); the others from the compressed input file's size."""
+    targets = [f"results/eur_1kg/{m}/model.ckpt" for m in ("ar", "hmm", "ae")]
+    result = snakemake(run_dir, "-n", "--configfile", str(TEST_CONFIG), "--forcerun", "train", "--", *targets)
+    assert result.returncode == 0, result.stderr[-3000:]
+    text = result.stdout + result.stderr
+    found = dict(re.findall(r"model=(\w+)\n\s+resources: .*?mem_mb=\d+.*?runtime=(\d+)", text))
+    n_obs, n_vars = read_h5ad(run_dir / "results" / "eur_1kg" / "preprocessed.h5ad").shape
+    expected = training_resources("hmm", n_obs, n_vars)[1]
+    assert found == {"ar": str(expected), "hmm": str(expected), "ae": "60"}
+    assert expected > 60  # the shape rule differs from the file-size rule's 60 minutes here
 
 
 @pytest.mark.e2e

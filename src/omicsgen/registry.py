@@ -27,12 +27,19 @@ class ModelSpec:
         Writes ``synthetic.h5ad``.
     modalities
         The dataset modalities (config ``modality``) it runs on; None for every one.
+    minutes_per_gib, mb_per_10k_sites
+        For a family whose cost grows with the genotypes rather than the input file: measured CPU
+        minutes of its default training budget per GiB of genotypes (samples x sites, one byte
+        each), and peak memory per 10,000 sites beside the matrix (:func:`training_resources`);
+        None: the train rule's file-size rules.
     """
 
     plan: str | type | None
     encoder: bool
     generator: bool
     modalities: tuple[str, ...] | None = None
+    minutes_per_gib: float | None = None
+    mb_per_10k_sites: float | None = None
 
     @property
     def trained(self) -> bool:
@@ -44,9 +51,26 @@ MODELS: dict[str, ModelSpec] = {
     "ae": ModelSpec("omicsgen.models.ae:AE", encoder=True, generator=True),
     "vae": ModelSpec("omicsgen.models.vae:VAE", encoder=True, generator=True),
     "gan": ModelSpec("omicsgen.models.gan:GAN", encoder=False, generator=True),
-    # genotypes only: it follows the order of the sites along the chromosome
-    "ar": ModelSpec("omicsgen.models.ar:Autoregressive", encoder=False, generator=True, modalities=("vcf",)),
-    "hmm": ModelSpec("omicsgen.models.hmm:HaplotypeClusterHMM", encoder=False, generator=True, modalities=("vcf",)),
+    # genotypes only: they follow the order of the sites along the chromosome. Costs from
+    # benchmarks/genotype_scale.py on 2 CPU threads, 1,998 genomes: ar 400 epochs of 80.6 s at
+    # 100k sites (2,890 min per GiB), 485 MB per 10k sites on haplotypes; hmm 40 EM iterations of
+    # 365.5 s at 50k sites (2,620 min per GiB), 367 MB per 10k sites at 10k
+    "ar": ModelSpec(
+        "omicsgen.models.ar:Autoregressive",
+        encoder=False,
+        generator=True,
+        modalities=("vcf",),
+        minutes_per_gib=3000,
+        mb_per_10k_sites=500,
+    ),
+    "hmm": ModelSpec(
+        "omicsgen.models.hmm:HaplotypeClusterHMM",
+        encoder=False,
+        generator=True,
+        modalities=("vcf",),
+        minutes_per_gib=3000,
+        mb_per_10k_sites=400,
+    ),
     "pca": ModelSpec(None, encoder=True, generator=False),
     "marginals": ModelSpec(None, encoder=False, generator=True),
 }
@@ -70,6 +94,28 @@ def runs_on(name: str, modality: str) -> bool:
     """Whether the model ``name`` of :data:`MODELS` runs on datasets of ``modality``."""
     modalities = MODELS[name].modalities
     return modalities is None or modality in modalities
+
+
+def training_resources(name: str, n_obs: int, n_vars: int) -> tuple[int, int] | None:
+    """Memory (MB) and run time (minutes) to ask a cluster for when training ``name`` on
+    ``n_obs x n_vars`` genotypes; None for a model without measured costs per genotype.
+
+    Memory: 2,000 MB (Python, torch, the data loader) + ``mb_per_10k_sites x n_vars / 10**4`` +
+    the int8 matrix. Time: 60 + ``minutes_per_gib x n_obs x n_vars / 2**30``, at most 24 h. The
+    cost of the families that loop over the sites grows with the genotypes, which a compressed
+    input file understates (eur_1kg's ``preprocessed.h5ad`` is 4.3x smaller than its matrix).
+
+    Raises
+    ------
+    KeyError
+        ``name`` is not in :data:`MODELS`.
+    """
+    spec = MODELS[name]
+    if spec.minutes_per_gib is None:
+        return None
+    genotypes = n_obs * n_vars
+    mem_mb = 2000 + spec.mb_per_10k_sites * n_vars / 10**4 + genotypes / 2**20
+    return int(mem_mb), int(min(60 + spec.minutes_per_gib * genotypes / 2**30, 1440))
 
 
 def training_plan(name: str) -> type:

@@ -171,6 +171,25 @@ def runtime(base_min, per_input_gb_min, cap_min=None):
     return minutes
 
 
+def train_resource(index, file_size_rule):
+    """``mem_mb`` (index 0) or ``runtime`` (1) callable of a training job: from the preprocessed
+    matrix's shape for a family whose cost grows with the genotypes (``registry.training_resources``:
+    ar, hmm), else ``file_size_rule``; times the attempt (memory capped at ``resources.max_mem_mb``)."""
+
+    def request(wildcards, input, attempt):
+        path = Path(input.input)
+        if registry.MODELS[wildcards.model].minutes_per_gib is None or not path.exists():
+            return file_size_rule(wildcards, input, attempt)
+        from omicsgen.io import read_h5ad_backed
+
+        adata = read_h5ad_backed(path)
+        value = registry.training_resources(wildcards.model, *adata.shape)[index] * attempt
+        adata.file.close()
+        return min(value, config["resources"]["max_mem_mb"]) if index == 0 else value
+
+    return request
+
+
 def dataset_threads(wildcards):
     """Threads of a dataset's compute-heavy jobs (training, latent, evaluation), from the size of its
     input file (a BAM sample sheet: of the files it lists)."""

@@ -1,4 +1,4 @@
-# One training rule for every model family in config `models` (ae, vae, gan, ar). A GAN with
+# One training rule for every model family in config `models` (ae, vae, gan, ar, hmm). A GAN with
 # `space: latent` plays in the code space of the dataset's AE, so its job also needs the AE's
 # checkpoint (trained here even when `ae` is not listed).
 rule train:
@@ -22,8 +22,8 @@ rule train:
         "../../envs/torch.yaml"
     threads: dataset_threads
     resources:
-        mem_mb=mem_mb(2000, 6),
-        runtime=runtime(60, 1500, cap_min=1440),
+        mem_mb=train_resource(0, mem_mb(2000, 6)),
+        runtime=train_resource(1, runtime(60, 1500, cap_min=1440)),
         gpu=config["resources"]["gpu"],
     params:
         family=lambda wildcards: wildcards.model,
