@@ -32,18 +32,18 @@ GENERATION = EXPRESSION | {"zero_fraction_correlation"} | PRIVACY | UTILITY  # z
 POPGEN = {"af_correlation", "ld_correlation", "pca_wasserstein", "pairwise_distance_wasserstein"}
 LATENT = {"reconstruction_error", "knn_accuracy", "silhouette"}
 MODELS = ("ae", "vae", "gan", "pca", "marginals", "real", "copy")  # and the evaluation's controls
-GENOTYPE_MODELS = ("ae", "vae", "gan", "ar", "pca", "marginals", "real", "copy")  # ar: genotypes only
+GENOTYPE_MODELS = ("ae", "vae", "gan", "ar", "hmm", "pca", "marginals", "real", "copy")  # ar, hmm: genotypes only
 GENERATORS = ("ae", "vae", "gan", "marginals")
 
 
 def _expected(latent: set, generation: set, genotypes: bool = False) -> dict[str, set]:
-    """Metrics per model: encoders (ae, vae) have both kinds, the gan, ar (genotypes only), marginals and
-    controls generation only, pca latent only."""
+    """Metrics per model: encoders (ae, vae) have both kinds, the gan, ar and hmm (genotypes only),
+    marginals and controls generation only, pca latent only."""
     return {
         "ae": latent | generation,
         "vae": latent | generation,
         "gan": generation,
-        **({"ar": generation} if genotypes else {}),
+        **({"ar": generation, "hmm": generation} if genotypes else {}),
         "pca": latent,
         "marginals": generation,
         "real": generation,
@@ -83,7 +83,8 @@ def test_outputs_content(run_dir):
             assert latent.obsm[key].shape == (700, dims) and np.isfinite(latent.obsm[key]).all()
     assert read_h5ad(results / "pca" / "latent.h5ad").obsm["X_pca"].shape == (700, 8)
     assert not (results / "gan" / "latent.h5ad").exists()  # no encoder, no latent
-    assert not (results / "ar").exists()  # the autoregressive model runs on genotypes only
+    for model in ("ar", "hmm"):  # the site-ordered families run on genotypes only
+        assert not (results / model).exists()
 
     for model in GENERATORS:
         synth = read_h5ad(results / model / "synthetic.h5ad")
@@ -167,7 +168,7 @@ def test_augmentation_table(run_dir):
     per_label = pd.read_csv(run_dir / "results" / "augmentation.tsv", sep="\t")
     # labelled datasets only, every generator and control, every label of the reference half once
     assert set(per_label["dataset"]) == {"pbmc68k", "simulated_ooa3"}
-    for dataset, generators in {"pbmc68k": GENERATORS, "simulated_ooa3": (*GENERATORS, "ar")}.items():
+    for dataset, generators in {"pbmc68k": GENERATORS, "simulated_ooa3": (*GENERATORS, "ar", "hmm")}.items():
         assert set(per_label.loc[per_label["dataset"] == dataset, "model"]) == {*generators, "real", "copy"}
     pbmc = per_label[per_label["dataset"] == "pbmc68k"]
     assert len(pbmc) == 6 * pbmc["label"].nunique() and pbmc["label"].nunique() >= 8
@@ -214,7 +215,7 @@ def test_genotype_outputs(run_dir, tmp_path):
     assert set(panel.obs["population"]) == {"YRI", "CEU", "CHB"}
     assert all(name.startswith("sim-") for name in panel.obs_names)  # named as simulated
     for dataset, n in (("eur_1kg", 20), ("simulated_ooa3", 60)):
-        for model in (*GENERATORS, "ar"):
+        for model in (*GENERATORS, "ar", "hmm"):
             vcf = results / dataset / model / "synthetic.vcf.gz"
             with pysam.VariantFile(str(vcf)) as handle:
                 samples = list(handle.header.samples)
