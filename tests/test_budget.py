@@ -76,5 +76,13 @@ def test_cluster_requests_of_the_site_ordered_families_cover_their_measured_chro
         assert mem_mb >= peak_mb + 1_000 and runtime >= minutes
         assert runtime < 2 * minutes  # not a blanket 24 h
     assert training_resources("hmm", 379, 2_000) == (2_080, 62)  # eur_1kg: the base request
+    # one thread: twice the time; the config's budget over the default: 2.5x the EM iterations,
+    # 4x the cluster pairs; an integer ar budget of 100 epochs: a quarter
+    default = training_resources("hmm", 1_998, 50_000)[1] - 60
+    assert training_resources("hmm", 1_998, 50_000, threads=1)[1] - 60 == pytest.approx(2 * default, abs=1)
+    scaled = training_resources("hmm", 1_998, 50_000, params={"max_epochs": 100, "n_clusters": 32})[1]
+    assert scaled == 1_440  # 10x the default's 279 minutes over the hour: capped at 24 h
+    ar = training_resources("ar", 1_998, 100_000, params={"max_epochs": 100, "context": "auto"})[1] - 60
+    assert ar == pytest.approx((training_resources("ar", 1_998, 100_000)[1] - 60) / 4, abs=1)
     assert training_resources("ar", 10**5, 10**6)[1] == 1_440  # at most 24 h
     assert training_resources("vae", 1_998, 100_000) is None  # the file-size rule

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pysam
 import pytest
+import yaml
 
 from omicsgen.evaluate import tidy_metrics
 from omicsgen.evaluate.metrics import compare
@@ -190,18 +191,23 @@ def test_pileup_outputs(run_dir):
 
 
 @pytest.mark.e2e
-def test_site_ordered_families_ask_the_cluster_by_genotypes_not_file_size(run_dir):
-    """ar and hmm train jobs request memory and time from the preprocessed matrix's shape
-    (registry.training_resources); the others from the compressed input file's size."""
+def test_site_ordered_families_ask_the_cluster_by_genotypes_not_file_size(run_dir, tmp_path):
+    """ar and hmm train jobs request memory and time from the preprocessed matrix's shape, their
+    threads and their config (registry.training_resources); the others from the input file's size."""
     targets = [f"results/eur_1kg/{m}/model.ckpt" for m in ("ar", "hmm", "ae")]
-    result = snakemake(run_dir, "-n", "--configfile", str(TEST_CONFIG), "--forcerun", "train", "--", *targets)
+    hmm = {"max_epochs": 400, "n_clusters": 64}  # 10x the iterations and 16x the states of the default
+    config_path = write_test_config(tmp_path, **{f"hmm.{key}": value for key, value in hmm.items()})
+    result = snakemake(run_dir, "-n", "--configfile", str(config_path), "--forcerun", "train", "--", *targets)
     assert result.returncode == 0, result.stderr[-3000:]
-    text = result.stdout + result.stderr
-    found = dict(re.findall(r"model=(\w+)\n\s+resources: .*?mem_mb=\d+.*?runtime=(\d+)", text))
+    requests = {}
+    for job in (result.stdout + result.stderr).split("rule train:")[1:]:
+        model = re.search(r"model=(\w+)", job).group(1)
+        requests[model] = tuple(int(re.search(rf"\b{key}=(\d+)", job).group(1)) for key in ("mem_mb", "runtime"))
     n_obs, n_vars = read_h5ad(run_dir / "results" / "eur_1kg" / "preprocessed.h5ad").shape
-    expected = training_resources("hmm", n_obs, n_vars)[1]
-    assert found == {"ar": str(expected), "hmm": str(expected), "ae": "60"}
-    assert expected > 60  # the shape rule differs from the file-size rule's 60 minutes here
+    config = yaml.safe_load(TEST_CONFIG.read_text())  # eur_1kg's small input file: 1 thread a job
+    assert requests["hmm"] == training_resources("hmm", n_obs, n_vars, 1, hmm)
+    assert requests["ar"] == training_resources("ar", n_obs, n_vars, 1, config["ar"])
+    assert requests["hmm"][1] > 600 and requests["ae"][1] == 60  # the file-size rule: 60 min + 1,500 per GB
 
 
 @pytest.mark.e2e

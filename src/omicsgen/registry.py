@@ -28,10 +28,10 @@ class ModelSpec:
     modalities
         The dataset modalities (config ``modality``) it runs on; None for every one.
     minutes_per_gib, mb_per_10k_sites
-        For a family whose cost grows with the genotypes rather than the input file: measured CPU
-        minutes of its default training budget per GiB of genotypes (samples x sites, one byte
-        each), and peak memory per 10,000 sites beside the matrix (:func:`training_resources`);
-        None: the train rule's file-size rules.
+        For a family whose cost grows with the genotypes rather than the input file: wall minutes
+        of its default training budget on 2 CPU threads per GiB of genotypes (rows x sites, one
+        byte each), and peak memory per 10,000 sites beside the matrix
+        (:func:`training_resources`); None: the train rule's file-size rules.
     """
 
     plan: str | type | None
@@ -96,14 +96,21 @@ def runs_on(name: str, modality: str) -> bool:
     return modalities is None or modality in modalities
 
 
-def training_resources(name: str, n_obs: int, n_vars: int) -> tuple[int, int] | None:
+def training_resources(
+    name: str, n_obs: int, n_vars: int, threads: int = 2, params: dict | None = None
+) -> tuple[int, int] | None:
     """Memory (MB) and run time (minutes) to ask a cluster for when training ``name`` on
-    ``n_obs x n_vars`` genotypes; None for a model without measured costs per genotype.
+    ``n_obs x n_vars`` genotypes (rows: genomes, or haplotypes on phased data); None for a model
+    without measured costs per genotype.
 
     Memory: 2,000 MB (Python, torch, the data loader) + ``mb_per_10k_sites x n_vars / 10**4`` +
-    the int8 matrix. Time: 60 + ``minutes_per_gib x n_obs x n_vars / 2**30``, at most 24 h. The
-    cost of the families that loop over the sites grows with the genotypes, which a compressed
-    input file understates (eur_1kg's ``preprocessed.h5ad`` is 4.3x smaller than its matrix).
+    the int8 matrix. Time: 60 + ``minutes_per_gib x n_obs x n_vars / 2**30``, measured as wall
+    minutes on 2 threads of the default budget, times ``2 / threads`` and times the config's
+    budget over the default one (``hmm``: ``max_epochs / 40 x (n_clusters / 16)**2``; ``ar``:
+    an integer ``max_epochs / 400``); at most 24 h. Other settings (a longer ``ar.context``, a
+    larger ``hmm.batch_size``) are not scaled: ask with ``--set-resources``. The cost of the
+    families that loop over the sites grows with the genotypes, which a compressed input file
+    understates (eur_1kg's ``preprocessed.h5ad`` is 4.3x smaller than its matrix).
 
     Raises
     ------
@@ -113,9 +120,15 @@ def training_resources(name: str, n_obs: int, n_vars: int) -> tuple[int, int] | 
     spec = MODELS[name]
     if spec.minutes_per_gib is None:
         return None
+    params = params or {}
+    budget = 2 / max(1, threads)
+    if name == "hmm":
+        budget *= params.get("max_epochs", 40) / 40 * (params.get("n_clusters", 16) / 16) ** 2
+    elif name == "ar" and isinstance(params.get("max_epochs"), int):
+        budget *= params["max_epochs"] / 400
     genotypes = n_obs * n_vars
     mem_mb = 2000 + spec.mb_per_10k_sites * n_vars / 10**4 + genotypes / 2**20
-    return int(mem_mb), int(min(60 + spec.minutes_per_gib * genotypes / 2**30, 1440))
+    return int(mem_mb), int(min(60 + budget * spec.minutes_per_gib * genotypes / 2**30, 1440))
 
 
 def training_plan(name: str) -> type:

@@ -131,7 +131,7 @@ CONTROLS = list(registry.CONTROLS) if any(m in GENERATORS for m in ALL_MODELS) e
 
 
 def dataset_models(dataset):
-    """The configured models that run on the dataset's modality (the autoregressive model: genotypes only)."""
+    """The configured models that run on the dataset's modality (ar and hmm: genotypes only)."""
     return [m for m in ALL_MODELS if registry.runs_on(m, DATASETS[dataset]["modality"])]
 
 
@@ -173,19 +173,28 @@ def runtime(base_min, per_input_gb_min, cap_min=None):
 
 def train_resource(index, file_size_rule):
     """``mem_mb`` (index 0) or ``runtime`` (1) callable of a training job: from the preprocessed
-    matrix's shape for a family whose cost grows with the genotypes (``registry.training_resources``:
-    ar, hmm), else ``file_size_rule``; times the attempt (memory capped at ``resources.max_mem_mb``)."""
+    matrix's shape, the job's threads and the model's config section for a family whose cost grows
+    with the genotypes (``registry.training_resources``: ar, hmm), else ``file_size_rule``; times
+    the attempt (memory capped at ``resources.max_mem_mb``). The shape is read with h5py; where
+    Snakemake runs without it (conda users' Snakemake), or before the input exists (a dry run),
+    the file-size rule answers."""
 
-    def request(wildcards, input, attempt):
+    def request(wildcards, input, threads, attempt):
         path = Path(input.input)
         if registry.MODELS[wildcards.model].minutes_per_gib is None or not path.exists():
             return file_size_rule(wildcards, input, attempt)
-        from omicsgen.io import read_h5ad_backed
+        try:
+            import h5py
 
-        adata = read_h5ad_backed(path)
-        value = registry.training_resources(wildcards.model, *adata.shape)[index] * attempt
-        adata.file.close()
-        return min(value, config["resources"]["max_mem_mb"]) if index == 0 else value
+            with h5py.File(path, "r") as handle:
+                matrix = handle["X"]  # a dense dataset, or a sparse group with its shape
+                n_obs, n_vars = matrix.shape if isinstance(matrix, h5py.Dataset) else matrix.attrs["shape"]
+        except (ImportError, OSError, KeyError):
+            return file_size_rule(wildcards, input, attempt)
+        value = registry.training_resources(
+            wildcards.model, int(n_obs), int(n_vars), threads, config[wildcards.model]
+        )[index]
+        return min(value * attempt, config["resources"]["max_mem_mb"]) if index == 0 else value * attempt
 
     return request
 

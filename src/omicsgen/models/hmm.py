@@ -139,7 +139,9 @@ class HaplotypeClusterHMM(TrainingPlan):
     def _block(self, forward, g, label, theta1, theta0, alpha, jump, stay):
         """Forward pass over one block of sites from the normalised forward probabilities of the
         site before it (None at site 0); returns the block's last forward probabilities and
-        ``sum_j log p(x_j | x_<j)`` ``(batch,)``."""
+        ``sum_j log p(x_j | x_<j)`` ``(batch,)``. On dosages the forward probabilities
+        ``(batch, K, K)`` must be symmetric in the two haplotypes (as every one this method
+        returns is): the transition uses their row sums only."""
         weights = alpha[label]  # (batch or 1, block, K)
         if self.ploidy == 1:
             emission = torch.where(g[:, :, None] == 1, theta1, theta0)  # (batch, block, K)
