@@ -191,10 +191,9 @@ def train_resource(index, file_size_rule):
                 n_obs, n_vars = matrix.shape if isinstance(matrix, h5py.Dataset) else matrix.attrs["shape"]
         except (ImportError, OSError, KeyError):
             return file_size_rule(wildcards, input, attempt)
-        value = registry.training_resources(
-            wildcards.model, int(n_obs), int(n_vars), threads, config[wildcards.model]
-        )[index]
-        return min(value * attempt, config["resources"]["max_mem_mb"]) if index == 0 else value * attempt
+        params = config[wildcards.model]
+        mem, minutes = registry.training_resources(wildcards.model, int(n_obs), int(n_vars), threads, params)
+        return min(mem * attempt, config["resources"]["max_mem_mb"]) if index == 0 else minutes * attempt
 
     return request
 
