@@ -145,7 +145,7 @@ class HaplotypeClusterHMM(TrainingPlan):
         weights = alpha[label]  # (batch or 1, block, K)
         if self.ploidy == 1:
             emission = torch.where(g[:, :, None] == 1, theta1, theta0)  # (batch, block, K)
-        else:  # an unordered pair of clusters' genotype probabilities: (block, 3, K, K)
+        else:  # genotype 0, 1, 2 probabilities of each ordered pair of clusters: (block, 3, K, K)
             pairs = torch.stack(
                 [
                     theta0[:, :, None] * theta0[:, None, :],
