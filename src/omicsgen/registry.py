@@ -54,7 +54,7 @@ MODELS: dict[str, ModelSpec] = {
     # genotypes only: they follow the order of the sites along the chromosome. Costs from
     # benchmarks/genotype_scale.py on 2 CPU threads, 1,998 genomes: ar 400 epochs of 80.6 s at
     # 100k sites (2,890 min per GiB), 485 MB per 10k sites on haplotypes; hmm 40 EM iterations of
-    # 365.5 s at 50k sites (2,620 min per GiB), 367 MB per 10k sites at 10k
+    # 365.5 s at 50k sites (2,620 min per GiB) and 719.0 s at 100k (2,576), 367 MB per 10k sites at 10k
     "ar": ModelSpec(
         "omicsgen.models.ar:Autoregressive",
         encoder=False,
