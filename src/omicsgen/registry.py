@@ -47,30 +47,29 @@ class ModelSpec:
         return self.plan is not None
 
 
+def _site_ordered(plan: str, mb_per_10k_sites: float) -> ModelSpec:
+    """A generator of genotypes only, which follows the order of the sites along the chromosome and
+    asks the cluster by the genotypes' shape (:func:`training_resources`)."""
+    return ModelSpec(
+        plan,
+        encoder=False,
+        generator=True,
+        modalities=("vcf",),
+        minutes_per_gib=3000,
+        mb_per_10k_sites=mb_per_10k_sites,
+    )
+
+
 MODELS: dict[str, ModelSpec] = {
     "ae": ModelSpec("omicsgen.models.ae:AE", encoder=True, generator=True),
     "vae": ModelSpec("omicsgen.models.vae:VAE", encoder=True, generator=True),
     "gan": ModelSpec("omicsgen.models.gan:GAN", encoder=False, generator=True),
-    # genotypes only: they follow the order of the sites along the chromosome. Costs from
-    # benchmarks/genotype_scale.py on 2 CPU threads, 1,998 genomes: ar 400 epochs of 80.6 s at
-    # 100k sites (2,890 min per GiB), 485 MB per 10k sites on haplotypes; hmm 40 EM iterations of
-    # 365.5 s at 50k sites (2,620 min per GiB) and 719.0 s at 100k (2,576), 367 MB per 10k sites at 10k
-    "ar": ModelSpec(
-        "omicsgen.models.ar:Autoregressive",
-        encoder=False,
-        generator=True,
-        modalities=("vcf",),
-        minutes_per_gib=3000,
-        mb_per_10k_sites=500,
-    ),
-    "hmm": ModelSpec(
-        "omicsgen.models.hmm:HaplotypeClusterHMM",
-        encoder=False,
-        generator=True,
-        modalities=("vcf",),
-        minutes_per_gib=3000,
-        mb_per_10k_sites=400,
-    ),
+    # Costs from benchmarks/genotype_scale.py on 2 CPU threads, 1,998 genomes: ar 400 epochs of
+    # 80.6 s at 100k sites (2,890 min per GiB), 485 MB per 10k sites on haplotypes; hmm 40 EM
+    # iterations of 365.5 s at 50k sites (2,620 min per GiB) and 719.0 s at 100k (2,576), 367 MB
+    # per 10k sites at 10k
+    "ar": _site_ordered("omicsgen.models.ar:Autoregressive", mb_per_10k_sites=500),
+    "hmm": _site_ordered("omicsgen.models.hmm:HaplotypeClusterHMM", mb_per_10k_sites=400),
     "pca": ModelSpec(None, encoder=True, generator=False),
     "marginals": ModelSpec(None, encoder=False, generator=True),
 }
