@@ -18,5 +18,6 @@ rule all:
     default_target: True
     input:
         "results/metrics.tsv",
+        "results/comparisons.tsv",
         "results/report.html",
         synthetic_genotypes(),

@@ -120,6 +120,7 @@ def _evaluate_code(
         real=pre,
         metrics=str(out / "metrics.tsv"),
         per_label=str(out / "per_label.tsv"),
+        bootstrap=str(out / "bootstrap.tsv"),
         dataset="scale",
         model=control or "vae",
         latent=str(out / "latent.h5ad") if latent else None,

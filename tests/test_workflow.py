@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from omicsgen.evaluate import tidy_metrics
-from omicsgen.evaluate.metrics import compare
+from omicsgen.evaluate.metrics import compare, ranked
 from omicsgen.io import read_h5ad
 from omicsgen.registry import training_resources
 from tests.conftest import REPO, TEST_CONFIG, snakemake, write_test_config
@@ -162,6 +162,35 @@ def test_metrics_table(run_dir):
     # three simulated populations separate in the latent of every encoder
     for model, floor in (("pca", 0.8), ("ae", 0.6), ("vae", 0.6)):
         assert genotypes[("simulated_ooa3", model, "knn_accuracy")] > floor
+
+
+@pytest.mark.e2e
+def test_paired_comparisons(run_dir):
+    comparisons = pd.read_csv(run_dir / "results" / "comparisons.tsv", sep="\t")
+    table = tidy_metrics(pd.read_csv(run_dir / "results" / "metrics.tsv", sep="\t"))
+    by = comparisons.set_index(["dataset", "model", "other", "metric"])
+    assert by.index.is_unique
+    mirror = {"better": "worse", "worse": "better", "indistinguishable": "indistinguishable"}
+    for (dataset, model, other, metric), row in by.iterrows():
+        back = by.loc[(dataset, other, model, metric)]
+        assert back["difference"] == pytest.approx(-row["difference"]) and back["verdict"] == mirror[row["verdict"]]
+        assert row["low"] <= row["difference"] + 1e-9 <= row["high"] + 2e-9
+    for dataset, models in METRICS.items():
+        # every generator and the copy control share the reference genomes and resamples of the
+        # marginals sampler, on every ranked generation metric they have
+        for model in [m for m in models if m in (*GENERATORS, "ar", "hmm", "copy") and m != "marginals"]:
+            have = set(table.loc[(table["dataset"] == dataset) & (table["model"] == model), "metric"])
+            paired = set(
+                comparisons.loc[
+                    (comparisons["dataset"] == dataset)
+                    & (comparisons["model"] == model)
+                    & (comparisons["other"] == "marginals"),
+                    "metric",
+                ]
+            )
+            assert paired == {m for m in have - LATENT if ranked(m) and m in models["marginals"]}, (dataset, model)
+        # the copies give their training samples away: membership inference worse than the marginals'
+        assert by.loc[(dataset, "copy", "marginals", "membership_inference_auroc"), "verdict"] == "worse"
 
 
 @pytest.mark.e2e

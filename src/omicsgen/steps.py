@@ -252,6 +252,7 @@ def evaluate(
     real: str,
     metrics: str,
     per_label: str,
+    bootstrap: str,
     *,
     dataset: str,
     model: str,
@@ -269,19 +270,22 @@ def evaluate(
     seed: int,
     threads: int,
 ) -> None:
-    """Metrics of one model or control on one dataset (:func:`omicsgen.evaluate.evaluate_model`) and its
-    per-label recalls, as TSVs.
+    """Metrics of one model or control on one dataset (:func:`omicsgen.evaluate.evaluate_model`), its
+    per-label recalls and its metrics' bootstrap replicates (:func:`omicsgen.evaluate.paired.replicate_table`),
+    as TSVs.
 
     Only the cells the metrics use (:func:`omicsgen.evaluate.evaluation_cells`) are read from the
     real and latent files, so memory stays bounded on large data.
     """
     from omicsgen.contract import obs_labels
     from omicsgen.evaluate import evaluate_model, evaluation_cells
+    from omicsgen.evaluate.paired import replicate_table
     from omicsgen.io import read_h5ad_rows
 
     def cells(adata):
         return evaluation_cells(adata.obs["split"].astype(str).to_numpy(), obs_labels(adata), max_cells, seed)
 
+    replicates: dict = {}
     table, recalls = evaluate_model(
         read_h5ad_rows(real, cells),
         dataset=dataset,
@@ -298,27 +302,38 @@ def evaluate(
         rare_fraction=rare_fraction,
         n_bootstrap=n_bootstrap,
         min_label_test=min_label_test,
+        replicates=replicates,
     )
     write_text(table.to_csv(sep="\t", index=False), metrics)
     write_text(recalls.to_csv(sep="\t", index=False), per_label)
+    write_text(replicate_table(dataset, model, replicates).to_csv(sep="\t", index=False), bootstrap)
 
 
-def aggregate_metrics(metrics: list[str], per_label: list[str], table: str, augmentation: str) -> None:
-    """Join per-model TSVs into ``table``, the comparison table (:func:`omicsgen.evaluate.comparison_table`), and
-    ``augmentation``, the per-label recalls."""
+def aggregate_metrics(
+    metrics: list[str], per_label: list[str], bootstrap: list[str], table: str, augmentation: str, comparisons: str
+) -> None:
+    """Join per-model TSVs into ``table``, the comparison table (:func:`omicsgen.evaluate.comparison_table`),
+    ``augmentation``, the per-label recalls, and ``comparisons``, the paired differences between every two
+    models of a dataset (:func:`omicsgen.evaluate.paired.paired_comparisons`)."""
     import pandas as pd
 
     from omicsgen.evaluate import COLUMNS, comparison_table
+    from omicsgen.evaluate.paired import paired_comparisons
 
     tidy = pd.concat([pd.read_csv(p, sep="\t") for p in metrics], ignore_index=True)[COLUMNS]
     write_text(comparison_table(tidy).to_csv(sep="\t", index=False), table)
+    replicates = pd.concat([pd.read_csv(p, sep="\t") for p in bootstrap], ignore_index=True)
+    write_text(paired_comparisons(tidy, replicates).to_csv(sep="\t", index=False), comparisons)
     recalls = pd.concat([pd.read_csv(p, sep="\t") for p in per_label], ignore_index=True)
     write_text(recalls.to_csv(sep="\t", index=False), augmentation)
 
 
-def report(metrics: str, per_label: str, output: str, *, layout: dict, evaluate: dict, seed: int) -> None:
-    """Write the HTML report (:func:`omicsgen.report.build_report`) from the comparison table; ``evaluate``
-    is the config's evaluation section (the metrics' settings the report names), ``seed`` the run's."""
+def report(
+    metrics: str, per_label: str, comparisons: str, output: str, *, layout: dict, evaluate: dict, seed: int
+) -> None:
+    """Write the HTML report (:func:`omicsgen.report.build_report`) from the comparison table and the paired
+    comparisons; ``evaluate`` is the config's evaluation section (the metrics' settings the report names),
+    ``seed`` the run's."""
     import pandas as pd
 
     from omicsgen.evaluate import tidy_metrics
@@ -331,4 +346,5 @@ def report(metrics: str, per_label: str, output: str, *, layout: dict, evaluate:
         Path(output),
         settings=evaluate,
         seed=seed,
+        comparisons=pd.read_csv(comparisons, sep="\t"),
     )

@@ -1,8 +1,9 @@
 import numpy as np
 import pandas as pd
 
+from omicsgen.evaluate.metrics import compare
 from omicsgen.report import verdicts
-from omicsgen.report.build import recommendations, scorecard, unresolved
+from omicsgen.report.build import Judge, recommendations, scorecard, unresolved
 
 
 def _metrics():
@@ -126,3 +127,29 @@ def test_recommendation_weighs_how_far_a_model_leads():
     (fidelity,) = [t for t in recommendations(verdict_list, "g") if t.startswith("For synthetic data that look")]
     assert fidelity.startswith("For synthetic data that look like the real ones (fidelity): ar (beats marginals on 2")
     assert fidelity.endswith("best of the 2 models, or indistinguishable from the best, on 3).")
+
+
+def test_paired_comparisons_decide_where_models_pair():
+    # vae and marginals overlap on mmd (0.05-0.15 vs 0.08-0.20), but on shared resamples the difference
+    # excludes 0; the real control did not pair with vae here (no row): its verdict stays by overlap
+    metrics = _metrics()
+    comparisons = pd.DataFrame(
+        [
+            ("d", "vae", "marginals", "mmd", -0.02, -0.035, -0.005, "better"),
+            ("d", "marginals", "vae", "mmd", 0.02, 0.005, 0.035, "worse"),
+            ("d", "real", "marginals", "detection_auroc", -0.1, -0.15, -0.05, "better"),
+        ],
+        columns=["dataset", "model", "other", "metric", "difference", "low", "high", "verdict"],
+    )
+    lines = {v["metric"]: v for v in verdicts(metrics, comparisons)}
+    assert lines["mmd"]["verdict"] == "better"
+    assert (
+        "(0.100 [0.050, 0.150] vs 0.120 [0.080, 0.200]; paired difference in distance to 0 -0.020 [-0.035, -0.005]"
+        in (lines["mmd"]["text"])
+    )
+    assert lines["mmd"]["control"] == compare("mmd", (0.1, 0.05, 0.15), (0.0, -0.01, 0.01)) == "worse"
+    assert lines["detection_auroc"]["verdict"] == "worse"  # no paired row: by overlap
+    # the real control beats marginals on detection AUROC once paired: no longer listed as unresolved
+    judge = Judge(metrics, comparisons)
+    assert unresolved(metrics, verdicts(metrics, comparisons), "d", judge) == {}
+    assert unresolved(metrics, verdicts(metrics), "d") == {"marginals": ["detection_auroc"]}

@@ -353,7 +353,7 @@ def evaluate_input(wildcards):
 
 
 def model_outputs(name):
-    """One evaluation output (``metrics.tsv``, ``per_label.tsv``) of every dataset, model and control."""
+    """One evaluation output (``metrics.tsv``, ``per_label.tsv``, ``bootstrap.tsv``) of every dataset, model and control."""
     return [
         f"results/{dataset}/{model}/{name}"
         for dataset in DATASETS

@@ -4,6 +4,7 @@ rule evaluate:
     output:
         metrics="results/{dataset}/{model}/metrics.tsv",
         per_label="results/{dataset}/{model}/per_label.tsv",
+        bootstrap="results/{dataset}/{model}/bootstrap.tsv",
     log:
         "results/logs/evaluate/{dataset}_{model}.log",
     benchmark:
@@ -35,9 +36,11 @@ rule aggregate_metrics:
     input:
         metrics=model_outputs("metrics.tsv"),
         per_label=model_outputs("per_label.tsv"),
+        bootstrap=model_outputs("bootstrap.tsv"),
     output:
         table=report("results/metrics.tsv", caption="../report/metrics.rst", category="Evaluation"),
         augmentation=report("results/augmentation.tsv", caption="../report/augmentation.rst", category="Evaluation"),
+        comparisons=report("results/comparisons.tsv", caption="../report/comparisons.rst", category="Evaluation"),
     log:
         "results/logs/aggregate_metrics.log",
     benchmark:

@@ -2,6 +2,7 @@ rule report:
     input:
         metrics="results/metrics.tsv",
         per_label="results/augmentation.tsv",
+        comparisons="results/comparisons.tsv",
         files=report_files,
     output:
         output=report("results/report.html", caption="../report/report.rst", category="Report"),

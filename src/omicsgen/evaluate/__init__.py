@@ -31,6 +31,7 @@ from omicsgen.evaluate.fidelity import (
 )
 from omicsgen.evaluate.latent import knn_accuracy, knn_correct, silhouette, silhouette_widths
 from omicsgen.evaluate.metrics import METRICS, better, clipped, direction, shortfall
+from omicsgen.evaluate.paired import pairing_key
 from omicsgen.evaluate.popgen import (
     af_correlation,
     ld_correlation,
@@ -186,6 +187,7 @@ def evaluate_model(
     rare_fraction: float = 0.05,
     n_bootstrap: int = 200,
     min_label_test: int = 10,
+    replicates: dict | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """All metrics that apply to one model (or control) on one dataset, each with its 95% interval.
 
@@ -254,6 +256,13 @@ def evaluate_model(
     min_label_test
         Rare labels with fewer reference test cells are reported as too few to judge
         (``per_label["judged"]``) and left out of ``augmentation_recall_gain``.
+    replicates
+        When given, filled with ``{metric: (pairing, float64 (n_bootstrap,) replicates)}``
+        (nothing when ``n_bootstrap`` is 0). ``pairing`` is
+        :func:`~omicsgen.evaluate.paired.pairing_key` of the cells the metric's resamples are
+        drawn from (the test split for latent metrics, the reference set for generation
+        metrics): two models' replicates with one key were drawn on the same resamples and pair
+        (:func:`~omicsgen.evaluate.paired.paired_comparisons`).
 
     Returns
     -------
@@ -274,13 +283,15 @@ def evaluate_model(
     split, labels = contract.split_of(real), obs_labels(real)
     labelled = bool(contract.info(real)["label_key"])
     expression = metric_scale(real.X, encoding)
-    boot = {"reps": n_bootstrap, "seed": seed}
+    boot = {"reps": n_bootstrap, "seed": seed, "record": replicates}
     per_label = pd.DataFrame(columns=PER_LABEL_COLUMNS)
     rows: list[tuple[str, float, float, float]] = []
     if latent is not None:
+        boot["pairing"] = pairing_key(real.obs_names[split == "test"], seed, n_bootstrap)
         rows += _latent_rows(latent, labels, split, labelled, knn_k, boot)
     if synthetic is not None or control is not None:
         sets = _comparison_sets(real, expression, labels, split, synthetic, control, seed)
+        boot["pairing"] = pairing_key(sets["reference_names"], seed, n_bootstrap)
         genotype = contract.is_genotype(real)
         if genotype:
             rows += _popgen_rows(real, sets, ld_window_sites, ld_window_kb, boot)
@@ -302,8 +313,12 @@ def _estimates(
     statistic, labels: list[np.ndarray], boot: dict, value: dict | None = None
 ) -> list[tuple[str, float, float, float]]:
     """``(metric, value, low, high)`` rows of :func:`~omicsgen.evaluate.sampling.bootstrap_intervals`, each
-    interval clipped to the values its metric can take (:func:`~omicsgen.evaluate.metrics.clipped`)."""
-    intervals = bootstrap_intervals(statistic, labels, boot["reps"], boot["seed"], value)
+    interval clipped to the values its metric can take (:func:`~omicsgen.evaluate.metrics.clipped`); the
+    replicates go to ``boot["record"]`` (when not None) under ``boot["pairing"]``."""
+    record = None if boot["record"] is None else {}
+    intervals = bootstrap_intervals(statistic, labels, boot["reps"], boot["seed"], value, record)
+    if record:
+        boot["record"].update({name: (boot["pairing"], values) for name, values in record.items()})
     return [(name, value, *clipped(name, low, high)) for name, (value, low, high) in intervals.items()]
 
 
@@ -318,10 +333,10 @@ def _comparison_sets(
 ) -> dict:
     """The cells generation metrics compare (see :func:`evaluate_model`), on the metric scale.
 
-    Keys: ``reference`` (reference half, matched), ``candidate`` (synthetic or control cells,
-    matched to it; the attacker's data of membership inference), ``train_matched`` (training
-    cells, matched; for the ``copy`` control the candidate itself), ``pool`` (every synthetic
-    cell, or the other half of the test split, or for ``copy`` the candidate: DCR, copies and
+    Keys: ``reference`` (reference half, matched; its ``obs_names``: ``reference_names``), ``candidate``
+    (synthetic or control cells, matched to it; the attacker's data of membership inference),
+    ``train_matched`` (training cells, matched; for the ``copy`` control the candidate itself),
+    ``pool`` (every synthetic cell, or the other half of the test split, or for ``copy`` the candidate: DCR, copies and
     the augmentation's source), ``train`` (every training cell), with ``*_labels``; ``copy``.
     """
     units = real.obs["sample"].astype(str).to_numpy() if "sample" in real.obs else np.arange(real.n_obs).astype(str)
@@ -357,6 +372,7 @@ def _comparison_sets(
         "copy": control == "copy",
         "reference": reference,
         "reference_labels": labels[reference_rows][draw["reference"]],
+        "reference_names": real.obs_names[reference_rows][draw["reference"]],
         "candidate": pool[candidate],
         "candidate_labels": pool_labels[candidate],
         "train_matched": expression[train_rows][draw["train"]],

@@ -155,6 +155,7 @@ def bootstrap_intervals(
     reps: int,
     seed: int,
     value: dict[str, float] | None = None,
+    record: dict[str, np.ndarray] | None = None,
 ) -> dict[str, tuple[float, float, float]]:
     """Metrics and their 95% intervals from stratified bootstrap resamples of the sets they compare.
 
@@ -173,6 +174,10 @@ def bootstrap_intervals(
     value
         The metrics on the full sets, where they are not ``statistic`` on every row (default:
         ``statistic`` on every row once).
+    record
+        When given, filled with ``{metric: float64 (reps,) replicate values}`` (nothing when
+        ``reps`` is 0): two models evaluated on the same sets with the same seed have the same
+        resamples of those sets, so their replicates pair (:mod:`omicsgen.evaluate.paired`).
 
     Returns
     -------
@@ -186,6 +191,8 @@ def bootstrap_intervals(
     rng = np.random.default_rng(seed)
     draws = [resamples(np.asarray(set_labels), reps, rng) for set_labels in labels]
     replicates = [statistic(*(d[r] for d in draws)) for r in range(reps)]
+    if record is not None:
+        record.update({name: np.array([rep[name] for rep in replicates], dtype=np.float64) for name in value})
     return {
         name: (float(v), *centred_interval(float(v), [rep[name] for rep in replicates])) for name, v in value.items()
     }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import math
 from pathlib import Path
 
 import jinja2
@@ -60,17 +61,63 @@ def _fmt(value: float, low: float, high: float) -> str:
     return f"{value:.3f} [{low:.3f}, {high:.3f}]"
 
 
-def verdicts(metrics: pd.DataFrame) -> list[dict]:
-    """Compare every model with its baseline, and with the ``real`` control, on every ranked metric.
-
-    A verdict comes from the 95% intervals (:func:`omicsgen.evaluate.metrics.compare`): "beats"
-    or "does NOT beat" only when the intervals do not overlap, else "is indistinguishable from";
-    never from the point values alone.
+class Judge:
+    """Verdicts of one model against another on one metric: paired where their bootstrap replicates pair,
+    else by the overlap of their intervals.
 
     Parameters
     ----------
     metrics
         Tidy table with columns ``dataset, model, metric, value, low, high``.
+    comparisons
+        :func:`~omicsgen.evaluate.paired.paired_comparisons` (``results/comparisons.tsv``), or
+        None: every verdict by overlap.
+    """
+
+    def __init__(self, metrics: pd.DataFrame, comparisons: pd.DataFrame | None = None):
+        self.values = metrics.set_index(["dataset", "model", "metric"])[["value", "low", "high"]]
+        rows = [] if comparisons is None else comparisons.itertuples(index=False)
+        self.paired = {(r.dataset, r.model, r.other, r.metric): r for r in rows}
+
+    def __call__(self, dataset: str, metric: str, model: str, other: str) -> str:
+        """``"better"``, ``"worse"``, ``"indistinguishable"`` or ``"untested"``: ``model`` against ``other``.
+
+        The paired verdict (:func:`~omicsgen.evaluate.paired.paired_verdict`: the 95% interval of
+        their difference on shared resamples) where ``comparisons`` has one, else
+        :func:`~omicsgen.evaluate.metrics.compare` of the two intervals (conservative: intervals
+        that overlap can hold a difference that excludes 0).
+        """
+        paired = self.paired.get((dataset, model, other, metric))
+        if paired is not None:
+            return paired.verdict
+        return compare(
+            metric, tuple(self.values.loc[(dataset, model, metric)]), tuple(self.values.loc[(dataset, other, metric)])
+        )
+
+    def difference(self, dataset: str, metric: str, model: str, other: str) -> str:
+        """``"; paired difference -1.793 [-2.510, -0.950]"`` (``"...difference in distance to 0.5..."`` for a
+        target metric), or ``""`` where the two do not pair."""
+        paired = self.paired.get((dataset, model, other, metric))
+        if paired is None:
+            return ""
+        best = METRICS[metric].best
+        what = "difference" if math.isinf(best) else f"difference in distance to {best:g}"
+        return f"; paired {what} {_fmt(paired.difference, paired.low, paired.high)}"
+
+
+def verdicts(metrics: pd.DataFrame, comparisons: pd.DataFrame | None = None) -> list[dict]:
+    """Compare every model with its baseline, and with the ``real`` control, on every ranked metric.
+
+    A verdict comes from the 95% intervals (:class:`Judge`): "beats" or "does NOT beat" only
+    when the paired interval of the difference excludes 0 (or, for models that do not pair, the
+    intervals do not overlap), else "is indistinguishable from"; never from the point values alone.
+
+    Parameters
+    ----------
+    metrics
+        Tidy table with columns ``dataset, model, metric, value, low, high``.
+    comparisons
+        The paired comparisons (``results/comparisons.tsv``), or None (all by overlap).
 
     Returns
     -------
@@ -82,7 +129,8 @@ def verdicts(metrics: pd.DataFrame) -> list[dict]:
         verdict against the ``real`` control (None without one).
     """
     out = []
-    table = metrics.set_index(["dataset", "model", "metric"])[["value", "low", "high"]]
+    judge = Judge(metrics, comparisons)
+    table = judge.values
     for (dataset, model, metric), row in table.iterrows():
         baseline = METRICS[metric].baseline if metric in METRICS else None
         if (
@@ -95,10 +143,10 @@ def verdicts(metrics: pd.DataFrame) -> list[dict]:
         reference = table.loc[(dataset, baseline, metric)]
         if pd.isna(row["value"]) or pd.isna(reference["value"]):  # undefined here (e.g. no rare label to judge)
             continue
-        verdict = compare(metric, tuple(row), tuple(reference))
+        verdict = judge(dataset, metric, model, baseline)
         control = None
         if (dataset, "real", metric) in table.index and pd.notna(table.loc[(dataset, "real", metric), "value"]):
-            control = compare(metric, tuple(row), tuple(table.loc[(dataset, "real", metric)]))
+            control = judge(dataset, metric, model, "real")
         out.append(
             {
                 "dataset": dataset,
@@ -113,7 +161,8 @@ def verdicts(metrics: pd.DataFrame) -> list[dict]:
                 "beats": verdict == "better",
                 "control": control,
                 "text": f"{dataset}: {model} {VERDICT_WORDS[verdict]} {baseline} on {metric} "
-                f"({_fmt(*row)} vs {_fmt(*reference)}; {direction(metric)} is better)",
+                f"({_fmt(*row)} vs {_fmt(*reference)}{judge.difference(dataset, metric, model, baseline)}; "
+                f"{direction(metric)} is better)",
             }
         )
     return out
@@ -127,25 +176,26 @@ PURPOSES = {
 }
 
 
-def recommendations(verdict_list: list[dict], dataset: str) -> list[str]:
+def recommendations(verdict_list: list[dict], dataset: str, judge: Judge | None = None) -> list[str]:
     """Sentences of "which model to use for what" for one dataset, from the interval verdicts.
 
     Per metric group, among the models that beat their baseline beyond the noise on at least
     one metric: the one that leads on most metrics (its value is the best of the models', or
-    its interval overlaps the best one's, :func:`leaders`), then the one with most gains over
+    not worse than the best one, :func:`leaders`), then the one with most gains over
     the baseline, then fewest losses. Counting gains alone would put a model that beats the
     baseline by a hair on two metrics above one that beats it by far on one and ties on the
     rest (on genotypes: LD r correlation 0.14 against 0.79). The sentence gives how many
     metrics it beats, ties and loses against the baseline, on how many it reaches the real
     control (indistinguishable from it, or better) and on how many it leads; "no model" when
-    none beats its baseline on any metric of the group.
+    none beats its baseline on any metric of the group. ``judge`` (:class:`Judge`) decides who
+    leads (default: by overlap).
     """
     sentences = []
     for group, purpose in PURPOSES.items():
         rows = [v for v in verdict_list if v["dataset"] == dataset and v["group"] == group]
         if not rows:
             continue
-        lead = leaders(rows)
+        lead = leaders(rows, judge)
         tally: dict[str, dict[str, int]] = {}
         for v in rows:
             counts = tally.setdefault(
@@ -182,12 +232,13 @@ def recommendations(verdict_list: list[dict], dataset: str) -> list[str]:
     return sentences
 
 
-def leaders(rows: list[dict]) -> dict[str, set[str]]:
-    """Metric -> the models whose value is the best of the models' or whose interval overlaps the best one's.
+def leaders(rows: list[dict], judge: Judge | None = None) -> dict[str, set[str]]:
+    """Metric -> the models whose value is the best of the models' or that are not worse than the best one.
 
-    ``rows`` are :func:`verdicts` of one dataset; "overlaps" is :func:`~omicsgen.evaluate.metrics.compare`
-    not saying ``"worse"`` against the model with the best point value (on the shortfall scale,
-    so a target metric such as AATS is judged by its distance to 0.5).
+    ``rows`` are :func:`verdicts` of one dataset; "not worse" is ``judge`` (:class:`Judge`: paired
+    where the two pair) or, without one, :func:`~omicsgen.evaluate.metrics.compare` of the two
+    intervals, not saying ``"worse"`` against the model with the best point value (on the
+    shortfall scale, so a target metric such as AATS is judged by its distance to 0.5).
     """
     by_metric: dict[str, list[dict]] = {}
     for v in rows:
@@ -195,8 +246,15 @@ def leaders(rows: list[dict]) -> dict[str, set[str]]:
     out = {}
     for metric, models in by_metric.items():
         top = min(models, key=lambda v: shortfall(metric, v["value"]))
-        out[metric] = {v["model"] for v in models if compare(metric, v["interval"], top["interval"]) != "worse"}
+        out[metric] = {v["model"] for v in models if v is top or _against(judge, metric, v, top) != "worse"}
     return out
+
+
+def _against(judge: Judge | None, metric: str, v: dict, top: dict) -> str:
+    """Verdict of one :func:`verdicts` row's model against another's: ``judge``'s, or by overlap without one."""
+    if judge is None:
+        return compare(metric, v["interval"], top["interval"])
+    return judge(v["dataset"], metric, v["model"], top["model"])
 
 
 def scorecard(metrics: pd.DataFrame, verdict_list: list[dict], dataset: str) -> dict:
@@ -255,7 +313,9 @@ def _table(metrics: pd.DataFrame) -> dict:
     return {"columns": list(wide.columns), "rows": rows}
 
 
-def unresolved(metrics: pd.DataFrame, verdict_list: list[dict], dataset: str) -> dict[str, list[str]]:
+def unresolved(
+    metrics: pd.DataFrame, verdict_list: list[dict], dataset: str, judge: Judge | None = None
+) -> dict[str, list[str]]:
     """Baseline -> the fidelity and utility metrics of one dataset on which the ``real`` control itself is
     indistinguishable from that baseline, and no model beats it.
 
@@ -264,7 +324,8 @@ def unresolved(metrics: pd.DataFrame, verdict_list: list[dict], dataset: str) ->
     the intervals are too wide at this many held-out samples. Left out: privacy metrics (the
     baselines are meant to be private), metrics the baseline keeps by construction
     (:attr:`~omicsgen.evaluate.metrics.Metric.baseline_keeps`: it ties the real control at any
-    size), and metrics on which some model beats the baseline anyway.
+    size), and metrics on which some model beats the baseline anyway. ``judge`` (:class:`Judge`)
+    compares the control with the baseline (default: by overlap).
     """
     data = metrics[metrics["dataset"] == dataset].set_index(["model", "metric"])[["value", "low", "high"]]
     beaten = {v["metric"] for v in verdict_list if v["dataset"] == dataset and v["verdict"] == "better"}
@@ -278,7 +339,10 @@ def unresolved(metrics: pd.DataFrame, verdict_list: list[dict], dataset: str) ->
         if ("real", metric) not in data.index or (baseline, metric) not in data.index:
             continue
         real, reference = tuple(data.loc[("real", metric)]), tuple(data.loc[(baseline, metric)])
-        if not (pd.isna(real[0]) or pd.isna(reference[0])) and compare(metric, real, reference) == "indistinguishable":
+        if pd.isna(real[0]) or pd.isna(reference[0]):
+            continue
+        tie = compare(metric, real, reference) if judge is None else judge(dataset, metric, "real", baseline)
+        if tie == "indistinguishable":
             out.setdefault(baseline, []).append(metric)
     return out
 
@@ -337,6 +401,7 @@ def _dataset_section(
     metrics: pd.DataFrame,
     per_label: pd.DataFrame,
     verdict_list: list[dict],
+    judge: Judge,
     ld_window: tuple[int, float],
     seed: int,
 ) -> dict:
@@ -422,10 +487,10 @@ def _dataset_section(
             section["figures"].extend(_genotype_figures(real, expression[test], scaled, metrics, name, ld_window, seed))
     section["table"] = _table(metrics[metrics["dataset"] == name])
     section["scorecard"] = scorecard(metrics, verdict_list, name)
-    section["recommendations"] = recommendations(verdict_list, name)
+    section["recommendations"] = recommendations(verdict_list, name, judge)
     section["verdicts"] = [v for v in verdict_list if v["dataset"] == name]
     section["shortfalls"] = shortfalls(verdict_list, name)
-    section["unresolved"] = unresolved(metrics, verdict_list, name)
+    section["unresolved"] = unresolved(metrics, verdict_list, name, judge)
     section["augmentation"] = augmentation_table(per_label[per_label["dataset"] == name])
     return section
 
@@ -459,6 +524,7 @@ def build_report(
     out: str | Path,
     settings: dict,
     seed: int = 0,
+    comparisons: pd.DataFrame | None = None,
 ) -> None:
     """Write a self-contained HTML report (images embedded as base64 PNG).
 
@@ -479,17 +545,21 @@ def build_report(
         settings in the report.
     seed
         The run's seed (the LD-decay band's resamples).
+    comparisons
+        The paired comparisons (``results/comparisons.tsv``) the verdicts use (:class:`Judge`);
+        None: every verdict by the overlap of intervals.
     """
     ld_window = (settings["ld_window_sites"], settings["ld_window_kb"])
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("omicsgen", "report/templates"), autoescape=True, undefined=jinja2.StrictUndefined
     )
-    verdict_list = verdicts(metrics)
+    judge = Judge(metrics, comparisons)
+    verdict_list = verdicts(metrics, comparisons)
     html = env.get_template("report.html.j2").render(
         version=__version__,
         created=_dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         sections=[
-            _dataset_section(name, files, metrics, per_label, verdict_list, ld_window, seed)
+            _dataset_section(name, files, metrics, per_label, verdict_list, judge, ld_window, seed)
             for name, files in datasets.items()
         ],
         settings=settings,
