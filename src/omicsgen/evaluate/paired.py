@@ -60,13 +60,10 @@ def replicate_table(dataset: str, model: str, replicates: dict[str, tuple[str, n
     ----------
     replicates
         Metric -> ``(pairing key, float64 (n_bootstrap,) replicate values)``, as filled by
-        :func:`omicsgen.evaluate.evaluate_model`.
+        :func:`omicsgen.evaluate.evaluate_model` (one ``n_bootstrap`` for all).
     """
-    n = max((len(values) for _, values in replicates.values()), default=0)
-    rows = [
-        [dataset, model, metric, key, *np.pad(values, (0, n - len(values)), constant_values=np.nan)]
-        for metric, (key, values) in replicates.items()
-    ]
+    rows = [[dataset, model, metric, key, *values] for metric, (key, values) in replicates.items()]
+    n = len(rows[0]) - len(KEYS) if rows else 0
     return pd.DataFrame(rows, columns=[*KEYS, *(f"rep_{r}" for r in range(n))])
 
 
@@ -148,9 +145,9 @@ def paired_comparisons(metrics: pd.DataFrame, replicates: pd.DataFrame) -> pd.Da
         if not ranked(metric):
             continue
         entries = [
-            (model, values[(dataset, model, metric)], row[reps].to_numpy(float))
-            for model, (_, row) in zip(group["model"], group.iterrows())
-            if pd.notna(values.get((dataset, model, metric), np.nan))
+            (row["model"], values[(dataset, row["model"], metric)], row[reps].to_numpy(float))
+            for _, row in group.iterrows()
+            if pd.notna(values.get((dataset, row["model"], metric), np.nan))
         ]
         for model, a, a_reps in entries:
             for other, b, b_reps in entries:
