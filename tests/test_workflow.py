@@ -170,7 +170,7 @@ def test_paired_comparisons(run_dir):
     table = tidy_metrics(pd.read_csv(run_dir / "results" / "metrics.tsv", sep="\t"))
     by = comparisons.set_index(["dataset", "model", "other", "metric"])
     assert by.index.is_unique
-    mirror = {"better": "worse", "worse": "better", "indistinguishable": "indistinguishable"}
+    mirror = {"better": "worse", "worse": "better", "indistinguishable": "indistinguishable", "untested": "untested"}
     for (dataset, model, other, metric), row in by.iterrows():
         back = by.loc[(dataset, other, model, metric)]
         assert back["difference"] == pytest.approx(-row["difference"]) and back["verdict"] == mirror[row["verdict"]]

@@ -66,8 +66,8 @@ def test_paired_difference_of_the_real_control_and_the_marginals_sampler(eur):
     assert by.loc[("marginals", "real", "ld_correlation"), "difference"] == pytest.approx(-ld["difference"])
     # both keep allele frequencies: their difference's interval holds 0
     assert by.loc[("real", "marginals", "af_correlation"), "verdict"] == "indistinguishable"
-    # the two share their reference resamples (positively correlated replicates): wherever their
-    # intervals do not overlap, the paired verdict agrees
+    # here the two share their reference resamples (positively correlated replicates): wherever
+    # their intervals do not overlap, the paired verdict agrees (not guaranteed in general)
     values = pd.concat(tables[:2]).set_index(["model", "metric"])[["value", "low", "high"]]
     for (model, other, metric), row in by.iterrows():
         by_overlap = compare(metric, tuple(values.loc[(model, metric)]), tuple(values.loc[(other, metric)]))

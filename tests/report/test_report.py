@@ -138,6 +138,8 @@ def test_paired_comparisons_decide_where_models_pair():
             ("d", "vae", "marginals", "mmd", -0.02, -0.035, -0.005, "better"),
             ("d", "marginals", "vae", "mmd", 0.02, 0.005, 0.035, "worse"),
             ("d", "real", "marginals", "detection_auroc", -0.1, -0.15, -0.05, "better"),
+            # too few replicates finite in both: the verdict falls back to the intervals
+            ("d", "vae", "pca", "knn_accuracy", 0.1, float("nan"), float("nan"), "untested"),
         ],
         columns=["dataset", "model", "other", "metric", "difference", "low", "high", "verdict"],
     )
@@ -149,6 +151,7 @@ def test_paired_comparisons_decide_where_models_pair():
     )
     assert lines["mmd"]["control"] == compare("mmd", (0.1, 0.05, 0.15), (0.0, -0.01, 0.01)) == "worse"
     assert lines["detection_auroc"]["verdict"] == "worse"  # no paired row: by overlap
+    assert lines["knn_accuracy"]["verdict"] == "better"  # 0.75-0.85 vs 0.65-0.74
     # the real control beats marginals on detection AUROC once paired: no longer listed as unresolved
     judge = Judge(metrics, comparisons)
     assert unresolved(metrics, verdicts(metrics, comparisons), "d", judge) == {}

@@ -259,9 +259,9 @@ def evaluate_model(
     replicates
         When given, filled with ``{metric: (pairing, float64 (n_bootstrap,) replicates)}``
         (nothing when ``n_bootstrap`` is 0). ``pairing`` is
-        :func:`~omicsgen.evaluate.paired.pairing_key` of the cells the metric's resamples are
-        drawn from (the test split for latent metrics, the reference set for generation
-        metrics): two models' replicates with one key were drawn on the same resamples and pair
+        :func:`~omicsgen.evaluate.paired.pairing_key` of the reference cells (the test split for
+        latent metrics, the reference set for generation metrics): two models' replicates with
+        one key were drawn on the same resamples of those cells and pair
         (:func:`~omicsgen.evaluate.paired.paired_comparisons`).
 
     Returns

@@ -10,10 +10,16 @@ Gentleman 2001, The American Statistician 55:182) and the paired bootstrap of th
 is the test (Efron & Tibshirani 1993, ch. 16; Koehn 2004, EMNLP, for paired bootstrap
 comparisons of two systems on one test set).
 
-Replicates pair only when both were drawn on the same cells with the same seed and number of
-replicates: each metric carries a ``pairing`` key (:func:`pairing_key`) and differences are
-computed only between equal keys. The ``real`` control, whose sets are capped at its own label
-counts, can have another reference set; it is then compared by overlap.
+Replicates pair only when both were drawn on the same reference cells with the same seed and
+number of replicates: each metric carries a ``pairing`` key (:func:`pairing_key`) and
+differences are computed only between equal keys. Two evaluations have other reference sets
+when their synthetic label counts differ (a generator that drew fewer samples of a label, or
+none, caps the matched sets); they are then compared by overlap. Every statistic draws its
+resamples of the reference cells first (the sets after them, such as the synthetic pool of
+``dcr`` and ``n_identical_to_train``, may differ in size between models), and a statistic's own
+random draws must not depend on the model: this is what keeps the resamples equal.
+Metrics computed on the synthetic pool alone (``dcr``, ``n_identical_to_train``) gain nothing
+from pairing; their paired interval is that of two independent bootstraps.
 """
 
 from __future__ import annotations
@@ -45,7 +51,7 @@ def pairing_key(cells: Iterable[str], seed: int, reps: int) -> str:
     Returns
     -------
     str
-        16 hexadecimal characters; equal keys mean equal resamples.
+        16 hexadecimal characters; equal keys mean equal resamples of the reference cells.
     """
     digest = hashlib.sha1(f"{seed}\t{reps}".encode())
     for name in cells:

@@ -83,12 +83,13 @@ class Judge:
         """``"better"``, ``"worse"``, ``"indistinguishable"`` or ``"untested"``: ``model`` against ``other``.
 
         The paired verdict (:func:`~omicsgen.evaluate.paired.paired_verdict`: the 95% interval of
-        their difference on shared resamples) where ``comparisons`` has one, else
+        their difference on shared resamples) where ``comparisons`` has one that is not
+        ``"untested"`` (too few replicates finite in both), else
         :func:`~omicsgen.evaluate.metrics.compare` of the two intervals (conservative: intervals
         that overlap can hold a difference that excludes 0).
         """
         paired = self.paired.get((dataset, model, other, metric))
-        if paired is not None:
+        if paired is not None and paired.verdict != "untested":
             return paired.verdict
         return compare(
             metric, tuple(self.values.loc[(dataset, model, metric)]), tuple(self.values.loc[(dataset, other, metric)])
@@ -325,8 +326,9 @@ def unresolved(
     baselines are meant to be private), metrics the baseline keeps by construction
     (:attr:`~omicsgen.evaluate.metrics.Metric.baseline_keeps`: it ties the real control at any
     size), and metrics on which some model beats the baseline anyway. ``judge`` (:class:`Judge`)
-    compares the control with the baseline (default: by overlap).
+    compares the control with the baseline (default: ``Judge(metrics)``, by overlap).
     """
+    judge = judge or Judge(metrics)
     data = metrics[metrics["dataset"] == dataset].set_index(["model", "metric"])[["value", "low", "high"]]
     beaten = {v["metric"] for v in verdict_list if v["dataset"] == dataset and v["verdict"] == "better"}
     out: dict[str, list[str]] = {}
@@ -338,11 +340,9 @@ def unresolved(
             continue
         if ("real", metric) not in data.index or (baseline, metric) not in data.index:
             continue
-        real, reference = tuple(data.loc[("real", metric)]), tuple(data.loc[(baseline, metric)])
-        if pd.isna(real[0]) or pd.isna(reference[0]):
+        if pd.isna(data.loc[("real", metric), "value"]) or pd.isna(data.loc[(baseline, metric), "value"]):
             continue
-        tie = compare(metric, real, reference) if judge is None else judge(dataset, metric, "real", baseline)
-        if tie == "indistinguishable":
+        if judge(dataset, metric, "real", baseline) == "indistinguishable":
             out.setdefault(baseline, []).append(metric)
     return out
 
