@@ -299,6 +299,13 @@ def test_report_is_self_contained(run_dir):
     # eur_1kg is unphased (dosages): the report says that phase: beagle would phase it; ooa3 is phased
     eur, ooa3 = (html[html.index(f"<h2>Dataset {d}</h2>") :][:3000] for d in ("eur_1kg", "simulated_ooa3"))
     assert "The input is unphased" in eur and "<code>phase: beagle</code>" in eur and "unphased" not in ooa3
+    # ar (phase: hmm) trained on haplotypes drawn from eur_1kg's HMM, and models ooa3's haplotypes as they are
+    assert "modelled as dosages, except by ar, trained on haplotypes drawn" in eur
+    sections = {
+        d: html[html.index(f"<h2>Dataset {d}</h2>") :].split("<h2>Dataset")[1] for d in ("eur_1kg", "simulated_ooa3")
+    }
+    drawn = "trained on haplotypes drawn from the hmm model's posterior, 4 draws of each of 265 training genomes"
+    assert drawn in sections["eur_1kg"] and "trained on haplotypes drawn" not in sections["simulated_ooa3"]
     assert "gan 30 of 30 generator steps in 19 epochs (config budget for 488 training observations)" in html
     # the few-epoch test models are worse than a baseline somewhere beyond the noise, and the report lists where
     assert "Where a model is worse than its baseline beyond the noise" in html

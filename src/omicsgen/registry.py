@@ -106,8 +106,11 @@ def training_resources(
     the int8 matrix. Time: 60 + ``minutes_per_gib x n_obs x n_vars / 2**30``, measured as wall
     minutes on 2 threads of the default budget, times ``2 / threads`` and times the config's
     budget over the default one (``hmm``: ``max_epochs / 40 x (n_clusters / 16)**2``; ``ar``:
-    an integer ``max_epochs / 400``); at most 24 h. Other settings (a longer ``ar.context``, a
-    larger ``hmm.batch_size``) are not scaled: ask with ``--set-resources``. The cost of the
+    an integer ``max_epochs / 400``); at most 24 h. ``ar`` with ``phase: hmm`` trains on
+    ``2 x phase_draws`` haplotypes per genome of unphased data: its matrix and time are counted
+    that many times (phased data, which it models as they are, ask for more than they use).
+    Other settings (a longer ``ar.context``, a larger ``hmm.batch_size``) are not scaled: ask
+    with ``--set-resources``. The cost of the
     families that loop over the sites grows with the genotypes, which a compressed input file
     understates (eur_1kg's ``preprocessed.h5ad`` is 4.3x smaller than its matrix).
 
@@ -123,9 +126,10 @@ def training_resources(
     budget = 2 / max(1, threads)
     if name == "hmm":
         budget *= params.get("max_epochs", 40) / 40 * (params.get("n_clusters", 16) / 16) ** 2
-    elif name == "ar" and isinstance(params.get("max_epochs"), int):
-        budget *= params["max_epochs"] / 400
     genotypes = n_obs * n_vars
+    if name == "ar":
+        budget *= params["max_epochs"] / 400 if isinstance(params.get("max_epochs"), int) else 1
+        genotypes *= 2 * params.get("phase_draws", 1) if params.get("phase", "none") == "hmm" else 1
     mem_mb = 2000 + spec.mb_per_10k_sites * n_vars / 10**4 + genotypes / 2**20
     return int(mem_mb), int(min(60 + budget * spec.minutes_per_gib * genotypes / 2**30, 1440))
 

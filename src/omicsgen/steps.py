@@ -162,9 +162,11 @@ def train(
     stream: bool | str = "auto",
     mem_mb: int | None = None,
     autoencoder: str | None = None,
+    phaser: str | None = None,
 ) -> None:
     """Train a model family (:func:`omicsgen.train.train_model`); writes the checkpoint, the history CSV
-    and the run's budget and outcome (JSON). ``autoencoder``: the AE checkpoint of a latent-space GAN.
+    and the run's budget and outcome (JSON). ``autoencoder``: the AE checkpoint of a latent-space GAN;
+    ``phaser``: the HMM checkpoint that phases unphased dosages for ``ar`` with ``phase: hmm``.
 
     The matrix is loaded into memory, or left on disk and streamed in blocks when ``stream`` is
     true or, with ``"auto"``, when it would take more than half the memory the job has (its
@@ -199,6 +201,7 @@ def train(
             gpus=gpus,
             training=training,
             autoencoder=autoencoder,
+            phaser=phaser,
         )
     finally:
         if streamed:

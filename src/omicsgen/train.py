@@ -36,7 +36,8 @@ RESUME_CHECKPOINTS = 20  # resumable checkpoints written in a run's epoch budget
 def model_keys(family: str) -> tuple[str, ...]:
     """The config keys a family's training plan takes (its constructor's, less the data's)."""
     parameters = inspect.signature(training_plan(family)).parameters
-    return tuple(name for name in parameters if name not in ("n_input", "likelihood", "labels", "autoencoder"))
+    data_keys = ("n_input", "likelihood", "labels", "autoencoder", "haplotypes_per_row")
+    return tuple(name for name in parameters if name not in data_keys)
 
 
 def device_settings(gpus: int) -> dict:
@@ -140,6 +141,7 @@ def train_model(
     gpus: int = 0,
     training: str | Path | None = None,
     autoencoder: str | Path | None = None,
+    phaser: str | Path | None = None,
 ) -> TrainingPlan:
     """Fit a model of ``family`` on the training split (AE and VAE early-stopped on validation).
 
@@ -182,6 +184,12 @@ def train_model(
     autoencoder
         The checkpoint of the trained AE whose code space a GAN with ``space: latent`` plays in
         (its weights are copied into the GAN's checkpoint, frozen).
+    phaser
+        The checkpoint of the ``hmm`` fitted to these genotypes, for ``phase: hmm`` (the ``ar``
+        family) on unphased dosages: the model is then trained on haplotypes drawn from their
+        posterior under it (:func:`omicsgen.genotypes.phasing.hmm_haplotypes`, ``phase_draws``
+        draws per training genome) and generates each genome as two haplotypes. Not used on
+        phased data.
 
     Returns
     -------
@@ -193,7 +201,8 @@ def train_model(
     KeyError
         Unknown family.
     ValueError
-        ``space: latent`` without an ``autoencoder`` checkpoint, or one trained on other data.
+        ``space: latent`` without an ``autoencoder`` checkpoint, or one trained on other data;
+        ``phase: hmm`` on dosages without a ``phaser`` checkpoint.
 
     Notes
     -----
@@ -213,6 +222,7 @@ def train_model(
         "training on %s (devices=%s, strategy=%s)", devices["accelerator"], devices["devices"], devices["strategy"]
     )
 
+    adata, phased = _phased(adata, params, phaser, seed)
     data = AnnDataModule(adata, batch_size=params["batch_size"], seed=seed)
     budget = training_budget(family, len(data.train_set), params)
     log.info("budget for %d training observations: %s", len(data.train_set), budget)
@@ -223,11 +233,13 @@ def train_model(
         labels=label_categories(adata),
         **{key: budget.get(key, params[key]) for key in model_keys(family)},
         **({"autoencoder": dict(latent_of.hparams)} if latent_of is not None else {}),
+        **({"haplotypes_per_row": 2} if phased else {}),
     )
     if latent_of is not None:
         model.autoencoder.load_state_dict(latent_of.state_dict())
     workdir = checkpoint.parent / f".{checkpoint.stem}_training"
     depends_on = {**params, "autoencoder": sha256(autoencoder)} if latent_of is not None else params
+    depends_on = {**depends_on, "phaser": sha256(phaser)} if phased else depends_on
     resume_from = _resumable_checkpoint(workdir, _fingerprint(adata, depends_on, seed))
     if resume_from is None:
         model.prepare(data.train_batches())
@@ -288,6 +300,8 @@ def train_model(
         "streamed": data.streamed,
         "curves": {"columns": list(model.curves[0]), "ylabel": model.curves[1]},
     }
+    if phased:
+        run["phased"] = phased
     if early_stopped:
         run["stopped_by"] = "early stopping" if stopper.stopped_epoch > 0 else "epoch budget"
         run["best_val_loss"] = float(best.best_model_score)
@@ -308,6 +322,34 @@ def train_model(
     shutil.move(final, checkpoint)
     shutil.rmtree(workdir)
     return load_model(checkpoint, family)
+
+
+def _phased(adata: ad.AnnData, params: dict, phaser: str | Path | None, seed: int) -> tuple[ad.AnnData, dict]:
+    """The data a ``phase: hmm`` model trains on: haplotypes drawn from the ``phaser`` HMM's posterior
+    where ``adata`` holds unphased dosages, and what was done (``method``, ``draws``,
+    ``genomes``: training genomes phased); ``adata`` and ``{}`` otherwise.
+
+    Raises
+    ------
+    ValueError
+        ``phase`` other than ``"none"`` or ``"hmm"``, or dosages and no ``phaser``.
+    """
+    phase = params.get("phase", "none")
+    if phase not in ("none", "hmm"):
+        raise ValueError(f"phase must be 'none' or 'hmm', got {phase!r}")
+    if phase == "none" or contract.encoding(adata) != "dosage":
+        return adata, {}
+    if phaser is None:
+        raise ValueError(
+            "phase: hmm on unphased dosages needs the checkpoint of the HMM fitted to them (the 'hmm' model)"
+        )
+    from omicsgen.genotypes.phasing import hmm_haplotypes
+
+    draws = params["phase_draws"]
+    haplotypes = hmm_haplotypes(adata, load_model(phaser, "hmm"), draws, seed)
+    genomes = int((contract.split_of(adata) == "train").sum())
+    log.info("trains on haplotypes drawn from the HMM's posterior: %d draws of %d training genomes", draws, genomes)
+    return haplotypes, {"method": "hmm", "draws": draws, "genomes": genomes}
 
 
 def _latent_space_model(params: dict, autoencoder: str | Path | None) -> TrainingPlan | None:

@@ -20,6 +20,7 @@ from omicsgen.budget import gan_epochs, generator_step_budget
 from omicsgen.contract import GENOTYPE_ENCODINGS
 from omicsgen.evaluate import evaluate_model
 from omicsgen.evaluate.popgen import af_correlation, ld_correlation, ld_pairs
+from omicsgen.genotypes.phasing import hmm_haplotypes
 from omicsgen.latent import embed, encoder_latent
 from omicsgen.preprocess import prepare_alignments, prepare_genotypes
 from omicsgen.simulate import simulate_ooa_panel
@@ -203,6 +204,61 @@ def test_autoregressive_model_carries_ld(datasets, tmp_path):
     ar_ld, marginal_ld = ld_correlation(test, synthetic, i, j), ld_correlation(test, marginals, i, j)
     assert ar_ld > 0.6 and marginal_ld < 0.2, (ar_ld, marginal_ld)
     assert af_correlation(test, synthetic, 2) > 0.85
+
+
+def test_autoregressive_model_phased_by_the_hmm(datasets, tmp_path):
+    """``phase: hmm`` on the unphased dosages of the simulated, labelled panel: the haplotypes drawn from the
+    fitted HMM's posterior sum to the genotypes and recover most of the simulation's true phase; the
+    model trains on them and generates each genome of each label as the dosage of two haplotypes."""
+    dosage, truth = datasets["dosage_labelled"], datasets["haplotype_labelled"]
+    hmm_params = {"n_clusters": 8, "prior_weight": 0.1, "batch_size": 512, "max_epochs": 12, "patience": 3}
+    phaser = tmp_path / "hmm.ckpt"
+    hmm = train_model(dosage, "hmm", phaser, tmp_path / "hmm.csv", params=hmm_params, seed=0, threads=2)
+    haplotypes = hmm_haplotypes(dosage, hmm, draws=2, seed=0)
+    split = dosage.obs["split"].to_numpy()
+    n_train, n_val = int((split == "train").sum()), int((split == "val").sum())
+    assert haplotypes.shape == (2 * (2 * n_train + n_val), dosage.n_vars) and haplotypes.X.dtype == np.int8
+    genomes = haplotypes.obs["sample"].to_numpy()[::2]
+    np.testing.assert_array_equal(
+        haplotypes.X.reshape(-1, 2, dosage.n_vars).sum(axis=1), np.asarray(dosage[genomes].X, dtype=np.int8)
+    )
+    # switch errors between consecutive heterozygous sites, first draw of each training genome
+    first = haplotypes[(haplotypes.obs["draw"] == 0) & (haplotypes.obs["haplotype"] == 1)]
+    true_first = truth[(truth.obs["haplotype"] == 1).to_numpy()]
+    true_first = np.asarray(true_first.X)[pd.Index(true_first.obs["sample"]).get_indexer(first.obs["sample"])]
+    genotypes = np.asarray(dosage[first.obs["sample"].to_numpy()].X)
+    switches = heterozygous_pairs = 0
+    for drawn, true, genotype in zip(np.asarray(first.X), true_first, genotypes):
+        agree = drawn[genotype == 1] == true[genotype == 1]
+        switches += int((agree[1:] != agree[:-1]).sum())
+        heterozygous_pairs += max(0, len(agree) - 1)
+    assert switches / heterozygous_pairs < 0.15, switches / heterozygous_pairs  # random phase: 0.5
+
+    params = {**FAST["ar"], "phase": "hmm", "phase_draws": 2}
+    run = tmp_path / "training.json"
+    model = train_model(
+        dosage,
+        "ar",
+        tmp_path / "m.ckpt",
+        tmp_path / "h.csv",
+        params=params,
+        seed=0,
+        threads=2,
+        training=run,
+        phaser=phaser,
+    )
+    summary = json.loads(run.read_text())
+    assert summary["phased"] == {"method": "hmm", "draws": 2, "genomes": n_train} and summary["n_train"] == 4 * n_train
+    assert model.hparams.haplotypes_per_row == 2 and model.lag_weights.shape[2:] == (1, 1)  # a haplotype model
+    synthetic = synthesize(dosage, model, "ar", n_per_label=N, seed=0)
+    assert synthetic.shape == (3 * N, dosage.n_vars) and set(np.unique(synthetic.X)) == {0, 1, 2}
+    assert (synthetic.obs["population"].value_counts() == N).all()
+    assert 0.5 < (synthetic.X == 1).mean() / (np.asarray(dosage.X) == 1).mean() < 1.5  # heterozygosity
+    with pytest.raises(ValueError, match="needs the checkpoint of the HMM fitted to them"):
+        train_model(dosage, "ar", tmp_path / "n.ckpt", tmp_path / "n.csv", params=params, seed=0, threads=2)
+    # phased data are modelled as they are: no HMM needed, one haplotype per row
+    model = train_model(truth, "ar", tmp_path / "p.ckpt", tmp_path / "p.csv", params=params, seed=0, threads=2)
+    assert model.hparams.haplotypes_per_row == 1
 
 
 def test_autoregressive_windows_give_the_whole_chromosome_likelihood(datasets, monkeypatch):

@@ -105,6 +105,41 @@ def test_blocks_give_the_whole_chromosome_likelihood_and_counts(monkeypatch):
     torch.testing.assert_close(weights[:, 0].sum(dim=1), torch.full((3,), 6.0, dtype=torch.float64))
 
 
+def test_haplotype_draws_follow_the_posterior_over_phase():
+    """The two haplotypes drawn for an unphased genome sum to it, and over many draws each ordered pair
+    of haplotypes comes up as often as its posterior probability, enumerated:
+    ``p(h1, h2 | g) ~ p(h1) p(h2)`` over the pairs with ``h1 + h2 = g``."""
+    n_sites = 4
+    model = random_model(n_sites, "binomial", ["A", "B"], n_clusters=3, seed=3)
+    with torch.no_grad():  # sharp clusters that rarely jump: the phase follows the cluster paths
+        model.allele_frequency.copy_(
+            torch.tensor([[0.95, 0.05, 0.5], [0.9, 0.95, 0.05], [0.95, 0.05, 0.1], [0.05, 0.9, 0.95]])
+        )
+        model.jump_probability[1:] = 0.2
+    theta = model.allele_frequency.double().numpy()
+    genotype, label = np.array([1, 2, 1, 1]), 1
+    paths, prior = path_probabilities(model, label)
+    allele = np.array([[theta[j, path[j]] for j in range(n_sites)] for path in paths])
+    haplotypes = list(itertools.product((0, 1), repeat=n_sites))
+    p_haplotype = {
+        h: float((prior * np.where(np.array(h) == 1, allele, 1 - allele).prod(axis=1)).sum()) for h in haplotypes
+    }
+    pairs = [(a, b) for a in haplotypes for b in haplotypes if (np.add(a, b) == genotype).all()]
+    expected = np.array([p_haplotype[a] * p_haplotype[b] for a, b in pairs])
+    expected /= expected.sum()
+    n = 20_000
+    torch.manual_seed(0)
+    x = torch.from_numpy(np.tile(genotype, (n, 1))).float()
+    drawn = model.sample_haplotypes(x, torch.full((n,), label)).numpy()
+    assert drawn.dtype == np.int8 and (drawn.sum(axis=1) == genotype).all()
+    index = {pair: i for i, pair in enumerate(pairs)}
+    counts = np.bincount([index[(tuple(h1), tuple(h2))] for h1, h2 in drawn.tolist()], minlength=len(pairs))
+    # within 4 binomial standard errors of each pair's probability
+    np.testing.assert_array_less(np.abs(counts / n - expected), 4 * np.sqrt(expected * (1 - expected) / n) + 1e-3)
+    with pytest.raises(ValueError, match="fitted to phased haplotypes"):
+        random_model(n_sites, "bernoulli", [], 3, seed=0).sample_haplotypes(x[:, :n_sites], None)
+
+
 @pytest.fixture(scope="module")
 def eur():
     """Real EUR 1000 Genomes dosages (379 samples x 2,000 SNPs), unlabelled."""

@@ -120,11 +120,32 @@ def _alternatives(names):
 
 ALL_MODELS = list(config["models"]) + list(config["baselines"])
 TRAINED_MODELS = list(config["models"])
-# checkpoints trained because a listed model needs them as input: the latent GAN plays in
-# the AE's code space (the AE is then trained, not evaluated or reported unless listed)
-TRAINED_AS_INPUT = (
-    ["ae"] if "gan" in TRAINED_MODELS and config["gan"]["space"] == "latent" and "ae" not in TRAINED_MODELS else []
-)
+
+
+def phased_by_hmm(dataset):
+    """Whether ``ar`` on the dataset trains on haplotypes drawn from its HMM (``ar.phase: hmm``): genotypes
+    that may be unphased (``encoding`` not ``haplotype``, no ``phase`` step). With ``encoding: auto`` the
+    HMM is fitted even where the VCF turns out phased, and then not used."""
+    entry = DATASETS[dataset]
+    return (
+        config["ar"]["phase"] == "hmm"
+        and entry["modality"] == "vcf"
+        and entry["encoding"] != "haplotype"
+        and entry["phase"] == "none"
+    )
+
+
+# checkpoints trained because a listed model needs them as input: the latent GAN plays in the AE's
+# code space, and ar with phase: hmm trains on haplotypes drawn from the HMM (then trained, not
+# evaluated or reported unless listed)
+TRAINED_AS_INPUT = [
+    name
+    for name, needed in (
+        ("ae", "gan" in TRAINED_MODELS and config["gan"]["space"] == "latent"),
+        ("hmm", "ar" in TRAINED_MODELS and any(phased_by_hmm(d) for d in VCF_DATASETS)),
+    )
+    if needed and name not in TRAINED_MODELS
+]
 TRAINED_ENCODERS = [m for m in TRAINED_MODELS if m in ENCODERS]
 # the evaluation's real and copy controls, wherever a generator is evaluated
 CONTROLS = list(registry.CONTROLS) if any(m in GENERATORS for m in ALL_MODELS) else []
@@ -215,10 +236,13 @@ def trained_model_params(wildcards):
 
 
 def train_inputs(wildcards):
-    """The preprocessed data, and the AE's checkpoint for a model that plays in its code space (``space: latent``)."""
+    """The preprocessed data; the AE's checkpoint for a model that plays in its code space (``space: latent``),
+    the HMM's for ``ar`` on data it phases (:func:`phased_by_hmm`)."""
     files = {"input": f"results/{wildcards.dataset}/preprocessed.h5ad"}
     if config[wildcards.model].get("space") == "latent":
         files["autoencoder"] = f"results/{wildcards.dataset}/ae/model.ckpt"
+    if wildcards.model == "ar" and phased_by_hmm(wildcards.dataset):
+        files["phaser"] = f"results/{wildcards.dataset}/hmm/model.ckpt"
     return files
 
 

@@ -1,11 +1,17 @@
-"""Statistical phasing of an unphased VCF/BCF with Beagle 5 before preprocessing (``phase: beagle``).
+"""Statistical phasing of unphased genotypes, in two places.
 
 Unphased genotypes reach the models as dosages, and a model of dosages has to carry LD without
 knowing which alleles travel together. Phased, the same genomes are read as haplotypes, which
 the autoregressive model follows along the chromosome (``benchmarks/README.md``: on the EUR
 1000 Genomes panel and a 191-genome *Drosophila* panel the haplotype model's genomes carry
-more LD than the dosage model's). Beagle (Browning, Tian, Zhou & Browning 2021, AJHG) is the
-field's phasing tool; omicsgen runs it, it does not reimplement it.
+more LD than the dosage model's).
+
+- ``phase: beagle`` (a dataset key): the VCF/BCF is phased with Beagle 5 (Browning, Tian, Zhou &
+  Browning 2021, AJHG), the field's phasing tool, before preprocessing, and every model sees
+  haplotypes. omicsgen runs it, it does not reimplement it.
+- ``ar.phase: hmm`` (the default): the data stay dosages, and the autoregressive model alone is
+  trained on haplotypes drawn from their posterior under the fitted haplotype-cluster HMM
+  (:func:`hmm_haplotypes`, fastPHASE's phasing), with no Java; its genomes are dosages again.
 """
 
 from __future__ import annotations
@@ -20,8 +26,13 @@ import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
+
+from omicsgen import contract
 from omicsgen.errors import InputError
 from omicsgen.genotypes.blocks import SortCheck
+from omicsgen.io import dense
 
 log = logging.getLogger(__name__)
 
@@ -222,6 +233,84 @@ def phase_vcf(
         counts.heterozygous,
     )
     return summary
+
+
+def hmm_haplotypes(adata, model, draws: int, seed: int, batch_size: int = 512):
+    """Haplotypes of the training and validation genomes drawn from their posterior under a fitted HMM.
+
+    Each training genome's two haplotypes are drawn ``draws`` times, each validation genome's
+    once, by :meth:`omicsgen.models.hmm.HaplotypeClusterHMM.sample_haplotypes` (fastPHASE's
+    phasing, Scheet & Stephens 2006, AJHG): the phase at each heterozygous site in proportion to
+    its posterior probability, not a best guess, so that a model trained on the draws sees the
+    phase as uncertain as it is. Every draw's two haplotypes sum to the genome's genotypes.
+    Test genomes are left out (no model trains on them).
+
+    Parameters
+    ----------
+    adata
+        Unphased genotypes (``uns["omicsgen"]["encoding"]`` ``"dosage"``), in memory or backed;
+        ``obs["split"]``, and the label column of a labelled dataset.
+    model
+        :class:`~omicsgen.models.hmm.HaplotypeClusterHMM` fitted to these genotypes (dosages),
+        with the same label categories.
+    draws
+        Draws per training genome (>= 1).
+    seed
+        Seeds torch's generator for the draws (inside ``torch.random.fork_rng``).
+    batch_size
+        Genomes phased at a time (memory: ``batch_size x K**2`` floats per site of a block).
+
+    Returns
+    -------
+    anndata.AnnData
+        ``(2 x (draws x n_train + n_val), n_vars)`` int8 alleles, encoding ``"haplotype"`` and
+        likelihood ``"bernoulli"``; ``obs``: ``sample`` (the genome's ``obs_names``),
+        ``draw``, ``haplotype`` (1, 2), ``split`` and the label column; rows named
+        ``<genome>_d<draw>_h<haplotype>``; ``var`` as the input's.
+
+    Raises
+    ------
+    ValueError
+        The data are not unphased dosages, ``draws < 1``, or the model is not a dosage HMM of
+        the data's sites and labels.
+    """
+    import anndata as ad
+    import torch
+
+    if contract.encoding(adata) != "dosage":
+        raise ValueError(f"phasing needs unphased dosages; these data are {contract.encoding(adata)!r}")
+    if isinstance(draws, bool) or not isinstance(draws, int) or draws < 1:
+        raise ValueError(f"ar.phase_draws must be an integer >= 1, got {draws!r}")
+    if model.allele_frequency.shape[0] != adata.n_vars or model.labels != contract.label_categories(adata):
+        raise ValueError(
+            f"the HMM has {model.allele_frequency.shape[0]} sites and labels {model.labels}; the data "
+            f"{adata.n_vars} sites and labels {contract.label_categories(adata)}: fit it to these data"
+        )
+    split = contract.split_of(adata)
+    codes = contract.label_codes(adata, model.labels) if model.n_labels else None
+    blocks, rows = [], []
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        for name, times in (("train", draws), ("val", 1)):
+            index = np.flatnonzero(split == name)
+            for start in range(0, len(index), batch_size):
+                chunk = index[start : start + batch_size]
+                x = torch.from_numpy(dense(adata.X[chunk]).astype(np.float32))
+                y = torch.from_numpy(codes[chunk]) if codes is not None else None
+                for draw in range(times):
+                    blocks.append(model.sample_haplotypes(x, y).reshape(-1, adata.n_vars).numpy())
+                    rows += [(i, draw, h) for i in chunk for h in (1, 2)]
+    genome, draw, haplotype = (np.array(column) for column in zip(*rows))
+    names = adata.obs_names.to_numpy()[genome]
+    obs = pd.DataFrame(
+        {"sample": names, "draw": draw, "haplotype": haplotype, "split": split[genome]},
+        index=[f"{n}_d{d}_h{h}" for n, d, h in zip(names, draw, haplotype)],
+    )
+    key = contract.info(adata)["label_key"]
+    if key:
+        obs[key] = pd.Categorical(adata.obs[key].to_numpy()[genome], categories=adata.obs[key].cat.categories)
+    uns = {**contract.info(adata), "encoding": "haplotype", "likelihood": "bernoulli"}
+    return ad.AnnData(X=np.concatenate(blocks), obs=obs, var=adata.var.copy(), uns={"omicsgen": uns})
 
 
 def _tail(text: str, lines: int = 4) -> str:

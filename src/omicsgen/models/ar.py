@@ -63,12 +63,18 @@ class Autoregressive(LossPlan):
     lr, weight_decay, lr_plateau_patience
         Adam learning rate, L2 weight decay, and epochs of validation plateau before the learning
         rate is halved (0: constant).
+    haplotypes_per_row
+        1: a generated row is one draw of the chain (a genome, or a haplotype on phased data).
+        2: the model was trained on haplotypes phased from unphased genotypes (``ar.phase: hmm``,
+        :func:`omicsgen.genotypes.phasing.hmm_haplotypes`) and each generated row is the dosage of
+        two haplotypes drawn independently, as the data's rows are.
 
     Raises
     ------
     ValueError
         A likelihood without allele counts (the model has no site order to follow on
-        expression or read counts); ``context`` neither ``"auto"`` nor an integer >= 1.
+        expression or read counts); ``context`` neither ``"auto"`` nor an integer >= 1;
+        ``haplotypes_per_row`` other than 1, or 2 on haplotypes (``"bernoulli"``).
     """
 
     latent_sampler = "none: every site drawn in position order given the sites before it and the label"
@@ -83,6 +89,7 @@ class Autoregressive(LossPlan):
         lr: float = 1e-2,
         weight_decay: float = 1e-4,
         lr_plateau_patience: int = 10,
+        haplotypes_per_row: int = 1,
     ):
         super().__init__(likelihood, list(labels))
         n_trials = getattr(self.likelihood, "n_trials", None)
@@ -95,6 +102,10 @@ class Autoregressive(LossPlan):
             context = LAG_WEIGHTS_PER_SITE // n_trials**2
         if isinstance(context, bool) or not isinstance(context, int) or context < 1:
             raise ValueError(f"ar.context must be 'auto' or at least 1 site, got {context!r}")
+        if haplotypes_per_row not in (1, 2) or (haplotypes_per_row == 2 and n_trials != 1):
+            raise ValueError(
+                f"haplotypes_per_row must be 1, or 2 on haplotypes (bernoulli), got {haplotypes_per_row!r}"
+            )
         self.save_hyperparameters()
         self.hparams.context = context  # the sites used, also in the checkpoint
         self.n_classes = n_trials + 1
@@ -195,7 +206,16 @@ class Autoregressive(LossPlan):
         self, label: int, n: int, y: torch.Tensor | None, library: torch.Tensor | None, rng: np.random.Generator
     ) -> torch.Tensor:
         """Draw ``n`` genomes (or haplotypes) site by site, torch's global generator; returns allele
-        counts ``(n, n_sites)`` float32. The label enters through ``y``; ``library`` is not used."""
+        counts ``(n, n_sites)`` float32 (with ``haplotypes_per_row`` 2, each row the sum of two
+        haplotypes drawn independently). The label enters through ``y``; ``library`` is not used."""
+        per_row = self.hparams.get("haplotypes_per_row", 1)
+        if per_row > 1:
+            y = None if y is None else y.repeat_interleave(per_row, dim=0)
+            return self._draw(n * per_row, y).view(n, per_row, -1).sum(dim=1)
+        return self._draw(n, y)
+
+    def _draw(self, n: int, y: torch.Tensor | None) -> torch.Tensor:
+        """``n`` draws of the chain ``(n, n_sites)`` float32, site by site."""
         context = self.hparams.context
         base = self._base(y).expand(n, -1, -1)
         n_sites = base.shape[1]

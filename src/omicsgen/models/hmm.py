@@ -136,12 +136,12 @@ class HaplotypeClusterHMM(TrainingPlan):
         theta, jump = self.allele_frequency, self.jump_probability
         return [theta, 1 - theta, self.cluster_weights, jump, 1 - jump]
 
-    def _block(self, forward, g, label, theta1, theta0, alpha, jump, stay):
+    def _block(self, forward, g, label, theta1, theta0, alpha, jump, stay, kept=None):
         """Forward pass over one block of sites from the normalised forward probabilities of the
         site before it (None at site 0); returns the block's last forward probabilities and
-        ``sum_j log p(x_j | x_<j)`` ``(batch,)``. On dosages the forward probabilities
-        ``(batch, K, K)`` must be symmetric in the two haplotypes (as every one this method
-        returns is): the transition uses their row sums only."""
+        ``sum_j log p(x_j | x_<j)`` ``(batch,)``, and appends each site's to ``kept`` when given.
+        On dosages the forward probabilities ``(batch, K, K)`` must be symmetric in the two
+        haplotypes (as every one this method returns is): the transition uses their row sums only."""
         weights = alpha[label]  # (batch or 1, block, K)
         if self.ploidy == 1:
             emission = torch.where(g[:, :, None] == 1, theta1, theta0)  # (batch, block, K)
@@ -181,6 +181,8 @@ class HaplotypeClusterHMM(TrainingPlan):
                     forward = forward * emission[i]
                 scale = forward.sum(dim=(1, 2))
                 forward = forward * (1 / scale)[:, None, None]
+            if kept is not None:
+                kept.append(forward)
             log_likelihood = log_likelihood + torch.log(scale)
         return forward, log_likelihood
 
@@ -196,22 +198,14 @@ class HaplotypeClusterHMM(TrainingPlan):
         parameters
             The five tensors of :meth:`_probabilities` to compute it with (default: the model's).
         """
-        theta1, theta0, alpha, jump, stay = parameters if parameters is not None else self._probabilities()
+        parameters = parameters if parameters is not None else self._probabilities()
         g = self._allele_counts(x)
-        label = y.long() if self.n_labels else torch.zeros(1, dtype=torch.long, device=x.device)
-        forward, total = None, torch.zeros(x.shape[0], dtype=theta1.dtype, device=x.device)
+        label = self._label(x, y)
+        forward, total = None, torch.zeros(x.shape[0], dtype=parameters[0].dtype, device=x.device)
         n_sites = g.shape[1]
         for start in range(0, n_sites, BLOCK_SITES):
             stop = min(start + BLOCK_SITES, n_sites)
-            args = (
-                g[:, start:stop],
-                label,
-                theta1[start:stop],
-                theta0[start:stop],
-                alpha[:, start:stop],
-                jump[start:stop],
-                stay[start:stop],
-            )
+            args = (g[:, start:stop], label, *self._slice(parameters, start, stop))
             if torch.is_grad_enabled() and n_sites > BLOCK_SITES and forward is not None:
                 # reentrant: in torch 2.13 the non-reentrant checkpoint kept every block's graph here
                 forward, block = checkpoint(self._block, forward, *args, use_reentrant=True)
@@ -219,6 +213,87 @@ class HaplotypeClusterHMM(TrainingPlan):
                 forward, block = self._block(forward, *args)
             total = total + block
         return total
+
+    def _label(self, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+        """Row indices into the cluster weights: the label codes, or the one group when unlabelled."""
+        return y.long() if self.n_labels else torch.zeros(1, dtype=torch.long, device=x.device)
+
+    @staticmethod
+    def _slice(parameters: list[torch.Tensor], start: int, stop: int) -> list[torch.Tensor]:
+        """Sites ``start..stop-1`` of the five tensors of :meth:`_probabilities` (weights: axis 1)."""
+        theta1, theta0, alpha, jump, stay = parameters
+        return [theta1[start:stop], theta0[start:stop], alpha[:, start:stop], jump[start:stop], stay[start:stop]]
+
+    @torch.no_grad()
+    def sample_haplotypes(self, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+        """One draw of each genome's two haplotypes from their posterior given its unphased genotypes.
+
+        fastPHASE's phasing (Scheet & Stephens 2006, AJHG): forward filtering over the ordered
+        pairs of clusters, then the pair of cluster paths sampled backward from the last site
+        (forward-filtering backward-sampling), then at each heterozygous site which haplotype
+        carries the alternate allele, in proportion to ``theta_{k1} (1 - theta_{k2})`` against
+        ``(1 - theta_{k1}) theta_{k2}``. Homozygous genotypes fix both alleles, so the two
+        haplotypes always sum to the genotype; a missing genotype (NaN) counts as 0, as in
+        the likelihood. Memory holds the forward probabilities at each block's start and one
+        block's (:data:`BLOCK_SITES` sites), ``batch x K**2`` floats per site; torch's global
+        generator.
+
+        Parameters
+        ----------
+        x
+            ``(batch, n_sites)`` dosages 0/1/2.
+        y
+            ``(batch,)`` label codes, or None when unconditional.
+
+        Returns
+        -------
+        torch.Tensor
+            ``(batch, 2, n_sites)`` int8 alleles 0/1, haplotype 1 then 2.
+
+        Raises
+        ------
+        ValueError
+            The model was fitted to haplotypes (nothing to phase).
+        """
+        if self.ploidy != 2:
+            raise ValueError("this HMM was fitted to phased haplotypes; sampling haplotypes needs a dosage model")
+        parameters = self._probabilities()
+        theta, alpha, jump = parameters[0], parameters[2], parameters[3]
+        g = self._allele_counts(x)
+        label = self._label(x, y)
+        batch, n_sites = g.shape
+        k = theta.shape[1]
+        starts = list(range(0, n_sites, BLOCK_SITES))
+        entering, forward = [], None
+        for start in starts:
+            entering.append(forward)
+            stop = min(start + BLOCK_SITES, n_sites)
+            forward, _ = self._block(forward, g[:, start:stop], label, *self._slice(parameters, start, stop))
+        rows = torch.arange(batch, device=x.device)
+        haplotypes = torch.zeros(batch, 2, n_sites, dtype=torch.int8, device=x.device)
+        paths = None  # the clusters (batch, 2) at the site after the one being drawn
+        for start, forward in zip(reversed(starts), reversed(entering)):
+            stop = min(start + BLOCK_SITES, n_sites)
+            kept: list[torch.Tensor] = []
+            self._block(forward, g[:, start:stop], label, *self._slice(parameters, start, stop), kept=kept)
+            for j in range(stop - 1, start - 1, -1):
+                weights = kept[j - start]
+                if paths is not None:  # times p(clusters at j + 1 | clusters at j), one haplotype each
+                    into = alpha[label, j + 1].expand(batch, k)
+                    move = [jump[j + 1] * into.gather(1, paths[:, h : h + 1]) for h in (0, 1)]
+                    move = [m.expand(batch, k).clone() for m in move]
+                    for h in (0, 1):
+                        move[h][rows, paths[:, h]] += 1 - jump[j + 1]
+                    weights = weights * move[0][:, :, None] * move[1][:, None, :]
+                pair = torch.multinomial(weights.reshape(batch, k * k), 1).squeeze(1)
+                paths = torch.stack([pair // k, pair % k], dim=1)
+                first, second = theta[j, paths[:, 0]], theta[j, paths[:, 1]]
+                odds = first * (1 - second)
+                alt_on_first = torch.rand(batch, device=x.device) * (odds + (1 - first) * second) < odds
+                genotype = g[:, j]
+                haplotypes[:, 0, j] = ((genotype == 2) | ((genotype == 1) & alt_on_first)).to(torch.int8)
+                haplotypes[:, 1, j] = (genotype - haplotypes[:, 0, j]).to(torch.int8)
+        return haplotypes
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
         """E-step on one batch; after the epoch's last batch, the M-step (the epoch's one optimiser step)."""

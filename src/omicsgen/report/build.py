@@ -36,14 +36,21 @@ def budget_text(run: dict) -> str:
 
     Examples: ``"67 of 400 epochs (auto budget for 488 training observations), ended by early
     stopping"``; ``"640 of 640 generator steps in 400 epochs (auto budget for 488 training
-    observations)"``.
+    observations)"``; a model trained on phased draws (``"phased"``) says so.
     """
     budget = run["budget"]
     rule = f"{budget['rule']} budget for {run['n_train']} training observations"
     if "generator_steps" in budget:
         steps = f"{run['generator_steps_run']} of {budget['generator_steps']} generator steps"
         return f"{steps} in {run['epochs_run']} epochs ({rule})"
-    return f"{run['epochs_run']} of {budget['max_epochs']} epochs ({rule}), ended by {run['stopped_by']}"
+    text = f"{run['epochs_run']} of {budget['max_epochs']} epochs ({rule}), ended by {run['stopped_by']}"
+    if "phased" in run:
+        phased = run["phased"]
+        text += (
+            f"; trained on haplotypes drawn from the {phased['method']} model's posterior, {phased['draws']} draws "
+            f"of each of {phased['genomes']} training genomes (phase: {phased['method']})"
+        )
+    return text
 
 
 VERDICT_WORDS = {
@@ -428,6 +435,7 @@ def _dataset_section(
         curves = {m: (histories[m], runs[m]["curves"]["columns"], runs[m]["curves"]["ylabel"]) for m in histories}
         section["figures"].append(("Training curves", plots.training_curves(curves)))
         section["budgets"] = {m: budget_text(run) for m, run in runs.items()}
+        section["phased_by"] = sorted(m for m, run in runs.items() if "phased" in run)
     vcf = real.uns.get("vcf", {})
     section["unphased_vcf"] = bool(vcf.get("unphased")) and vcf.get("format") == "vcf"  # phase: beagle would help
     section["no_encoder"] = sorted(set(files.get("synthetic", {})) - set(files.get("latent", {})) - BASELINES)
