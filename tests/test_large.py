@@ -61,6 +61,27 @@ def test_plain_run_is_the_demo_and_a_user_config_only_its_datasets(tmp_path):
     assert _datasets_in_plan(own.stdout) == {"big"}
 
 
+def test_ar_alone_has_the_hmm_that_phases_it_trained(tmp_path):
+    """``models: [ar]`` with the default ``ar.phase: hmm``: the plan trains the HMM on the genotype datasets
+    that may be unphased, to draw ``ar``'s haplotypes from, and neither evaluates nor reports it;
+    ``phase: none`` and ``encoding: haplotype`` need no HMM."""
+    workdir = _user_workdir(tmp_path)
+    plan = snakemake(workdir, "-n", "--config", "models=[ar]")
+    assert plan.returncode == 0, plan.stderr[-2000:]
+    for dataset in ("eur_1kg", "simulated_ooa3"):  # ooa3's encoding is auto: not known before preprocessing
+        assert f"results/{dataset}/hmm/model.ckpt" in plan.stdout and f"results/{dataset}/ar/model.ckpt" in plan.stdout
+    assert "hmm/metrics.tsv" not in plan.stdout and "results/pbmc68k/hmm/" not in plan.stdout
+    unphased = snakemake(workdir, "-n", "--config", "models=[ar]", "ar={'phase': 'none'}")
+    assert unphased.returncode == 0 and "/hmm/" not in unphased.stdout, unphased.stderr[-2000:]
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    config["datasets"]["simulated_ooa3"]["encoding"] = "haplotype"
+    (workdir / "haplotypes.yaml").write_text(yaml.safe_dump({**config, "models": ["ar"]}))
+    haplotypes = snakemake(workdir, "-n", "--configfile", str(workdir / "haplotypes.yaml"))
+    assert haplotypes.returncode == 0, haplotypes.stderr[-2000:]
+    assert "results/eur_1kg/hmm/model.ckpt" in haplotypes.stdout
+    assert "results/simulated_ooa3/hmm/" not in haplotypes.stdout
+
+
 def test_a_latent_gan_alone_has_its_autoencoder_trained(tmp_path):
     """``models: [gan]`` with the default ``gan.space: latent``: the plan trains the AE the GAN plays in, and
     neither evaluates nor reports it."""

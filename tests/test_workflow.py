@@ -235,7 +235,10 @@ def test_site_ordered_families_ask_the_cluster_by_genotypes_not_file_size(run_di
     n_obs, n_vars = read_h5ad(run_dir / "results" / "eur_1kg" / "preprocessed.h5ad").shape
     config = yaml.safe_load(TEST_CONFIG.read_text())  # eur_1kg's small input file: 1 thread a job
     assert requests["hmm"] == training_resources("hmm", n_obs, n_vars, 1, hmm)
-    assert requests["ar"] == training_resources("ar", n_obs, n_vars, 1, config["ar"])
+    # ar on eur_1kg's dosages with the schema's default phase: hmm trains on 2 x 4 haplotypes per genome
+    ar = {**config["ar"], "phase": "hmm", "phase_draws": 4}
+    assert requests["ar"] == training_resources("ar", n_obs, n_vars, 1, ar)
+    assert requests["ar"][0] > training_resources("ar", n_obs, n_vars, 1, config["ar"])[0]
     assert requests["hmm"][1] > 600 and requests["ae"][1] == 60  # the file-size rule: 60 min + 1,500 per GB
 
 
@@ -304,7 +307,7 @@ def test_report_is_self_contained(run_dir):
     sections = {
         d: html[html.index(f"<h2>Dataset {d}</h2>") :].split("<h2>Dataset")[1] for d in ("eur_1kg", "simulated_ooa3")
     }
-    drawn = "trained on haplotypes drawn from the hmm model's posterior, 4 draws of each of 265 training genomes"
+    drawn = "trained on haplotypes drawn from the posterior of the hmm model, 4 draws of each of 265 training genomes"
     assert drawn in sections["eur_1kg"] and "trained on haplotypes drawn" not in sections["simulated_ooa3"]
     assert "gan 30 of 30 generator steps in 19 epochs (config budget for 488 training observations)" in html
     # the few-epoch test models are worse than a baseline somewhere beyond the noise, and the report lists where

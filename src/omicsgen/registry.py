@@ -108,7 +108,7 @@ def training_resources(
     budget over the default one (``hmm``: ``max_epochs / 40 x (n_clusters / 16)**2``; ``ar``:
     an integer ``max_epochs / 400``); at most 24 h. ``ar`` with ``phase: hmm`` trains on
     ``2 x phase_draws`` haplotypes per genome of unphased data: its matrix and time are counted
-    that many times (phased data, which it models as they are, ask for more than they use).
+    that many times (the workflow passes ``phase: none`` for data it does not phase).
     Other settings (a longer ``ar.context``, a larger ``hmm.batch_size``) are not scaled: ask
     with ``--set-resources``. The cost of the
     families that loop over the sites grows with the genotypes, which a compressed input file
@@ -129,7 +129,7 @@ def training_resources(
     genotypes = n_obs * n_vars
     if name == "ar":
         budget *= params["max_epochs"] / 400 if isinstance(params.get("max_epochs"), int) else 1
-        genotypes *= 2 * params.get("phase_draws", 1) if params.get("phase", "none") == "hmm" else 1
+        genotypes *= 2 * params.get("phase_draws", 4) if params.get("phase", "none") == "hmm" else 1
     mem_mb = 2000 + spec.mb_per_10k_sites * n_vars / 10**4 + genotypes / 2**20
     return int(mem_mb), int(min(60 + budget * spec.minutes_per_gib * genotypes / 2**30, 1440))
 

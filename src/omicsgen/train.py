@@ -180,16 +180,17 @@ def train_model(
         Where a JSON summary of the run is written (optional): ``n_train``, the ``budget``,
         ``epochs_run``, ``stopped_by``, ``device``, ``threads``, ``streamed`` (batches read from
         disk), ``curves`` (the history columns the report draws, and their y label); ``best_val_loss`` (AE, VAE)
-        or ``generator_steps_run`` (GAN).
+        or ``generator_steps_run`` (GAN); ``phased`` (``method``, ``draws``, ``genomes``) for a model
+        trained on haplotypes drawn from the ``phaser``.
     autoencoder
         The checkpoint of the trained AE whose code space a GAN with ``space: latent`` plays in
         (its weights are copied into the GAN's checkpoint, frozen).
     phaser
-        The checkpoint of the ``hmm`` fitted to these genotypes, for ``phase: hmm`` (the ``ar``
-        family) on unphased dosages: the model is then trained on haplotypes drawn from their
-        posterior under it (:func:`omicsgen.genotypes.phasing.hmm_haplotypes`, ``phase_draws``
-        draws per training genome) and generates each genome as two haplotypes. Not used on
-        phased data.
+        The checkpoint of the ``hmm`` fitted to these genotypes, for ``phase: hmm`` in ``params``
+        (the ``ar`` family; ``"none"`` when the key is absent) on unphased dosages: the model is
+        then trained on haplotypes drawn from their posterior under it
+        (:func:`omicsgen.genotypes.phasing.hmm_haplotypes`, ``phase_draws`` draws per training
+        genome) and generates each genome as two haplotypes. Not used on phased data.
 
     Returns
     -------
@@ -345,7 +346,7 @@ def _phased(adata: ad.AnnData, params: dict, phaser: str | Path | None, seed: in
         )
     from omicsgen.genotypes.phasing import hmm_haplotypes
 
-    draws = params["phase_draws"]
+    draws = params.get("phase_draws", 4)  # the config schema's default
     haplotypes = hmm_haplotypes(adata, load_model(phaser, "hmm"), draws, seed)
     genomes = int((contract.split_of(adata) == "train").sum())
     log.info("trains on haplotypes drawn from the HMM's posterior: %d draws of %d training genomes", draws, genomes)

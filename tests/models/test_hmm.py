@@ -105,10 +105,13 @@ def test_blocks_give_the_whole_chromosome_likelihood_and_counts(monkeypatch):
     torch.testing.assert_close(weights[:, 0].sum(dim=1), torch.full((3,), 6.0, dtype=torch.float64))
 
 
-def test_haplotype_draws_follow_the_posterior_over_phase():
+@pytest.mark.parametrize("block", [64, 3, 1])
+def test_haplotype_draws_follow_the_posterior_over_phase(block, monkeypatch):
     """The two haplotypes drawn for an unphased genome sum to it, and over many draws each ordered pair
     of haplotypes comes up as often as its posterior probability, enumerated:
-    ``p(h1, h2 | g) ~ p(h1) p(h2)`` over the pairs with ``h1 + h2 = g``."""
+    ``p(h1, h2 | g) ~ p(h1) p(h2)`` over the pairs with ``h1 + h2 = g``; the same whether the sites are
+    one block or blocks that end between them."""
+    monkeypatch.setattr(hmm, "BLOCK_SITES", block)
     n_sites = 4
     model = random_model(n_sites, "binomial", ["A", "B"], n_clusters=3, seed=3)
     with torch.no_grad():  # sharp clusters that rarely jump: the phase follows the cluster paths

@@ -213,6 +213,8 @@ def train_resource(index, file_size_rule):
         except (ImportError, OSError, KeyError):
             return file_size_rule(wildcards, input, attempt)
         params = config[wildcards.model]
+        if wildcards.model == "ar" and not phased_by_hmm(wildcards.dataset):  # modelled as read: no draws
+            params = {**params, "phase": "none"}
         mem, minutes = registry.training_resources(wildcards.model, int(n_obs), int(n_vars), threads, params)
         return min(mem * attempt, config["resources"]["max_mem_mb"]) if index == 0 else minutes * attempt
 

@@ -238,12 +238,13 @@ def phase_vcf(
 def hmm_haplotypes(adata, model, draws: int, seed: int, batch_size: int = 512):
     """Haplotypes of the training and validation genomes drawn from their posterior under a fitted HMM.
 
-    Each training genome's two haplotypes are drawn ``draws`` times, each validation genome's
-    once, by :meth:`omicsgen.models.hmm.HaplotypeClusterHMM.sample_haplotypes` (fastPHASE's
-    phasing, Scheet & Stephens 2006, AJHG): the phase at each heterozygous site in proportion to
-    its posterior probability, not a best guess, so that a model trained on the draws sees the
-    phase as uncertain as it is. Every draw's two haplotypes sum to the genome's genotypes.
-    Test genomes are left out (no model trains on them).
+    Each training genome's two haplotypes are drawn ``draws`` times, each validation genome's once
+    (first, so that the validation haplotypes do not change with ``draws``), by
+    :meth:`omicsgen.models.hmm.HaplotypeClusterHMM.sample_haplotypes` (fastPHASE's phasing, Scheet &
+    Stephens 2006, AJHG): the phase at each heterozygous site in proportion to its posterior
+    probability, not a best guess, so that a model trained on the draws sees the phase as uncertain
+    as it is. Every draw's two haplotypes sum to the genome's genotypes. Test genomes are left out
+    (no model trains on them).
 
     Parameters
     ----------
@@ -263,10 +264,11 @@ def hmm_haplotypes(adata, model, draws: int, seed: int, batch_size: int = 512):
     Returns
     -------
     anndata.AnnData
-        ``(2 x (draws x n_train + n_val), n_vars)`` int8 alleles, encoding ``"haplotype"`` and
-        likelihood ``"bernoulli"``; ``obs``: ``sample`` (the genome's ``obs_names``),
-        ``draw``, ``haplotype`` (1, 2), ``split`` and the label column; rows named
-        ``<genome>_d<draw>_h<haplotype>``; ``var`` as the input's.
+        ``(2 x (n_val + draws x n_train), n_vars)`` int8 alleles, filled in place (memory: ``2 x
+        draws`` times the training genomes' int8 genotypes, in memory even where the input is
+        backed), encoding ``"haplotype"`` and likelihood ``"bernoulli"``; ``obs``: ``sample`` (the
+        genome's ``obs_names``), ``draw``, ``haplotype`` (1, 2), ``split`` and the label column;
+        rows named ``<genome>_d<draw>_h<haplotype>``; ``var`` as the input's.
 
     Raises
     ------
@@ -288,17 +290,22 @@ def hmm_haplotypes(adata, model, draws: int, seed: int, batch_size: int = 512):
         )
     split = contract.split_of(adata)
     codes = contract.label_codes(adata, model.labels) if model.n_labels else None
-    blocks, rows = [], []
+    # validation genomes first, so that their draws do not depend on ``draws``
+    phased = [(np.flatnonzero(split == "val"), 1), (np.flatnonzero(split == "train"), draws)]
+    X = np.empty((2 * sum(len(index) * times for index, times in phased), adata.n_vars), dtype=np.int8)
+    rows, filled = [], 0
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        for name, times in (("train", draws), ("val", 1)):
-            index = np.flatnonzero(split == name)
+        for index, times in phased:
             for start in range(0, len(index), batch_size):
                 chunk = index[start : start + batch_size]
                 x = torch.from_numpy(dense(adata.X[chunk]).astype(np.float32))
                 y = torch.from_numpy(codes[chunk]) if codes is not None else None
                 for draw in range(times):
-                    blocks.append(model.sample_haplotypes(x, y).reshape(-1, adata.n_vars).numpy())
+                    X[filled : filled + 2 * len(chunk)] = (
+                        model.sample_haplotypes(x, y).reshape(-1, adata.n_vars).numpy()
+                    )
+                    filled += 2 * len(chunk)
                     rows += [(i, draw, h) for i in chunk for h in (1, 2)]
     genome, draw, haplotype = (np.array(column) for column in zip(*rows))
     names = adata.obs_names.to_numpy()[genome]
@@ -310,7 +317,7 @@ def hmm_haplotypes(adata, model, draws: int, seed: int, batch_size: int = 512):
     if key:
         obs[key] = pd.Categorical(adata.obs[key].to_numpy()[genome], categories=adata.obs[key].cat.categories)
     uns = {**contract.info(adata), "encoding": "haplotype", "likelihood": "bernoulli"}
-    return ad.AnnData(X=np.concatenate(blocks), obs=obs, var=adata.var.copy(), uns={"omicsgen": uns})
+    return ad.AnnData(X=X, obs=obs, var=adata.var.copy(), uns={"omicsgen": uns})
 
 
 def _tail(text: str, lines: int = 4) -> str:

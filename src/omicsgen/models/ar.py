@@ -67,7 +67,9 @@ class Autoregressive(LossPlan):
         1: a generated row is one draw of the chain (a genome, or a haplotype on phased data).
         2: the model was trained on haplotypes phased from unphased genotypes (``ar.phase: hmm``,
         :func:`omicsgen.genotypes.phasing.hmm_haplotypes`) and each generated row is the dosage of
-        two haplotypes drawn independently, as the data's rows are.
+        two haplotypes drawn independently given the label (random mating: where a population
+        has structure the label does not name, or inbreeding, a real genome's two haplotypes are
+        more alike than that).
 
     Raises
     ------
@@ -108,6 +110,8 @@ class Autoregressive(LossPlan):
             )
         self.save_hyperparameters()
         self.hparams.context = context  # the sites used, also in the checkpoint
+        if n_trials == 1:  # the loss is per row: a haplotype
+            self.curves = (self.curves[0], "negative log-likelihood (nats per haplotype)")
         self.n_classes = n_trials + 1
         k = self.n_classes - 1  # logits and one-hot features leave out allele count 0
         self.site_logits = nn.Parameter(torch.zeros(n_input, k))

@@ -47,8 +47,8 @@ def budget_text(run: dict) -> str:
     if "phased" in run:
         phased = run["phased"]
         text += (
-            f"; trained on haplotypes drawn from the {phased['method']} model's posterior, {phased['draws']} draws "
-            f"of each of {phased['genomes']} training genomes (phase: {phased['method']})"
+            f"; trained on haplotypes drawn from the posterior of the {phased['method']} model, {phased['draws']} "
+            f"draws of each of {phased['genomes']} training genomes (phase: {phased['method']})"
         )
     return text
 
@@ -429,6 +429,7 @@ def _dataset_section(
         pileup = real.uns["bam"]["shape"] == "pileup"
         section["obs_kind"] = "windows" if pileup else "rows (files, read groups or barcodes)"
         section["var_kind"] = "features (position x channel)" if pileup else "bins"
+    section["phased_by"] = []  # models trained on haplotypes drawn from the HMM (phase: hmm)
     if files.get("training"):
         runs = {m: json.loads(Path(p).read_text()) for m, p in files["training"].items()}
         histories = {m: pd.read_csv(p) for m, p in files["history"].items()}
