@@ -280,9 +280,9 @@ class HaplotypeClusterHMM(TrainingPlan):
                 weights = kept[j - start]
                 if paths is not None:  # times p(clusters at j + 1 | clusters at j), one haplotype each
                     into = alpha[label, j + 1].expand(batch, k)
-                    move = [jump[j + 1] * into.gather(1, paths[:, h : h + 1]) for h in (0, 1)]
-                    move = [m.expand(batch, k).clone() for m in move]
+                    move = []  # (batch, K) each: jump into the drawn cluster, or stay in it
                     for h in (0, 1):
+                        move.append((jump[j + 1] * into.gather(1, paths[:, h : h + 1])).expand(batch, k).clone())
                         move[h][rows, paths[:, h]] += 1 - jump[j + 1]
                     weights = weights * move[0][:, :, None] * move[1][:, None, :]
                 pair = torch.multinomial(weights.reshape(batch, k * k), 1).squeeze(1)
