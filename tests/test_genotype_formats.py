@@ -7,6 +7,7 @@ the real 1000 Genomes EUR file with missing calls added, and from the simulated 
 from __future__ import annotations
 
 import gzip
+import json
 import shutil
 import subprocess
 import sys
@@ -282,3 +283,38 @@ def test_every_format_gives_the_same_preprocessed_h5ad(cohort, tmp_path):
         np.testing.assert_array_equal(adata.X, reference.X, err_msg=fmt)  # imputation draws included
         assert list(adata.obs["split"]) == list(reference.obs["split"]), fmt
         assert list(adata.var_names) == list(reference.var_names), fmt
+
+
+def test_report_of_an_unphased_store_names_its_phasing(cohort, tmp_path):
+    """A VCF Zarr store read with ``encoding: auto`` is unphased dosages: the report says so and which model
+    trained on the HMM's haplotypes, and that Beagle phasing needs the store written as a VCF first."""
+    from omicsgen.evaluate.utility import PER_LABEL_COLUMNS
+    from omicsgen.report import build_report
+
+    preprocessed = tmp_path / "preprocessed.h5ad"
+    steps.preprocess_vcf(str(cohort["vcz"]), str(preprocessed), missing="sample_af", seed=3, min_maf=0.02)
+    (tmp_path / "history.csv").write_text("epoch,train_loss,val_loss\n1,340.0,350.0\n2,330.0,345.0\n")
+    training = {
+        "family": "ar",
+        "n_train": 16,
+        "budget": {"rule": "auto", "max_epochs": 2, "patience": 30},
+        "epochs_run": 2,
+        "device": "cpu",
+        "curves": {"columns": ["train_loss", "val_loss"], "ylabel": "negative log-likelihood (nats per haplotype)"},
+        "phased": {"method": "hmm", "draws": 4, "genomes": 4},
+        "stopped_by": "the epoch budget",
+    }
+    (tmp_path / "training.json").write_text(json.dumps(training))
+    files = {
+        "preprocessed": str(preprocessed),
+        "history": {"ar": str(tmp_path / "history.csv")},
+        "training": {"ar": str(tmp_path / "training.json")},
+    }
+    settings = yaml.safe_load((REPO / "config" / "config.yaml").read_text())["evaluate"]
+    metrics = pd.DataFrame(columns=["dataset", "model", "metric", "value", "low", "high"])
+    per_label = pd.DataFrame(columns=["dataset", "model", *PER_LABEL_COLUMNS])
+    build_report(metrics, per_label, {"cohort": files}, tmp_path / "report.html", settings)
+    html = " ".join((tmp_path / "report.html").read_text().split())
+    assert "The input is unphased and is modelled as dosages, except by ar, trained on haplotypes drawn" in html
+    assert "takes VCF or BCF input" in html and "<code>vcztools view</code>" in html
+    assert "in the dataset's config, Beagle 5" not in html  # the VCF input's sentence

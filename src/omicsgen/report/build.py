@@ -438,7 +438,8 @@ def _dataset_section(
         section["budgets"] = {m: budget_text(run) for m, run in runs.items()}
         section["phased_by"] = sorted(m for m, run in runs.items() if "phased" in run)
     vcf = real.uns.get("vcf", {})
-    section["unphased_vcf"] = bool(vcf.get("unphased")) and vcf.get("format") == "vcf"  # phase: beagle would help
+    section["unphased"] = bool(vcf.get("unphased"))  # encoding auto read dosages for want of phase
+    section["beagle_can_phase"] = vcf.get("format") == "vcf"  # phase: beagle takes VCF or BCF input
     section["no_encoder"] = sorted(set(files.get("synthetic", {})) - set(files.get("latent", {})) - BASELINES)
     if files.get("latent") and label_key:
         umaps, labels = {}, None
