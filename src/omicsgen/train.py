@@ -103,6 +103,46 @@ class GeneratorStepBudget(Callback):
         return self.batches_seen // self.n_critic
 
 
+class ClosestLDAfterBestLikelihood(Callback):
+    """Keep, of the epochs from the best validation NLL on, the one of least ``val_ld_gap`` (``ar``, ``select: ld``).
+
+    After each validation epoch: a new best ``val_loss`` starts the search again (the epochs
+    before it fit held-out data worse), and an epoch whose ``val_ld_gap``
+    (:meth:`omicsgen.models.ar.Autoregressive.ld_gap`) is the least since then is saved to
+    ``path``. Early stopping on ``val_loss`` ends the run as it would otherwise, so the search
+    spans at most ``patience`` epochs after the best one. The state is saved in checkpoints, so
+    it holds across a resume.
+
+    Parameters
+    ----------
+    path
+        Where the kept epoch's checkpoint is written (``best_model_path``).
+    """
+
+    def __init__(self, path: str | Path):
+        self.best_model_path = str(path)
+        self.best_val_loss = float("inf")
+        self.best_model_score: float | None = None  # the kept epoch's val_ld_gap
+        self.kept_epoch: int | None = None
+
+    def on_validation_end(self, trainer, pl_module) -> None:
+        if trainer.sanity_checking:
+            return
+        loss, gap = float(trainer.callback_metrics["val_loss"]), float(trainer.callback_metrics["val_ld_gap"])
+        if loss < self.best_val_loss:
+            self.best_val_loss, self.best_model_score = loss, None
+        if self.best_model_score is None or gap < self.best_model_score:
+            self.best_model_score, self.kept_epoch = gap, trainer.current_epoch
+            trainer.save_checkpoint(self.best_model_path, weights_only=False)
+
+    def state_dict(self) -> dict:
+        return {"best_val_loss": self.best_val_loss, "score": self.best_model_score, "epoch": self.kept_epoch}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self.best_val_loss = state_dict["best_val_loss"]
+        self.best_model_score, self.kept_epoch = state_dict["score"], state_dict["epoch"]
+
+
 def training_budget(family: str, n_train: int, params: dict) -> dict:
     """The budget a model of ``family`` gets on ``n_train`` training observations (:mod:`omicsgen.budget`).
 
@@ -179,9 +219,11 @@ def train_model(
     training
         Where a JSON summary of the run is written (optional): ``n_train``, the ``budget``,
         ``epochs_run``, ``stopped_by``, ``device``, ``threads``, ``streamed`` (batches read from
-        disk), ``curves`` (the history columns the report draws, and their y label); ``best_val_loss`` (AE, VAE)
-        or ``generator_steps_run`` (GAN); ``phased`` (``method``, ``draws``, ``genomes``) for a model
-        trained on haplotypes drawn from the ``phaser``.
+        disk), ``curves`` (the history columns the report draws, and their y label);
+        ``best_val_loss`` (AE, VAE, ``hmm``, ``ar``) and, for ``ar`` with ``select: ld``, the
+        ``kept`` epoch and its ``val_ld_gap``, or ``generator_steps_run`` (GAN); ``phased``
+        (``method``, ``draws``, ``genomes``) for a model trained on haplotypes drawn from the
+        ``phaser``.
     autoencoder
         The checkpoint of the trained AE whose code space a GAN with ``space: latent`` plays in
         (its weights are copied into the GAN's checkpoint, frozen).
@@ -257,14 +299,19 @@ def train_model(
             every_n_epochs=max(1, budget["max_epochs"] // RESUME_CHECKPOINTS),
         )
     ]
+    by_ld = early_stopped and model.hparams.get("select") == "ld"
     if early_stopped:
-        best = ModelCheckpoint(
-            dirpath=workdir / "checkpoints",
-            filename="best",
-            monitor=model.monitor,
-            mode="min",
-            save_top_k=1,
-            enable_version_counter=False,
+        best = (
+            ClosestLDAfterBestLikelihood(workdir / "checkpoints" / "best.ckpt")
+            if by_ld
+            else ModelCheckpoint(
+                dirpath=workdir / "checkpoints",
+                filename="best",
+                monitor=model.monitor,
+                mode="min",
+                save_top_k=1,
+                enable_version_counter=False,
+            )
         )
         stopper = EarlyStopping(monitor=model.monitor, mode="min", patience=params["patience"])
         callbacks += [best, stopper]
@@ -305,7 +352,11 @@ def train_model(
         run["phased"] = phased
     if early_stopped:
         run["stopped_by"] = "early stopping" if stopper.stopped_epoch > 0 else "epoch budget"
-        run["best_val_loss"] = float(best.best_model_score)
+        if by_ld:  # the kept epoch: the closest LD from the best likelihood on
+            run["best_val_loss"] = best.best_val_loss
+            run["kept"] = {"epoch": best.kept_epoch, "val_ld_gap": best.best_model_score}
+        else:
+            run["best_val_loss"] = float(best.best_model_score)
     else:
         run["stopped_by"] = "generator step budget"
         run["generator_steps_run"] = steps.generator_steps

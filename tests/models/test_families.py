@@ -22,10 +22,11 @@ from omicsgen.evaluate import evaluate_model
 from omicsgen.evaluate.popgen import af_correlation, ld_correlation, ld_pairs
 from omicsgen.genotypes.phasing import hmm_haplotypes
 from omicsgen.latent import embed, encoder_latent
+from omicsgen.models.ar import lag_r2
 from omicsgen.preprocess import prepare_alignments, prepare_genotypes
 from omicsgen.simulate import simulate_ooa_panel
 from omicsgen.synthesize import synthesize, synthesize_marginals, synthetic_counts, training_groups
-from omicsgen.train import load_model, train_model
+from omicsgen.train import ClosestLDAfterBestLikelihood, load_model, train_model
 from tests.conftest import FAST_AE, FAST_VAE, REPO
 
 FAST = {
@@ -49,6 +50,7 @@ FAST["ar"] = {
     "lr": 1e-2,
     "weight_decay": 1e-4,
     "lr_plateau_patience": 10,
+    "select": "val_loss",
     "batch_size": 128,
     "max_epochs": 6,
     "patience": 3,
@@ -204,6 +206,78 @@ def test_autoregressive_model_carries_ld(datasets, tmp_path):
     ar_ld, marginal_ld = ld_correlation(test, synthetic, i, j), ld_correlation(test, marginals, i, j)
     assert ar_ld > 0.6 and marginal_ld < 0.2, (ar_ld, marginal_ld)
     assert af_correlation(test, synthetic, 2) > 0.85
+
+
+def test_lag_r2_is_the_squared_correlation_of_sites_t_apart():
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 3, size=(40, 30)).astype(np.float32)
+    x[:, 5] = 1  # monomorphic: its pairs are left out
+    x[:, 7] = x[:, 6]  # r2 1 at lag 1
+    expected = []
+    for t in range(1, 5):
+        r2 = [np.corrcoef(x[:, j], x[:, j + t])[0, 1] ** 2 for j in range(30 - t) if 5 not in (j, j + t)]
+        expected.append(np.mean(r2))
+    np.testing.assert_allclose(lag_r2(torch.from_numpy(x), 4).numpy(), expected, rtol=1e-10)
+
+
+def test_kept_epoch_is_the_closest_ld_from_the_best_likelihood_on(tmp_path):
+    """A new best validation NLL restarts the search; an earlier epoch of closer LD does not count."""
+    from types import SimpleNamespace
+
+    saved = []
+    trainer = SimpleNamespace(sanity_checking=False, current_epoch=0, callback_metrics={})
+    trainer.save_checkpoint = lambda path, weights_only: saved.append(trainer.current_epoch)
+    keep = ClosestLDAfterBestLikelihood(tmp_path / "best.ckpt")
+    losses = [5.0, 4.0, 4.5, 4.2, 3.9, 4.0, 4.1, 4.3]
+    gaps = [0.5, 0.3, 0.1, 0.05, 0.2, 0.15, 0.08, 0.09]  # epoch 3's 0.05 came before the best NLL
+    for epoch, (loss, gap) in enumerate(zip(losses, gaps)):
+        trainer.current_epoch = epoch
+        trainer.callback_metrics = {"val_loss": torch.tensor(loss), "val_ld_gap": torch.tensor(gap)}
+        keep.on_validation_end(trainer, None)
+    assert saved == [0, 1, 2, 3, 4, 5, 6] and keep.kept_epoch == 6 and keep.best_model_score == pytest.approx(0.08)
+    resumed = ClosestLDAfterBestLikelihood(tmp_path / "best.ckpt")
+    resumed.load_state_dict(keep.state_dict())
+    assert resumed.best_val_loss == pytest.approx(3.9) and resumed.kept_epoch == 6
+
+
+def test_autoregressive_model_selected_by_generated_ld(datasets, tmp_path):
+    """``select: ld``: every epoch logs ``val_ld_gap``; training stops as with ``select: val_loss`` (the same
+    validation NLLs: the check's draws leave training as it was), and the kept epoch is, from the best
+    validation NLL on, the one of least ``val_ld_gap``."""
+    data = datasets["haplotype_labelled"]
+    runs = {}
+    for select in ("ld", "val_loss"):
+        params = {**FAST["ar"], "select": select, "batch_size": 16, "max_epochs": 12, "patience": 4}
+        run = tmp_path / f"{select}.json"
+        model = train_model(
+            data,
+            "ar",
+            tmp_path / f"{select}.ckpt",
+            tmp_path / f"{select}.csv",
+            params=params,
+            seed=0,
+            threads=2,
+            training=run,
+        )
+        runs[select] = (pd.read_csv(tmp_path / f"{select}.csv"), json.loads(run.read_text()), model)
+    history, summary, model = runs["ld"]
+    np.testing.assert_allclose(history["val_loss"], runs["val_loss"][0]["val_loss"], rtol=1e-6)
+    gaps, best = history["val_ld_gap"].to_numpy(), int(history["val_loss"].idxmin())
+    assert np.isfinite(gaps).all() and gaps.min() < gaps[0]
+    assert summary["best_val_loss"] == pytest.approx(history["val_loss"].min(), rel=1e-5)
+    kept = best + int(np.argmin(gaps[best:]))
+    assert summary["kept"] == {"epoch": kept, "val_ld_gap": pytest.approx(gaps[kept], rel=1e-5)}
+    assert "kept" not in runs["val_loss"][1]
+    # the check draws the same rows every time and leaves torch's generator where it was
+    val = (data.obs["split"] == "val").to_numpy()
+    model._ld_reference = [(torch.from_numpy(np.asarray(data.X[val], dtype=np.float32)), None)]
+    model.label_logits = None  # unconditional draws suffice here
+    state = torch.get_rng_state()
+    assert model.ld_gap() == model.ld_gap() and torch.equal(torch.get_rng_state(), state)
+    with pytest.raises(ValueError, match="ar.select must be"):
+        train_model(
+            data, "ar", tmp_path / "x.ckpt", tmp_path / "x.csv", params={**FAST["ar"], "select": "aats"}, seed=0
+        )
 
 
 def test_autoregressive_model_phased_by_the_hmm(datasets, tmp_path):
