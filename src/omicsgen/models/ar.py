@@ -74,7 +74,7 @@ class Autoregressive(LossPlan):
         ``"ld"``: of the epochs from the best validation NLL on, the one whose generated rows' LD
         is closest to the validation rows' (``val_ld_gap``, :meth:`ld_gap`;
         :class:`omicsgen.train.ClosestLDAfterBestLikelihood`). At its best validation NLL the
-        model generates 4-7% less LD than held-out genomes carry from 1 to 100 kb (eur_1kg); the
+        model generates 2-8% less LD than held-out genomes carry from 1 to 100 kb (eur_1kg); the
         epochs after it carry more without raising membership inference
         (``benchmarks/README.md``), as a GAN's checkpoint is chosen by a sample statistic on
         held-out data.
