@@ -309,6 +309,8 @@ def test_report_is_self_contained(run_dir):
     }
     drawn = "trained on haplotypes drawn from the posterior of the hmm model, 4 draws of each of 265 training genomes"
     assert drawn in sections["eur_1kg"] and "trained on haplotypes drawn" not in sections["simulated_ooa3"]
+    # ar keeps, from its best validation NLL on, the epoch of the closest generated LD (ar.select: ld)
+    assert all("kept (from the best validation NLL on, the closest generated LD" in sections[d] for d in sections)
     assert "gan 30 of 30 generator steps in 19 epochs (config budget for 488 training observations)" in html
     # the few-epoch test models are worse than a baseline somewhere beyond the noise, and the report lists where
     assert "Where a model is worse than its baseline beyond the noise" in html

@@ -36,7 +36,8 @@ def budget_text(run: dict) -> str:
 
     Examples: ``"67 of 400 epochs (auto budget for 488 training observations), ended by early
     stopping"``; ``"640 of 640 generator steps in 400 epochs (auto budget for 488 training
-    observations)"``; a model trained on phased draws (``"phased"``) says so.
+    observations)"``; an epoch kept for its LD (``"kept"``) and a model trained on phased draws
+    (``"phased"``) say so.
     """
     budget = run["budget"]
     rule = f"{budget['rule']} budget for {run['n_train']} training observations"
@@ -44,6 +45,11 @@ def budget_text(run: dict) -> str:
         steps = f"{run['generator_steps_run']} of {budget['generator_steps']} generator steps"
         return f"{steps} in {run['epochs_run']} epochs ({rule})"
     text = f"{run['epochs_run']} of {budget['max_epochs']} epochs ({rule}), ended by {run['stopped_by']}"
+    if "kept" in run:  # ar, select: ld
+        text += (
+            f", epoch {run['kept']['epoch'] + 1} kept (from the best validation NLL on, the closest generated LD: "
+            f"val_ld_gap {run['kept']['val_ld_gap']:.3f})"
+        )
     if "phased" in run:
         phased = run["phased"]
         text += (
