@@ -74,6 +74,23 @@ def ld_r2(genotypes: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
     return r**2
 
 
+def lag_r2(genotypes: np.ndarray, lags: int) -> np.ndarray:
+    """Mean LD r2 (:func:`ld_r2`) between sites ``t`` apart, for ``t = 1..lags``: float64 ``(lags,)``.
+
+    ``genotypes`` is ``(n, n_sites)`` allele counts in site order. Pairs with a monomorphic site
+    are left out; a lag with none left (or beyond the last site) is 0. The LD check that
+    ``ar.select: ld`` runs each epoch (:meth:`omicsgen.models.ar.Autoregressive.ld_gap`).
+    """
+    n_sites = np.shape(genotypes)[1]
+    out = np.zeros(lags)
+    for t in range(1, min(lags, n_sites - 1) + 1):
+        i = np.arange(n_sites - t)
+        r2 = ld_r2(genotypes, i, i + t)
+        if np.isfinite(r2).any():
+            out[t - 1] = np.nanmean(r2)
+    return out
+
+
 def ld_correlation(real: np.ndarray, synthetic: np.ndarray, i: np.ndarray, j: np.ndarray) -> float:
     """Pearson r between real and synthetic LD r2 over the same site pairs (Yelmen et al. 2021, Fig 3).
 

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
+from omicsgen.evaluate.popgen import lag_r2
 from omicsgen.models.base import LossPlan
 
 WINDOW_SITES = 4096  # sites scored at a time (memory per training batch: one window's lagged features)
@@ -242,7 +243,7 @@ class Autoregressive(LossPlan):
         """``|1 - sum_t r2_gen(t) / sum_t r2_val(t)|``: how far generated rows' LD is from the validation rows'.
 
         ``r2(t)`` is the mean r2 between sites ``t = 1..``:data:`LD_CHECK_LAGS` apart
-        (:func:`lag_r2`) among the first :data:`LD_CHECK_SITES` sites of the first
+        (:func:`omicsgen.evaluate.popgen.lag_r2`) among the first :data:`LD_CHECK_SITES` sites of the first
         :data:`LD_CHECK_ROWS` validation rows (haplotypes, or genomes), and of sets of as many rows
         generated with their labels (as many sets as fit in :data:`LD_CHECK_ROWS` rows, at least
         one; their mean). Sample r2 is biased up by about ``1 / rows``, alike on both sides. The
@@ -258,11 +259,11 @@ class Autoregressive(LossPlan):
         with torch.random.fork_rng(devices=devices), torch.no_grad():
             torch.manual_seed(torch.initial_seed())
             generated = self._draw(sets * len(rows), None if y is None else y.repeat(sets), n_sites=rows.shape[1])
-        real = lag_r2(rows, LD_CHECK_LAGS).sum()
+        real = lag_r2(rows.cpu().numpy(), LD_CHECK_LAGS).sum()
         if real == 0:
             return 0.0
-        r2 = torch.stack([lag_r2(part, LD_CHECK_LAGS) for part in generated.split(len(rows))]).mean(dim=0)
-        return float(torch.abs(1 - r2.sum() / real))
+        parts = generated.cpu().numpy().reshape(sets, len(rows), -1)
+        return float(abs(1 - np.mean([lag_r2(part, LD_CHECK_LAGS).sum() for part in parts]) / real))
 
     def generate(
         self, label: int, n: int, y: torch.Tensor | None, library: torch.Tensor | None, rng: np.random.Generator
@@ -292,23 +293,3 @@ class Autoregressive(LossPlan):
             full = torch.cat([torch.zeros_like(logits[:, :1]), logits], dim=1)
             counts[:, j] = torch.multinomial(torch.softmax(full, dim=1), 1).squeeze(1).to(torch.int8)
         return counts.float()
-
-
-def lag_r2(x: torch.Tensor, lags: int) -> torch.Tensor:
-    """Mean LD r2 between sites ``t`` apart, for ``t = 1..lags``: ``(lags,)`` float64, on ``x``'s device.
-
-    ``x`` is ``(rows, n_sites)`` allele counts (haplotype alleles or dosages) in site order; r2 is
-    the squared Pearson correlation of two sites' counts over the rows (for dosages, the
-    genotype r2 of plink's ``--r2``). Pairs with a monomorphic site are left out; a lag with
-    none is 0.
-    """
-    x = x.double()
-    centred = x - x.mean(dim=0)
-    scale = centred.pow(2).sum(dim=0).sqrt()
-    z = centred / torch.where(scale > 0, scale, torch.ones_like(scale))
-    out = torch.zeros(lags, dtype=torch.float64, device=x.device)
-    for t in range(1, min(lags, x.shape[1] - 1) + 1):
-        both = (scale[:-t] > 0) & (scale[t:] > 0)
-        if both.any():
-            out[t - 1] = (z[:, :-t] * z[:, t:]).sum(dim=0)[both].pow(2).mean()
-    return out
